@@ -1,0 +1,305 @@
+/*
+ * deconv: remove blur from photographs by gradient descent.
+ *
+ * The one public header of the library. Every convention (sizes, kernel
+ * flips, the step size, colour) is the one fixed in MODEL.md:
+ *
+ *   y (M x N) = h (kh x kw) * x ((M+kh-1) x (N+kw-1))     valid convolution
+ *   f(x, h)   = 1/2 || h * x - y ||^2
+ *
+ * Rules the library keeps: it never prints, never exits and holds no global
+ * state. Functions that can fail return a deconv_status and, when given a
+ * deconv_error, leave a one-line message in it. Whatever the library
+ * allocates is freed by the matching _free function.
+ *
+ * Images are planar: channel c, row i, column j is
+ * data[(c * height + i) * width + j]. Samples are floats in [0, 1].
+ */
+#ifndef DECONV_H
+#define DECONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DECONV_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    DECONV_OK = 0,
+    DECONV_ERR_NOMEM,       /* an allocation failed */
+    DECONV_ERR_IO,          /* a file could not be opened, read or written */
+    DECONV_ERR_FORMAT,      /* a file is not a readable image or kernel */
+    DECONV_ERR_TOO_LARGE,   /* an image is larger than the allowed pixels */
+    DECONV_ERR_ARG,         /* an argument is out of range or inconsistent */
+    DECONV_ERR_KERNEL,      /* a kernel is empty, negative, NaN or too large */
+    DECONV_ERR_DIVERGED,    /* the objective grew: the step is too large */
+    DECONV_ERR_NUMERIC,     /* NaN or infinity appeared in an iterate */
+    DECONV_ERR_INTERRUPTED  /* the caller's cancel flag was raised */
+} deconv_status;
+
+typedef struct {
+    deconv_status code;
+    char message[512];
+} deconv_error;
+
+/* A short generic name of a status ("out of memory", ...). */
+const char *deconv_status_name(deconv_status s);
+
+/* ------------------------------------------------------------------ */
+/* Images and kernels                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    int width, height, channels;
+    float *data; /* planar, channels * height * width samples */
+} deconv_image;
+
+/* A point spread function: a single plane, row-major, kh x kw. */
+typedef struct {
+    int width, height;
+    float *data;
+} deconv_kernel;
+
+/* Allocate a zeroed image (NULL on failure or non-positive sizes). */
+deconv_image *deconv_image_new(int width, int height, int channels);
+deconv_image *deconv_image_clone(const deconv_image *im);
+void deconv_image_free(deconv_image *im);
+/* Pointer to the first sample of channel c. */
+float *deconv_image_plane(const deconv_image *im, int c);
+
+deconv_kernel *deconv_kernel_new(int width, int height);
+deconv_kernel *deconv_kernel_clone(const deconv_kernel *k);
+void deconv_kernel_free(deconv_kernel *k);
+
+/* ------------------------------------------------------------------ */
+/* Kernels (kernel.c)                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Scale to sum 1. Fails (DECONV_ERR_KERNEL, message says which) on NaN or
+ * infinite entries, an all-zero kernel or a sum that is not positive. */
+deconv_status deconv_kernel_normalize(deconv_kernel *k, deconv_error *err);
+
+/* Sampled Gaussian of standard deviation sigma (> 0). size <= 0 picks an
+ * odd size of about 6 sigma + 1 (at least 3). Sums to 1. */
+deconv_kernel *deconv_kernel_gaussian(double sigma, int size, deconv_error *err);
+
+/* Linear motion of the given length in pixels (>= 1) at angle degrees
+ * counter-clockwise from the x axis, anti-aliased. Odd square size. */
+deconv_kernel *deconv_kernel_motion(double length, double angle_deg, deconv_error *err);
+
+/* Defocus disk of the given radius (> 0), anti-aliased edge. */
+deconv_kernel *deconv_kernel_disk(double radius, deconv_error *err);
+
+/* Parse a text matrix: rows on lines, values separated by commas and/or
+ * whitespace; '#' starts a comment. Every row must have the same count.
+ * Not normalised. */
+deconv_kernel *deconv_kernel_parse_text(const char *text, size_t len, deconv_error *err);
+
+/* Load a kernel from a file: .csv/.txt (text matrix) or any image format
+ * deconv_image_read knows (converted to gray). normalize != 0 scales it to
+ * sum 1 (and refuses zero or negative sums). */
+deconv_kernel *deconv_kernel_load(const char *path, int normalize, deconv_error *err);
+
+/* Write a kernel: ".csv" as text with full float precision, otherwise PNG
+ * (16 bit) scaled so its maximum is white. Written atomically. */
+deconv_status deconv_kernel_save(const deconv_kernel *k, const char *path, deconv_error *err);
+
+/* Project onto the simplex the kernel step keeps: negative entries to 0,
+ * then scaled to sum 1 (a kernel left all zero becomes a centred delta). */
+void deconv_kernel_project(deconv_kernel *k);
+
+/* ------------------------------------------------------------------ */
+/* Image files (imageio.c)                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    int bits;        /* 8 or 16: the depth found in the file */
+    int has_alpha;   /* the last channel is alpha */
+} deconv_file_info;
+
+/* Read PNG (libpng: 8/16 bit, gray, gray+alpha, RGB, RGBA, palette, tRNS)
+ * or JPEG, BMP, TGA, GIF, PSD, HDR, PNM (stb_image). Samples map to [0, 1].
+ * Channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. An image whose header
+ * claims more than max_pixels pixels is refused before any allocation
+ * (max_pixels <= 0: no limit). info may be NULL. */
+deconv_image *deconv_image_read(const char *path, int64_t max_pixels,
+                                deconv_file_info *info, deconv_error *err);
+
+/* Write a PNG of 8 or 16 bits, rounding and clamping to [0, 1]. The file is
+ * written to a temporary file beside path and renamed into place only when
+ * complete: on failure nothing is left and an existing file is untouched. */
+deconv_status deconv_image_write_png(const deconv_image *im, const char *path,
+                                     int bits, deconv_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Image operations (image.c)                                           */
+/* ------------------------------------------------------------------ */
+
+/* Extend a plane of w x h by edge replication: top/left margins (pt, pl),
+ * to out of (w+pl+pr) x (h+pt+pb). Used to start x from y (MODEL.md). */
+void deconv_pad_replicate(const float *in, int w, int h, int pt, int pb, int pl,
+                          int pr, float *out);
+
+/* Copy the centre window of a plane: out (ow x oh) = in[top.., left..]. */
+void deconv_crop(const float *in, int w, int top, int left, int ow, int oh, float *out);
+
+/* Rec. 709 luminance of an RGB(A) image (gray images: the plane itself). */
+deconv_image *deconv_image_luminance(const deconv_image *im);
+
+/* Number of colour channels (alpha excluded) for a channel count 1..4. */
+int deconv_color_channels(int channels);
+
+/* Robust noise estimate (standard deviation, [0,1] units) of a plane from
+ * the median absolute value of its finest diagonal wavelet coefficients. */
+double deconv_estimate_noise(const float *plane, int w, int h);
+
+/* PSNR (dB, peak 1) and SSIM (Gaussian window, per channel, averaged) of b
+ * against a; the images must have the same shape. */
+double deconv_psnr(const deconv_image *a, const deconv_image *b);
+double deconv_ssim(const deconv_image *a, const deconv_image *b);
+
+/* ------------------------------------------------------------------ */
+/* The operators of MODEL.md (conv.c)                                   */
+/* ------------------------------------------------------------------ */
+
+/* y = h * x, valid: x is xw x xh, y is (xw-kw+1) x (xh-kh+1). */
+void deconv_conv_valid(const float *x, int xw, int xh, const float *h, int kw, int kh,
+                       float *y);
+
+/* g = H^T r, full correlation: r is rw x rh, g is (rw+kw-1) x (rh+kh-1). */
+void deconv_corr_full(const float *r, int rw, int rh, const float *h, int kw, int kh,
+                      float *g);
+
+/* g = X^T r, valid correlation of x with r: x is xw x xh, r is
+ * (xw-kw+1) x (xh-kh+1), g is kw x kh. Sums in double. */
+void deconv_corr_kernel(const float *x, int xw, int xh, const float *r, int kw, int kh,
+                        float *g);
+
+/* Data term and gradients on one plane: x is (M+kh-1) x (N+kw-1), y M x N.
+ * Returns f = 1/2 ||h*x - y||^2; r (M x N) receives the residual;
+ * grad_x / grad_h (either may be NULL) receive the gradients. */
+double deconv_objective(const float *x, const float *y, int N, int M, const float *h,
+                        int kw, int kh, float *r, float *grad_x, float *grad_h);
+
+/* Dot product and squared norm, summed in double. */
+double deconv_dot(const float *a, const float *b, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Regularisers (regularize.c)                                          */
+/* ------------------------------------------------------------------ */
+
+/* Smoothed total variation sum sqrt(|grad x|^2 + eps^2) (forward
+ * differences, replicated last row/column). Returns the value; adds
+ * weight * gradient into g when g is not NULL. */
+double deconv_tv(const float *x, int w, int h, double eps, double weight, float *g);
+
+/* Tikhonov on image gradients: 1/2 sum |grad x|^2. Same conventions. */
+double deconv_tikhonov(const float *x, int w, int h, double weight, float *g);
+
+/* ------------------------------------------------------------------ */
+/* Non-blind restoration (deblur.c)                                     */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    DECONV_STEP_EXACT,  /* closed-form step of MODEL.md, then projection */
+    DECONV_STEP_ARMIJO, /* backtracking on the full (regularised) objective */
+    DECONV_STEP_NONE    /* the fixed step the user gives */
+} deconv_step_rule;
+
+/* Called once an iteration (may be NULL). Return non-zero to stop. */
+typedef struct {
+    int iteration;
+    int channel, channels;
+    double objective;   /* the full objective (data + regularisers) */
+    double data_term;   /* 1/2 ||h*x - y||^2 */
+    double step;
+    const char *phase;  /* "image", "kernel" */
+    int level, levels;  /* pyramid level (blind), 0 of 1 otherwise */
+} deconv_progress;
+
+typedef int (*deconv_progress_fn)(const deconv_progress *p, void *user);
+
+typedef struct {
+    int iterations;           /* upper limit; default 200 */
+    double tol;               /* stop when relative decrease < tol; default 1e-5 */
+    deconv_step_rule rule;    /* default DECONV_STEP_ARMIJO */
+    double step;              /* fixed step (rule NONE) or first trial step
+                                 (ARMIJO); <= 0: automatic. */
+    double tv;                /* TV weight; < 0: automatic from the noise */
+    double tv_eps;            /* TV smoothing; default 1e-3 */
+    double tikhonov;          /* Tikhonov weight; default 0 */
+    int clip;                 /* box 0 <= x <= 1 by projection; default 1 */
+    int threads;              /* 0: OpenMP's default */
+    deconv_progress_fn progress;
+    void *progress_user;
+    volatile const int *cancel; /* raised asynchronously (signals): stop */
+} deconv_deblur_params;
+
+void deconv_deblur_defaults(deconv_deblur_params *p);
+
+typedef struct {
+    int iterations;     /* total image iterations run (all channels) */
+    double objective;   /* final objective of the last channel */
+    double noise;       /* estimated noise sigma of the input */
+    double tv;          /* TV weight used */
+} deconv_report;
+
+/* Restore every colour channel of y with kernel k (alpha is carried through
+ * as the centre crop unchanged). Returns x, (N+kw-1) x (M+kh-1), with the
+ * channels of y; alpha is replicated outward. */
+deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,
+                            const deconv_deblur_params *p, deconv_report *report,
+                            deconv_error *err);
+
+/* The image step on one plane, the core both deblur and blind use: starting
+ * from x (updated in place), minimise the objective over x for a fixed h.
+ * Returns the status; *iters receives the iterations run. */
+deconv_status deconv_image_step(float *x, const float *y, int N, int M, const float *h,
+                                int kw, int kh, const deconv_deblur_params *p,
+                                int channel, int channels, int *iters, double *final_obj,
+                                deconv_error *err);
+
+/* Crop the centre of x back to the frame of y (size of the input). */
+deconv_image *deconv_crop_to_input(const deconv_image *x, int kw, int kh);
+
+/* ------------------------------------------------------------------ */
+/* Blind restoration (blind.c)                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    int kernel_width, kernel_height; /* the kernel's support (required) */
+    int iterations;         /* alternations per pyramid level; default 60 */
+    int kernel_iterations;  /* kernel steps per alternation; default 1 */
+    int image_iterations;   /* image steps per alternation; default 1 */
+    double step;            /* image step (<= 0 automatic) */
+    double kernel_step;     /* kernel step (<= 0 automatic) */
+    deconv_step_rule rule;  /* as for deblur; default ARMIJO */
+    double tv;              /* starting TV weight; <= 0 automatic */
+    double tv_final;        /* smallest TV weight; default tv / 8 */
+    int levels;             /* pyramid levels; 0 automatic */
+    double scale;           /* pyramid ratio per level; default 1/sqrt(2) */
+    const deconv_kernel *init; /* starting kernel (NULL: delta) */
+    int init_gaussian;      /* start from a small Gaussian instead of delta */
+    int threads;
+    deconv_progress_fn progress;
+    void *progress_user;
+    volatile const int *cancel;
+} deconv_blind_params;
+
+void deconv_blind_defaults(deconv_blind_params *p);
+
+/* Estimate the kernel of y (on luminance). Returns it (sums to 1, >= 0). */
+deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
+                                   deconv_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

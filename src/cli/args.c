@@ -1,0 +1,689 @@
+/* Option parsing for the deconv program: one table of every flag (name,
+ * kind, destination, range, help), strict numeric parsing, and the help
+ * texts generated from the same table and the library's defaults. */
+#define _POSIX_C_SOURCE 200809L
+#include "args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_MAX_PIXELS 200000000
+#define MAX_ITERATIONS 1000000
+#define MAX_THREADS 1024
+#define MAX_KERNEL_SIDE 1000000
+
+typedef enum {
+    K_SET,      /* flag: int destination set to 1 */
+    K_CLEAR,    /* flag: int destination set to 0 */
+    K_INT,      /* int in [min, max] */
+    K_INT64,    /* int64_t in [min, max] */
+    K_REAL,     /* finite double in [min, max] ((min, max] with OPEN_MIN) */
+    K_PATH,     /* const char * */
+    K_RULE,     /* exact|armijo|none -> deconv_step_rule */
+    K_BITS,     /* 8 or 16 */
+    K_LEVELS,   /* N or auto (0) */
+    K_KSIZE,    /* N or WxH into blind.kernel_width/height */
+    K_KINIT,    /* delta|gaussian|FILE */
+    K_PSF,      /* the kernel options */
+    K_GAUSSIAN,
+    K_MOTION,
+    K_DISK,
+    K_HELP
+} arg_kind;
+
+/* flags of an option */
+#define OPEN_MIN 1u     /* min itself is refused */
+#define AUTO_NEG 2u     /* a negative default is shown as deftext */
+#define AUTO_NONPOS 4u  /* a default <= 0 is shown as deftext */
+#define GROUP_KERNEL 8u /* listed under "Kernel (exactly one)" */
+
+typedef struct {
+    const char *name;  /* "--iterations" */
+    const char *alias; /* "-o", "-h" or NULL */
+    arg_kind kind;
+    unsigned cmds;     /* the commands that take it */
+    size_t off;        /* destination in cli_options */
+    double min, max;
+    unsigned flags;
+    const char *metavar;
+    const char *help;
+    const char *deftext; /* shown for an automatic default */
+} arg_spec;
+
+#define OFF(field) offsetof(cli_options, field)
+#define ALL_IO (CMD_DEBLUR | CMD_BLIND | CMD_BLUR)
+#define KERNEL_CMDS (CMD_DEBLUR | CMD_BLUR | CMD_PSF)
+#define ANY (CMD_DEBLUR | CMD_BLIND | CMD_BLUR | CMD_PSF | CMD_COMPARE)
+
+static const arg_spec options[] = {
+    /* kernel */
+    {"--psf", NULL, K_PSF, KERNEL_CMDS, OFF(kernel), 0, 0, GROUP_KERNEL, "FILE",
+     "kernel from an image or a CSV/text matrix, normalised to sum 1", NULL},
+    {"--gaussian", NULL, K_GAUSSIAN, KERNEL_CMDS, OFF(kernel), 0, 0, GROUP_KERNEL, "S[,SIZE]",
+     "Gaussian of standard deviation S pixels (SIZE: side, default about 6S+1)", NULL},
+    {"--motion", NULL, K_MOTION, KERNEL_CMDS, OFF(kernel), 0, 0, GROUP_KERNEL, "L,A",
+     "linear motion of L pixels at A degrees counter-clockwise from the x axis", NULL},
+    {"--disk", NULL, K_DISK, KERNEL_CMDS, OFF(kernel), 0, 0, GROUP_KERNEL, "R",
+     "defocus disk of radius R pixels", NULL},
+
+    /* outputs */
+    {"--output", "-o", K_PATH, ALL_IO, OFF(output), 0, 0, 0, "FILE.png",
+     "the PNG to write (required)", NULL},
+    {"--output", "-o", K_PATH, CMD_PSF, OFF(output), 0, 0, 0, "FILE",
+     "the kernel file to write: .csv (text) or .png (required)", NULL},
+    {"--kernel-size", NULL, K_KSIZE, CMD_BLIND, OFF(blind), 1, MAX_KERNEL_SIDE, 0, "N|WxH",
+     "the kernel's support: N x N, or W wide by H high (required)", NULL},
+    {"--kernel-out", NULL, K_PATH, CMD_BLIND, OFF(kernel_out), 0, 0, 0, "FILE",
+     "also write the estimated kernel (.csv or .png)", NULL},
+
+    /* non-blind restoration */
+    {"--iterations", NULL, K_INT, CMD_DEBLUR, OFF(deblur.iterations), 1, MAX_ITERATIONS, 0, "N",
+     "iterations at most, per channel", NULL},
+    {"--step", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.step), 0, INFINITY, OPEN_MIN | AUTO_NONPOS,
+     "S", "fixed step (line search none) or first trial step (armijo)", "automatic"},
+    {"--line-search", NULL, K_RULE, CMD_DEBLUR, OFF(deblur.rule), 0, 0, 0,
+     "exact|armijo|none", "how each step size is chosen", NULL},
+    {"--tol", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.tol), 0, INFINITY, 0, "T",
+     "stop when the objective decreases by less than this fraction", NULL},
+    {"--tv", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.tv), 0, INFINITY, AUTO_NEG, "L",
+     "total-variation weight (0: none)", "automatic, from the noise"},
+    {"--tikhonov", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.tikhonov), 0, INFINITY, 0, "L",
+     "Tikhonov weight on image gradients", NULL},
+    {"--no-clip", NULL, K_CLEAR, CMD_DEBLUR, OFF(deblur.clip), 0, 0, 0, NULL,
+     "do not keep the estimate within [0, 1] while iterating", NULL},
+    {"--full", NULL, K_SET, CMD_DEBLUR, OFF(full), 0, 0, 0, NULL,
+     "write the whole estimate, larger than INPUT by the kernel size less one", NULL},
+
+    /* blind restoration */
+    {"--iterations", NULL, K_INT, CMD_BLIND, OFF(blind.iterations), 1, MAX_ITERATIONS, 0, "N",
+     "alternations per pyramid level", NULL},
+    {"--kernel-iterations", NULL, K_INT, CMD_BLIND, OFF(blind.kernel_iterations), 1,
+     MAX_ITERATIONS, 0, "N", "kernel steps per alternation", NULL},
+    {"--step", NULL, K_REAL, CMD_BLIND, OFF(blind.step), 0, INFINITY, OPEN_MIN | AUTO_NONPOS,
+     "S", "image step", "automatic"},
+    {"--kernel-step", NULL, K_REAL, CMD_BLIND, OFF(blind.kernel_step), 0, INFINITY,
+     OPEN_MIN | AUTO_NONPOS, "S", "kernel step", "automatic"},
+    {"--line-search", NULL, K_RULE, CMD_BLIND, OFF(blind.rule), 0, 0, 0, "exact|armijo|none",
+     "how each step size is chosen", NULL},
+    {"--tv", NULL, K_REAL, CMD_BLIND, OFF(blind.tv), 0, INFINITY, AUTO_NONPOS, "L",
+     "starting total-variation weight (0: automatic)", "automatic"},
+    {"--levels", NULL, K_LEVELS, CMD_BLIND, OFF(blind.levels), 1, 30, 0, "N|auto",
+     "pyramid levels, coarse to fine", NULL},
+    {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,
+     "delta|gaussian|FILE", "starting kernel (a FILE must have the --kernel-size)", NULL},
+
+    /* synthetic blur */
+    {"--noise", NULL, K_REAL, CMD_BLUR, OFF(noise), 0, 1, 0, "SIGMA",
+     "add Gaussian noise of this standard deviation (pixel range 0..1)", NULL},
+    {"--seed", NULL, K_INT64, CMD_BLUR, OFF(seed), 0, (double)INT64_MAX, 0, "N",
+     "seed of the noise: the same seed gives the same bytes", NULL},
+
+    /* common */
+    {"--bits", NULL, K_BITS, ALL_IO, OFF(bits), 0, 0, 0, "8|16", "bits per sample of OUTPUT",
+     NULL},
+    {"--threads", NULL, K_INT, CMD_DEBLUR, OFF(deblur.threads), 1, MAX_THREADS,
+     AUTO_NONPOS, "N", "threads to use", "all cores"},
+    {"--threads", NULL, K_INT, CMD_BLIND, OFF(blind.threads), 1, MAX_THREADS, AUTO_NONPOS, "N",
+     "threads to use", "all cores"},
+    {"--log", NULL, K_PATH, CMD_DEBLUR | CMD_BLIND, OFF(log), 0, 0, 0, "FILE.csv",
+     "write one CSV row per iteration (phase,level,channel,iteration,...)", NULL},
+    {"--quiet", NULL, K_SET, CMD_DEBLUR | CMD_BLIND, OFF(quiet), 0, 0, 0, NULL,
+     "no progress line and no summary", NULL},
+    {"--max-pixels", NULL, K_INT64, ALL_IO | CMD_COMPARE, OFF(max_pixels), 0, (double)INT64_MAX,
+     0, "N", "refuse larger images (0: no limit)", NULL},
+    {"--force", NULL, K_SET, ALL_IO | CMD_PSF, OFF(force), 0, 0, 0, NULL,
+     "allow an output to replace an input file", NULL},
+    {"--help", "-h", K_HELP, ANY, 0, 0, 0, 0, NULL, "show this help", NULL},
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+_Static_assert(sizeof options / sizeof options[0] <= CLI_MAX_OPTIONS, "raise CLI_MAX_OPTIONS");
+
+typedef struct {
+    const char *name;
+    cli_command cmd;
+    int min_pos, max_pos;
+    const char *synopsis;
+    const char *summary;
+    const char *example;
+} command_spec;
+
+static const command_spec commands[] = {
+    {"deblur", CMD_DEBLUR, 1, 1, "deblur INPUT -o OUTPUT.png KERNEL [options]",
+     "Remove a known blur from INPUT and write the restored image as PNG.",
+     "deconv deblur blurry.png -o sharp.png --gaussian 2.5 --iterations 300"},
+    {"blind", CMD_BLIND, 1, 1, "blind INPUT -o OUTPUT.png --kernel-size N|WxH [options]",
+     "Estimate an unknown blur kernel of the given size, then restore INPUT with it.",
+     "deconv blind shaky.png -o sharp.png --kernel-size 25x15 --kernel-out k.png"},
+    {"blur", CMD_BLUR, 1, 1, "blur INPUT -o OUTPUT.png KERNEL [--noise SIGMA] [options]",
+     "Blur INPUT with a kernel (valid convolution: OUTPUT is smaller by the kernel size\n"
+     "less one) and optionally add Gaussian noise.",
+     "deconv blur photo.png -o blurry.png --motion 9,30 --noise 0.01 --seed 3"},
+    {"psf", CMD_PSF, 0, 0, "psf KERNEL -o FILE.csv|FILE.png",
+     "Write a kernel (point spread function) as a CSV matrix or a PNG picture.",
+     "deconv psf --disk 4.5 -o disk.csv"},
+    {"compare", CMD_COMPARE, 2, 2, "compare A B",
+     "Print the PSNR and SSIM of image B against the reference A (same size).",
+     "deconv compare original.png restored.png"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+/* ------------------------------------------------------------------ */
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("deconv: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *cli_channels_name(int channels)
+{
+    static const char *names[] = {"?", "gray", "gray+alpha", "RGB", "RGBA"};
+    return channels >= 1 && channels <= 4 ? names[channels] : "?";
+}
+
+static const char *rule_name(deconv_step_rule r)
+{
+    switch (r) {
+    case DECONV_STEP_EXACT: return "exact";
+    case DECONV_STEP_ARMIJO: return "armijo";
+    case DECONV_STEP_NONE: return "none";
+    }
+    return "?";
+}
+
+/* ------------------------------------------------------------------ */
+/* Strict numbers: the whole token must parse, in range, finite.       */
+/* ------------------------------------------------------------------ */
+
+static int parse_int64(const char *what, const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    if (*s == '\0' || isspace((unsigned char)*s)) {
+        cli_error("%s: '%s' is not an integer", what, s);
+        return -1;
+    }
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0') {
+        cli_error("%s: '%s' is not an integer", what, s);
+        return -1;
+    }
+    if (errno == ERANGE || v < min || v > max) {
+        if (max == INT64_MAX)
+            cli_error("%s: must be an integer of at least %lld, got '%s'", what, (long long)min, s);
+        else
+            cli_error("%s: must be an integer from %lld to %lld, got '%s'", what, (long long)min,
+                      (long long)max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *what, const char *s, int min, int max, int *out)
+{
+    int64_t v;
+    if (parse_int64(what, s, min, max, &v))
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_real(const char *what, const char *s, double min, double max, int open_min,
+                      double *out)
+{
+    char *end;
+    if (*s == '\0' || isspace((unsigned char)*s)) {
+        cli_error("%s: '%s' is not a number", what, s);
+        return -1;
+    }
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0') {
+        cli_error("%s: '%s' is not a number", what, s);
+        return -1;
+    }
+    if (!isfinite(v) || v < min || v > max || (open_min && v == min)) {
+        if (min == 0 && isinf(max))
+            cli_error("%s: must be a %s finite number, got '%s'", what,
+                      open_min ? "positive" : "non-negative", s);
+        else if (isinf(min) && isinf(max))
+            cli_error("%s: must be a finite number, got '%s'", what, s);
+        else
+            cli_error("%s: must be a number %s %g and at most %g, got '%s'", what,
+                      open_min ? "greater than" : "of at least", min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Split "a,b" at the first comma into buf (a) and *second (b or NULL). */
+static void split_comma(const char *s, char *buf, size_t n, const char **second)
+{
+    snprintf(buf, n, "%s", s);
+    char *c = strchr(buf, ',');
+    *second = NULL;
+    if (c) {
+        *c = '\0';
+        *second = c + 1;
+    }
+}
+
+static int set_kernel(cli_options *o, const arg_spec *a, kspec_kind kind)
+{
+    if (o->kernel.kind != KSPEC_NONE) {
+        cli_error("%s: give exactly one kernel (--psf, --gaussian, --motion or --disk)",
+                  o->command_name);
+        return -1;
+    }
+    o->kernel.kind = kind;
+    o->kernel.flag = a->name;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* One option's value                                                   */
+/* ------------------------------------------------------------------ */
+
+static int parse_value(const arg_spec *a, const char *v, cli_options *o)
+{
+    void *dst = (char *)o + a->off;
+    const char *n = a->name;
+    char buf[256];
+    const char *second;
+    cli_kernel_spec *k = &o->kernel;
+
+    switch (a->kind) {
+    case K_SET: *(int *)dst = 1; return 0;
+    case K_CLEAR: *(int *)dst = 0; return 0;
+    case K_HELP: return 0;
+    case K_INT: return parse_int(n, v, (int)a->min, (int)a->max, (int *)dst);
+    case K_INT64: return parse_int64(n, v, (int64_t)a->min, (int64_t)a->max, (int64_t *)dst);
+    case K_REAL: return parse_real(n, v, a->min, a->max, !!(a->flags & OPEN_MIN), (double *)dst);
+    case K_PATH:
+        if (*v == '\0') {
+            cli_error("%s: the file name is empty", n);
+            return -1;
+        }
+        *(const char **)dst = v;
+        return 0;
+    case K_RULE:
+        if (strcmp(v, "exact") == 0) *(deconv_step_rule *)dst = DECONV_STEP_EXACT;
+        else if (strcmp(v, "armijo") == 0) *(deconv_step_rule *)dst = DECONV_STEP_ARMIJO;
+        else if (strcmp(v, "none") == 0) *(deconv_step_rule *)dst = DECONV_STEP_NONE;
+        else {
+            cli_error("%s: must be exact, armijo or none, got '%s'", n, v);
+            return -1;
+        }
+        return 0;
+    case K_BITS:
+        if (strcmp(v, "8") != 0 && strcmp(v, "16") != 0) {
+            cli_error("%s: must be 8 or 16, got '%s'", n, v);
+            return -1;
+        }
+        *(int *)dst = atoi(v);
+        return 0;
+    case K_LEVELS:
+        if (strcmp(v, "auto") == 0) {
+            *(int *)dst = 0;
+            return 0;
+        }
+        return parse_int(n, v, (int)a->min, (int)a->max, (int *)dst);
+    case K_KSIZE: {
+        const char *x = strchr(v, 'x');
+        int w, h;
+        if (!x) {
+            if (parse_int(n, v, (int)a->min, (int)a->max, &w))
+                return -1;
+            h = w;
+        } else {
+            snprintf(buf, sizeof buf, "%.*s", (int)(x - v), v);
+            if (*buf == '\0' || x[1] == '\0') {
+                cli_error("%s: expected N or WxH (e.g. 31 or 31x21), got '%s'", n, v);
+                return -1;
+            }
+            if (parse_int(n, buf, (int)a->min, (int)a->max, &w) ||
+                parse_int(n, x + 1, (int)a->min, (int)a->max, &h))
+                return -1;
+        }
+        o->blind.kernel_width = w;
+        o->blind.kernel_height = h;
+        return 0;
+    }
+    case K_KINIT:
+        if (*v == '\0') {
+            cli_error("%s: expected delta, gaussian or a kernel file", n);
+            return -1;
+        }
+        o->kernel_init = NULL;
+        o->blind.init_gaussian = 0;
+        if (strcmp(v, "gaussian") == 0)
+            o->blind.init_gaussian = 1;
+        else if (strcmp(v, "delta") != 0)
+            o->kernel_init = v;
+        return 0;
+    case K_PSF:
+        if (*v == '\0') {
+            cli_error("%s: the file name is empty", n);
+            return -1;
+        }
+        if (set_kernel(o, a, KSPEC_PSF))
+            return -1;
+        k->path = v;
+        return 0;
+    case K_GAUSSIAN:
+        split_comma(v, buf, sizeof buf, &second);
+        if (set_kernel(o, a, KSPEC_GAUSSIAN) || parse_real("--gaussian S", buf, 0, 600, 1, &k->a))
+            return -1;
+        k->size = 0;
+        return second ? parse_int("--gaussian SIZE", second, 1, 4001, &k->size) : 0;
+    case K_MOTION:
+        split_comma(v, buf, sizeof buf, &second);
+        if (!second) {
+            cli_error("%s: expected LENGTH,ANGLE (e.g. 9,30), got '%s'", n, v);
+            return -1;
+        }
+        return set_kernel(o, a, KSPEC_MOTION) ||
+                       parse_real("--motion LENGTH", buf, 1, 4000, 0, &k->a) ||
+                       parse_real("--motion ANGLE", second, -INFINITY, INFINITY, 0, &k->b)
+                   ? -1
+                   : 0;
+    case K_DISK:
+        return set_kernel(o, a, KSPEC_DISK) || parse_real(n, v, 0, 2000, 1, &k->a) ? -1 : 0;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Help                                                                 */
+/* ------------------------------------------------------------------ */
+
+static const command_spec *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static const command_spec *command_of(cli_command cmd)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (commands[i].cmd == cmd)
+            return &commands[i];
+    return NULL;
+}
+
+static void defaults(cli_options *o)
+{
+    memset(o, 0, sizeof *o);
+    deconv_deblur_defaults(&o->deblur);
+    deconv_blind_defaults(&o->blind);
+    o->max_pixels = DEFAULT_MAX_PIXELS;
+    o->seed = 1;
+}
+
+/* The default of an option, from the destination after defaults(); empty
+ * when there is none worth showing. */
+static void format_default(const arg_spec *a, const cli_options *o, char *buf, size_t n)
+{
+    const void *src = (const char *)o + a->off;
+    double v = 0;
+    buf[0] = '\0';
+    switch (a->kind) {
+    case K_INT: v = *(const int *)src; break;
+    case K_INT64: v = (double)*(const int64_t *)src; break;
+    case K_REAL: v = *(const double *)src; break;
+    case K_RULE: snprintf(buf, n, "%s", rule_name(*(const deconv_step_rule *)src)); return;
+    case K_BITS: snprintf(buf, n, "the input's depth"); return;
+    case K_LEVELS:
+        if (*(const int *)src <= 0) snprintf(buf, n, "auto");
+        else snprintf(buf, n, "%d", *(const int *)src);
+        return;
+    case K_KINIT: snprintf(buf, n, "%s", o->blind.init_gaussian ? "gaussian" : "delta"); return;
+    default: return;
+    }
+    if (((a->flags & AUTO_NEG) && v < 0) || ((a->flags & AUTO_NONPOS) && v <= 0))
+        snprintf(buf, n, "%s", a->deftext);
+    else if (a->kind == K_INT64)
+        snprintf(buf, n, "%lld", (long long)*(const int64_t *)src);
+    else
+        snprintf(buf, n, "%g", v);
+}
+
+static void print_option(FILE *f, const arg_spec *a, const cli_options *o)
+{
+    char left[64], def[64];
+    if (a->alias)
+        snprintf(left, sizeof left, "%s, %s%s%s", a->alias, a->name, a->metavar ? " " : "",
+                 a->metavar ? a->metavar : "");
+    else
+        snprintf(left, sizeof left, "    %s%s%s", a->name, a->metavar ? " " : "",
+                 a->metavar ? a->metavar : "");
+    format_default(a, o, def, sizeof def);
+    if (strlen(left) > 26)
+        fprintf(f, "  %s\n  %-26s", left, "");
+    else
+        fprintf(f, "  %-26s", left);
+    fprintf(f, " %s", a->help);
+    if (def[0])
+        fprintf(f, " (default %s)", def);
+    fputc('\n', f);
+}
+
+void cli_print_help(FILE *f, cli_command cmd)
+{
+    const command_spec *c = command_of(cmd);
+    if (!c) {
+        fprintf(f, "deconv %s: remove blur from photographs by gradient descent.\n\n",
+                DECONV_VERSION);
+        fprintf(f, "Usage:\n");
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            fprintf(f, "  deconv %s\n", commands[i].synopsis);
+        fprintf(f, "  deconv --help | --version\n\nCommands:\n");
+        for (size_t i = 0; i < N_COMMANDS; i++) {
+            const char *s = commands[i].summary, *nl = strchr(s, '\n');
+            fprintf(f, "  %-9s %.*s\n", commands[i].name, nl ? (int)(nl - s) : (int)strlen(s), s);
+        }
+        fprintf(f, "\nKERNEL is one of --psf FILE, --gaussian S[,SIZE], --motion L,A or --disk R.\n"
+                   "See 'deconv COMMAND --help' for the options of a command.\n"
+                   "Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.\n");
+        return;
+    }
+    cli_options o;
+    defaults(&o);
+    fprintf(f, "Usage: deconv %s\n\n%s\n", c->synopsis, c->summary);
+    if (cmd & KERNEL_CMDS) {
+        fprintf(f, "\nKERNEL (exactly one):\n");
+        for (size_t i = 0; i < N_OPTIONS; i++)
+            if ((options[i].cmds & cmd) && (options[i].flags & GROUP_KERNEL))
+                print_option(f, &options[i], &o);
+    }
+    fprintf(f, "\nOptions:\n");
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if ((options[i].cmds & cmd) && !(options[i].flags & GROUP_KERNEL))
+            print_option(f, &options[i], &o);
+    if (cmd == CMD_BLIND)
+        fprintf(f, "\nThe image is then restored with the 'deblur' defaults and --threads.\n");
+    fprintf(f, "\nExample:\n  %s\n", c->example);
+}
+
+/* ------------------------------------------------------------------ */
+/* The parser                                                           */
+/* ------------------------------------------------------------------ */
+
+static int is_option(const char *s)
+{
+    return (s[0] == '-' && s[1] == '-' && s[2] != '\0') || strcmp(s, "-o") == 0 ||
+           strcmp(s, "-h") == 0;
+}
+
+static int has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), e = strlen(ext);
+    return n > e && strcasecmp(path + n - e, ext) == 0;
+}
+
+/* Index of the option called name (len chars) for cmd; -1 if none; -2 if
+ * only other commands take it. */
+static int find_option(const char *name, size_t len, cli_command cmd)
+{
+    int other = 0;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const arg_spec *a = &options[i];
+        int match = (strlen(a->name) == len && strncmp(a->name, name, len) == 0) ||
+                    (a->alias && strlen(a->alias) == len && strncmp(a->alias, name, len) == 0);
+        if (!match)
+            continue;
+        if (a->cmds & cmd)
+            return (int)i;
+        other = 1;
+    }
+    return other ? -2 : -1;
+}
+
+static int check_complete(const command_spec *c, cli_options *o)
+{
+    const char *cn = c->name;
+    if (o->npos < c->min_pos) {
+        if (c->cmd == CMD_COMPARE)
+            cli_error("compare: give two images A and B (see deconv compare --help)");
+        else
+            cli_error("%s: missing INPUT (see deconv %s --help)", cn, cn);
+        return -1;
+    }
+    if (c->cmd != CMD_COMPARE && !o->output) {
+        cli_error("%s: missing -o %s (see deconv %s --help)", cn,
+                  c->cmd == CMD_PSF ? "FILE" : "OUTPUT", cn);
+        return -1;
+    }
+    if ((c->cmd & KERNEL_CMDS) && o->kernel.kind == KSPEC_NONE) {
+        cli_error("%s: give exactly one kernel (--psf, --gaussian, --motion or --disk)", cn);
+        return -1;
+    }
+    if (c->cmd == CMD_BLIND && o->blind.kernel_width <= 0) {
+        cli_error("blind: --kernel-size is required (e.g. --kernel-size 31 or 31x21)");
+        return -1;
+    }
+    if ((c->cmd & ALL_IO) && !has_ext(o->output, ".png")) {
+        cli_error("-o: '%s': the output is a PNG image; give a name ending in .png", o->output);
+        return -1;
+    }
+    const char *kfile = c->cmd == CMD_PSF ? o->output : o->kernel_out;
+    const char *kflag = c->cmd == CMD_PSF ? "-o" : "--kernel-out";
+    if (kfile && !has_ext(kfile, ".png") && !has_ext(kfile, ".csv")) {
+        cli_error("%s: '%s': a kernel file name must end in .csv or .png", kflag, kfile);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_parse(int argc, char **argv, cli_options *o)
+{
+    defaults(o);
+    if (argc < 2) {
+        cli_error("no command given (see deconv --help)");
+        return CLI_USAGE;
+    }
+    const char *first = argv[1];
+    if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0 || strcmp(first, "help") == 0) {
+        const command_spec *c = argc > 2 ? find_command(argv[2]) : NULL;
+        if (argc > 2 && !c) {
+            cli_error("unknown command '%s' (see deconv --help)", argv[2]);
+            return CLI_USAGE;
+        }
+        cli_print_help(stdout, c ? c->cmd : 0);
+        return CLI_HELP_SHOWN;
+    }
+    if (strcmp(first, "--version") == 0 || strcmp(first, "-V") == 0) {
+        printf("deconv %s\n", DECONV_VERSION);
+        return CLI_HELP_SHOWN;
+    }
+    const command_spec *c = find_command(first);
+    if (!c) {
+        if (first[0] == '-')
+            cli_error("unknown option '%s' (see deconv --help)", first);
+        else
+            cli_error("unknown command '%s' (see deconv --help)", first);
+        return CLI_USAGE;
+    }
+    o->command = c->cmd;
+    o->command_name = c->name;
+
+    /* --help anywhere before "--" wins over every other problem */
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli_print_help(stdout, c->cmd);
+            return CLI_HELP_SHOWN;
+        }
+
+    int only_positional = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!only_positional && strcmp(arg, "--") == 0) {
+            only_positional = 1;
+            continue;
+        }
+        if (only_positional || arg[0] != '-' || arg[1] == '\0') {
+            if (o->npos >= c->max_pos) {
+                cli_error("%s: unexpected argument '%s' (see deconv %s --help)", c->name, arg,
+                          c->name);
+                return CLI_USAGE;
+            }
+            o->pos[o->npos++] = arg;
+            continue;
+        }
+        const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        int idx = find_option(arg, len, c->cmd);
+        if (idx < 0) {
+            if (idx == -2)
+                cli_error("%s does not take '%.*s' (see deconv %s --help)", c->name, (int)len,
+                          arg, c->name);
+            else
+                cli_error("unknown option '%.*s' (see deconv %s --help)", (int)len, arg,
+                          c->name);
+            return CLI_USAGE;
+        }
+        const arg_spec *a = &options[idx];
+        if (o->given[idx]) {
+            cli_error("%s given twice", a->name);
+            return CLI_USAGE;
+        }
+        o->given[idx] = 1;
+        const char *value = NULL;
+        int flag = a->kind == K_SET || a->kind == K_CLEAR || a->kind == K_HELP;
+        if (flag && eq) {
+            cli_error("%s: takes no value, got '%s'", a->name, eq + 1);
+            return CLI_USAGE;
+        }
+        if (!flag) {
+            if (eq)
+                value = eq + 1;
+            else if (i + 1 < argc && !is_option(argv[i + 1]))
+                value = argv[++i];
+            else {
+                cli_error("%s: missing value", a->name);
+                return CLI_USAGE;
+            }
+        }
+        if (parse_value(a, value, o))
+            return CLI_USAGE;
+    }
+    return check_complete(c, o) ? CLI_USAGE : CLI_OK;
+}

@@ -1,0 +1,38 @@
+/* Internal helpers shared by the library's modules; not part of the API. */
+#ifndef DECONV_INTERNAL_H
+#define DECONV_INTERNAL_H
+
+#include "deconv.h"
+
+#if defined(__GNUC__)
+#define DECONV_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DECONV_PRINTF(a, b)
+#endif
+
+/* Record a failure in err (if not NULL) and return code, so that callers can
+ * write `return deconv_fail(err, DECONV_ERR_ARG, "...", ...);`. */
+deconv_status deconv_fail(deconv_error *err, deconv_status code, const char *fmt, ...)
+    DECONV_PRINTF(3, 4);
+
+/* Allocation of float buffers aligned for vector loads; NULL on failure or
+ * on a size that overflows. Free with deconv_free_floats. */
+float *deconv_alloc_floats(size_t n);
+void deconv_free_floats(float *p);
+
+/* Atomic file output (atomic_file.c): write to a temporary file beside
+ * path, then rename it into place. */
+typedef struct deconv_atomic_file deconv_atomic_file;
+#include <stdio.h>
+deconv_atomic_file *deconv_atomic_open(const char *path, deconv_error *err);
+FILE *deconv_atomic_stream(deconv_atomic_file *f);
+/* Flush, fsync and rename into place; frees f. */
+deconv_status deconv_atomic_commit(deconv_atomic_file *f, deconv_error *err);
+/* Remove the temporary file; frees f. Safe with NULL. */
+void deconv_atomic_abort(deconv_atomic_file *f);
+
+/* Resampling (pyramid.c): resize a plane with a triangle (bilinear) filter
+ * whose support widens when shrinking, so downsampling is anti-aliased.
+ * Pixel centres are aligned: (o + 0.5) / scale - 0.5. */
+deconv_status deconv_resize(const float *in, int w, int h, float *out, int ow, int oh);
+#endif
