@@ -213,6 +213,12 @@ typedef enum {
     DECONV_STEP_NONE    /* the fixed step the user gives */
 } deconv_step_rule;
 
+typedef enum {
+    DECONV_METHOD_NESTEROV, /* accelerated projected gradient, restarted when
+                               the objective would grow (the default) */
+    DECONV_METHOD_GD        /* plain projected gradient descent */
+} deconv_method;
+
 /* Called once an iteration (may be NULL). Return non-zero to stop. */
 typedef struct {
     int iteration;
@@ -229,6 +235,7 @@ typedef int (*deconv_progress_fn)(const deconv_progress *p, void *user);
 typedef struct {
     int iterations;           /* upper limit; default 200 */
     double tol;               /* stop when relative decrease < tol; default 1e-5 */
+    deconv_method method;     /* default DECONV_METHOD_NESTEROV */
     deconv_step_rule rule;    /* default DECONV_STEP_ARMIJO */
     double step;              /* fixed step (rule NONE) or first trial step
                                  (ARMIJO); <= 0: automatic. */

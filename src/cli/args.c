@@ -64,11 +64,11 @@ typedef struct {
 static const arg_spec options[] = {
     /* kernel */
     {"--psf", NULL, K_PSF, KERNEL_CMDS, OFF(kernel), 0, 0, GROUP_KERNEL, "FILE",
-     "kernel from an image or a CSV/text matrix, normalised to sum 1", NULL},
+     "kernel image or CSV/text matrix, normalised to sum 1", NULL},
     {"--gaussian", NULL, K_GAUSSIAN, KERNEL_CMDS, OFF(kernel), 0, 0, GROUP_KERNEL, "S[,SIZE]",
-     "Gaussian of standard deviation S pixels (SIZE: side, default about 6S+1)", NULL},
+     "Gaussian of standard deviation S (SIZE: side, default ~6S+1)", NULL},
     {"--motion", NULL, K_MOTION, KERNEL_CMDS, OFF(kernel), 0, 0, GROUP_KERNEL, "L,A",
-     "linear motion of L pixels at A degrees counter-clockwise from the x axis", NULL},
+     "motion of length L pixels at A degrees counter-clockwise", NULL},
     {"--disk", NULL, K_DISK, KERNEL_CMDS, OFF(kernel), 0, 0, GROUP_KERNEL, "R",
      "defocus disk of radius R pixels", NULL},
 
@@ -86,19 +86,19 @@ static const arg_spec options[] = {
     {"--iterations", NULL, K_INT, CMD_DEBLUR, OFF(deblur.iterations), 1, MAX_ITERATIONS, 0, "N",
      "iterations at most, per channel", NULL},
     {"--step", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.step), 0, INFINITY, OPEN_MIN | AUTO_NONPOS,
-     "S", "fixed step (line search none) or first trial step (armijo)", "automatic"},
+     "S", "step size: fixed (line search none) or first trial", "automatic"},
     {"--line-search", NULL, K_RULE, CMD_DEBLUR, OFF(deblur.rule), 0, 0, 0,
      "exact|armijo|none", "how each step size is chosen", NULL},
     {"--tol", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.tol), 0, INFINITY, 0, "T",
-     "stop when the objective decreases by less than this fraction", NULL},
+     "stop when the relative decrease is below T", NULL},
     {"--tv", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.tv), 0, INFINITY, AUTO_NEG, "L",
      "total-variation weight (0: none)", "automatic, from the noise"},
     {"--tikhonov", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.tikhonov), 0, INFINITY, 0, "L",
      "Tikhonov weight on image gradients", NULL},
     {"--no-clip", NULL, K_CLEAR, CMD_DEBLUR, OFF(deblur.clip), 0, 0, 0, NULL,
-     "do not keep the estimate within [0, 1] while iterating", NULL},
+     "do not keep pixel values within [0, 1] while iterating", NULL},
     {"--full", NULL, K_SET, CMD_DEBLUR, OFF(full), 0, 0, 0, NULL,
-     "write the whole estimate, larger than INPUT by the kernel size less one", NULL},
+     "write all of x: INPUT grown by the kernel size less one", NULL},
 
     /* blind restoration */
     {"--iterations", NULL, K_INT, CMD_BLIND, OFF(blind.iterations), 1, MAX_ITERATIONS, 0, "N",
@@ -120,7 +120,7 @@ static const arg_spec options[] = {
 
     /* synthetic blur */
     {"--noise", NULL, K_REAL, CMD_BLUR, OFF(noise), 0, 1, 0, "SIGMA",
-     "add Gaussian noise of this standard deviation (pixel range 0..1)", NULL},
+     "add Gaussian noise of this deviation (pixels in 0..1)", NULL},
     {"--seed", NULL, K_INT64, CMD_BLUR, OFF(seed), 0, (double)INT64_MAX, 0, "N",
      "seed of the noise: the same seed gives the same bytes", NULL},
 
@@ -132,7 +132,7 @@ static const arg_spec options[] = {
     {"--threads", NULL, K_INT, CMD_BLIND, OFF(blind.threads), 1, MAX_THREADS, AUTO_NONPOS, "N",
      "threads to use", "all cores"},
     {"--log", NULL, K_PATH, CMD_DEBLUR | CMD_BLIND, OFF(log), 0, 0, 0, "FILE.csv",
-     "write one CSV row per iteration (phase,level,channel,iteration,...)", NULL},
+     "write one CSV row per iteration", NULL},
     {"--quiet", NULL, K_SET, CMD_DEBLUR | CMD_BLIND, OFF(quiet), 0, 0, 0, NULL,
      "no progress line and no summary", NULL},
     {"--max-pixels", NULL, K_INT64, ALL_IO | CMD_COMPARE, OFF(max_pixels), 0, (double)INT64_MAX,
@@ -162,8 +162,8 @@ static const command_spec commands[] = {
      "Estimate an unknown blur kernel of the given size, then restore INPUT with it.",
      "deconv blind shaky.png -o sharp.png --kernel-size 25x15 --kernel-out k.png"},
     {"blur", CMD_BLUR, 1, 1, "blur INPUT -o OUTPUT.png KERNEL [--noise SIGMA] [options]",
-     "Blur INPUT with a kernel (valid convolution: OUTPUT is smaller by the kernel size\n"
-     "less one) and optionally add Gaussian noise.",
+     "Blur INPUT with a kernel and optionally add Gaussian noise.\n"
+     "OUTPUT is smaller than INPUT by the kernel size less one (valid convolution).",
      "deconv blur photo.png -o blurry.png --motion 9,30 --noise 0.01 --seed 3"},
     {"psf", CMD_PSF, 0, 0, "psf KERNEL -o FILE.csv|FILE.png",
      "Write a kernel (point spread function) as a CSV matrix or a PNG picture.",
@@ -313,7 +313,9 @@ static int parse_value(const arg_spec *a, const char *v, cli_options *o)
     case K_CLEAR: *(int *)dst = 0; return 0;
     case K_HELP: return 0;
     case K_INT: return parse_int(n, v, (int)a->min, (int)a->max, (int *)dst);
-    case K_INT64: return parse_int64(n, v, (int64_t)a->min, (int64_t)a->max, (int64_t *)dst);
+    case K_INT64: /* (double)INT64_MAX rounds up to 2^63, beyond int64_t */
+        return parse_int64(n, v, (int64_t)a->min, a->max >= 0x1p63 ? INT64_MAX : (int64_t)a->max,
+                           (int64_t *)dst);
     case K_REAL: return parse_real(n, v, a->min, a->max, !!(a->flags & OPEN_MIN), (double *)dst);
     case K_PATH:
         if (*v == '\0') {
@@ -586,7 +588,8 @@ static int check_complete(const command_spec *c, cli_options *o)
     }
     const char *kfile = c->cmd == CMD_PSF ? o->output : o->kernel_out;
     const char *kflag = c->cmd == CMD_PSF ? "-o" : "--kernel-out";
-    if (kfile && !has_ext(kfile, ".png") && !has_ext(kfile, ".csv")) {
+    if (kfile && !has_ext(kfile, ".png") && !has_ext(kfile, ".csv") && !has_ext(kfile, ".txt") &&
+        !has_ext(kfile, ".tsv") && !has_ext(kfile, ".dat")) {
         cli_error("%s: '%s': a kernel file name must end in .csv or .png", kflag, kfile);
         return -1;
     }
@@ -662,7 +665,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
         }
         const arg_spec *a = &options[idx];
         if (o->given[idx]) {
-            cli_error("%s given twice", a->name);
+            cli_error("%.*s given twice", (int)len, arg);
             return CLI_USAGE;
         }
         o->given[idx] = 1;
@@ -678,7 +681,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
             else if (i + 1 < argc && !is_option(argv[i + 1]))
                 value = argv[++i];
             else {
-                cli_error("%s: missing value", a->name);
+                cli_error("%.*s: missing value", (int)len, arg);
                 return CLI_USAGE;
             }
         }

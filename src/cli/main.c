@@ -1,0 +1,548 @@
+/* The deconv program: one function per subcommand, a progress line and an
+ * iteration log, and a Ctrl-C handler that asks the library to stop. A
+ * client of include/deconv.h like any other. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "deconv.h"
+
+/* The only global state: raised by SIGINT/SIGTERM (to the signal number),
+ * read by the library through params.cancel. */
+static volatile sig_atomic_t g_cancel;
+_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "the library's cancel flag is an int");
+
+static void on_signal(int sig) { g_cancel = sig; }
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the program at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ */
+/* Progress line and iteration log                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    int tty;           /* draw the progress line on stderr */
+    int drawn;         /* a progress line is on screen */
+    int blind;         /* show the pyramid level, not the channel */
+    int limit;         /* iterations per channel (deblur) or per level (blind) */
+    const char *phase; /* the log's phase column; NULL: the library's */
+    FILE *log;
+    int log_failed;
+    double t0, t_phase, last_draw;
+} progress_ctx;
+
+static int on_progress(const deconv_progress *p, void *user)
+{
+    progress_ctx *c = user;
+    double t = now_seconds();
+    const char *phase = c->phase ? c->phase : (p->phase ? p->phase : "image");
+    if (c->log && !c->log_failed) {
+        if (fprintf(c->log, "%s,%d,%d,%d,%.9g,%.9g,%.6g,%.3f\n", phase, p->level, p->channel,
+                    p->iteration, p->objective, p->data_term, p->step, t - c->t0) < 0 ||
+            fflush(c->log) != 0)
+            c->log_failed = 1;
+    }
+    if (!c->tty || (c->drawn && t - c->last_draw < 0.1))
+        return 0;
+    c->last_draw = t;
+    c->drawn = 1;
+    if (c->blind) {
+        fprintf(stderr, "\r[level %d/%d %s] iteration %d/%d  objective %.3e", p->level + 1,
+                p->levels, phase, p->iteration, c->limit, p->objective);
+        if (p->step > 0)
+            fprintf(stderr, "  step %.3g", p->step);
+        fprintf(stderr, "  %.0f s", t - c->t_phase);
+    } else {
+        int channels = p->channels > 0 ? p->channels : 1;
+        double done = (p->channel + (double)p->iteration / c->limit) / channels;
+        fprintf(stderr, "\r[channel %d/%d] iteration %d/%d  objective %.3e  step %.3g",
+                p->channel + 1, channels, p->iteration, c->limit, p->objective, p->step);
+        if (t - c->t_phase > 0.5 && done > 0 && done < 1)
+            fprintf(stderr, "  ~%.0f s left", (t - c->t_phase) * (1 - done) / done);
+    }
+    fputs("\033[K", stderr); /* clear what a longer line left */
+    fflush(stderr);
+    return 0;
+}
+
+static void progress_end(progress_ctx *c)
+{
+    if (c->drawn)
+        fputc('\n', stderr);
+    c->drawn = 0;
+}
+
+static FILE *open_log(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        cli_error("--log: cannot write '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    fputs("phase,level,channel,iteration,objective,data_term,step,seconds\n", f);
+    fflush(f);
+    return f;
+}
+
+/* Close the log; a failed write is reported and turns success into 1. */
+static int close_log(progress_ctx *c, const char *path, int code)
+{
+    if (!c->log)
+        return code;
+    int bad = c->log_failed | ferror(c->log);
+    bad |= fclose(c->log) != 0;
+    c->log = NULL;
+    if (bad) {
+        cli_error("--log: writing '%s' failed", path);
+        return code == CLI_OK ? CLI_FAIL : code;
+    }
+    return code;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checks shared by the subcommands                                     */
+/* ------------------------------------------------------------------ */
+
+/* Report a library failure (kept: a file already written, or NULL); the
+ * exit code it deserves. */
+static int lib_failure_kept(const deconv_error *err, const char *kept)
+{
+    if (err->code == DECONV_ERR_INTERRUPTED || g_cancel) {
+        if (kept)
+            cli_error("interrupted; only '%s' was written", kept);
+        else
+            cli_error("interrupted; nothing written");
+        return 128 + (g_cancel ? (int)g_cancel : SIGINT);
+    }
+    cli_error("%s", err->message[0] ? err->message : deconv_status_name(err->code));
+    if (kept)
+        cli_error("only '%s' was written", kept);
+    return CLI_FAIL;
+}
+
+static int lib_failure(const deconv_error *err) { return lib_failure_kept(err, NULL); }
+
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
+typedef struct {
+    const char *label; /* "output", "--kernel-out", "input", ... */
+    const char *path;  /* NULL: not given */
+} named_path;
+
+/* Outputs must not be inputs (unless --force; never the log) nor each
+ * other; their folders must exist and be writable. */
+static int check_outputs(const named_path *in, int nin, const named_path *out, int nout,
+                         int force)
+{
+    for (int i = 0; i < nout; i++) {
+        if (!out[i].path)
+            continue;
+        int is_log = strcmp(out[i].label, "--log") == 0;
+        for (int j = 0; j < nin; j++) {
+            if (!in[j].path || !same_file(out[i].path, in[j].path))
+                continue;
+            if (is_log)
+                cli_error("--log '%s' is the %s; choose another file", out[i].path, in[j].label);
+            else if (!force)
+                cli_error("%s '%s' is the %s; use --force to overwrite it", out[i].label,
+                          out[i].path, in[j].label);
+            else
+                continue;
+            return CLI_USAGE;
+        }
+        for (int j = 0; j < i; j++)
+            if (out[j].path && same_file(out[i].path, out[j].path)) {
+                cli_error("%s '%s' is also the %s; give different files", out[i].label,
+                          out[i].path, out[j].label);
+                return CLI_USAGE;
+            }
+        struct stat st;
+        if (stat(out[i].path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            cli_error("%s '%s' is a directory", out[i].label, out[i].path);
+            return CLI_FAIL;
+        }
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", out[i].path);
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            strcpy(dir, ".");
+        else if (slash == dir)
+            dir[1] = '\0';
+        else
+            *slash = '\0';
+        if (access(dir, W_OK | X_OK) != 0) {
+            cli_error("cannot write %s '%s': folder '%s': %s", out[i].label, out[i].path, dir,
+                      strerror(errno));
+            return CLI_FAIL;
+        }
+    }
+    return CLI_OK;
+}
+
+static deconv_kernel *make_kernel(const cli_kernel_spec *s, deconv_error *err)
+{
+    switch (s->kind) {
+    case KSPEC_PSF: return deconv_kernel_load(s->path, 1, err);
+    case KSPEC_GAUSSIAN: return deconv_kernel_gaussian(s->a, s->size, err);
+    case KSPEC_MOTION: return deconv_kernel_motion(s->a, s->b, err);
+    case KSPEC_DISK: return deconv_kernel_disk(s->a, err);
+    case KSPEC_NONE: break;
+    }
+    snprintf(err->message, sizeof err->message, "no kernel given");
+    err->code = DECONV_ERR_ARG;
+    return NULL;
+}
+
+static int kernel_fits(int kw, int kh, const deconv_image *im)
+{
+    if (kw <= im->width && kh <= im->height)
+        return 1;
+    cli_error("kernel %dx%d is larger than the image %dx%d", kw, kh, im->width, im->height);
+    return 0;
+}
+
+static deconv_image *read_image(const char *path, const cli_options *o, deconv_file_info *info,
+                                deconv_error *err)
+{
+    deconv_file_info dummy;
+    memset(err, 0, sizeof *err);
+    return deconv_image_read(path, o->max_pixels, info ? info : &dummy, err);
+}
+
+/* Crop (unless full), then write OUTPUT; exit code. */
+static int write_result(deconv_image *x, int kw, int kh, int full, int bits, const char *path,
+                        const char *kept)
+{
+    deconv_error err;
+    memset(&err, 0, sizeof err);
+    deconv_image *out = full ? x : deconv_crop_to_input(x, kw, kh);
+    if (!out) {
+        cli_error("out of memory cropping the result");
+        return CLI_FAIL;
+    }
+    if (g_cancel) {
+        if (out != x)
+            deconv_image_free(out);
+        return lib_failure_kept(&err, kept);
+    }
+    deconv_status s = deconv_image_write_png(out, path, bits, &err);
+    if (out != x)
+        deconv_image_free(out);
+    return s == DECONV_OK ? CLI_OK : lib_failure_kept(&err, kept);
+}
+
+/* ------------------------------------------------------------------ */
+/* Subcommands                                                          */
+/* ------------------------------------------------------------------ */
+
+static int cmd_deblur(cli_options *o)
+{
+    const char *input = o->pos[0];
+    named_path in[] = {{"input", input}, {"--psf file", o->kernel.path}};
+    named_path out[] = {{"output", o->output}, {"--log", o->log}};
+    int code = check_outputs(in, 2, out, 2, o->force);
+    if (code)
+        return code;
+
+    deconv_error err;
+    deconv_file_info info;
+    deconv_image *y = read_image(input, o, &info, &err);
+    if (!y)
+        return lib_failure(&err);
+    deconv_kernel *k = make_kernel(&o->kernel, &err);
+    if (!k) {
+        deconv_image_free(y);
+        return lib_failure(&err);
+    }
+    if (!kernel_fits(k->width, k->height, y)) {
+        deconv_kernel_free(k);
+        deconv_image_free(y);
+        return CLI_USAGE;
+    }
+
+    progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .limit = o->deblur.iterations};
+    if (o->log && !(pc.log = open_log(o->log))) {
+        deconv_kernel_free(k);
+        deconv_image_free(y);
+        return CLI_FAIL;
+    }
+    deconv_deblur_params p = o->deblur;
+    p.progress = on_progress;
+    p.progress_user = &pc;
+    p.cancel = &g_cancel;
+    deconv_report rep;
+    memset(&rep, 0, sizeof rep);
+    install_signals();
+    pc.t0 = pc.t_phase = now_seconds();
+    deconv_image *x = deconv_deblur(y, k, &p, &rep, &err);
+    double secs = now_seconds() - pc.t0;
+    progress_end(&pc);
+    if (!x)
+        code = lib_failure(&err);
+    else
+        code = write_result(x, k->width, k->height, o->full, o->bits ? o->bits : info.bits,
+                            o->output, NULL);
+    if (code == CLI_OK && !o->quiet)
+        fprintf(stderr,
+                "deconv: restored %dx%d %s in %.1f s (%d iterations, noise %.4f, TV %.3g) -> %s\n",
+                y->width, y->height, cli_channels_name(y->channels), secs, rep.iterations,
+                rep.noise, rep.tv, o->output);
+    deconv_image_free(x);
+    deconv_kernel_free(k);
+    deconv_image_free(y);
+    return close_log(&pc, o->log, code);
+}
+
+static int cmd_blind(cli_options *o)
+{
+    const char *input = o->pos[0];
+    named_path in[] = {{"input", input}, {"--kernel-init file", o->kernel_init}};
+    named_path out[] = {{"output", o->output}, {"--kernel-out", o->kernel_out}, {"--log", o->log}};
+    int code = check_outputs(in, 2, out, 3, o->force);
+    if (code)
+        return code;
+
+    deconv_error err;
+    deconv_file_info info;
+    deconv_kernel *k0 = NULL, *k = NULL;
+    deconv_image *x = NULL;
+    deconv_image *y = read_image(input, o, &info, &err);
+    if (!y)
+        return lib_failure(&err);
+    int kw = o->blind.kernel_width, kh = o->blind.kernel_height;
+    if (!kernel_fits(kw, kh, y)) {
+        deconv_image_free(y);
+        return CLI_USAGE;
+    }
+    if (o->kernel_init) {
+        if (!(k0 = deconv_kernel_load(o->kernel_init, 1, &err))) {
+            deconv_image_free(y);
+            return lib_failure(&err);
+        }
+        if (k0->width != kw || k0->height != kh) {
+            cli_error("--kernel-init: '%s' is %dx%d but --kernel-size is %dx%d", o->kernel_init,
+                      k0->width, k0->height, kw, kh);
+            deconv_kernel_free(k0);
+            deconv_image_free(y);
+            return CLI_USAGE;
+        }
+    }
+
+    progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .blind = 1,
+                       .limit = o->blind.iterations};
+    if (o->log && !(pc.log = open_log(o->log))) {
+        deconv_kernel_free(k0);
+        deconv_image_free(y);
+        return CLI_FAIL;
+    }
+    deconv_blind_params bp = o->blind;
+    bp.init = k0;
+    bp.progress = on_progress;
+    bp.progress_user = &pc;
+    bp.cancel = &g_cancel;
+    install_signals();
+    pc.t0 = pc.t_phase = now_seconds();
+    k = deconv_blind_kernel(y, &bp, &err);
+    double t_kernel = now_seconds() - pc.t0;
+    progress_end(&pc);
+    if (!k) {
+        code = lib_failure(&err);
+        goto done;
+    }
+    if (o->kernel_out && deconv_kernel_save(k, o->kernel_out, &err) != DECONV_OK) {
+        code = lib_failure(&err);
+        goto done;
+    }
+
+    deconv_deblur_params dp;
+    deconv_deblur_defaults(&dp);
+    dp.threads = bp.threads;
+    dp.progress = on_progress;
+    dp.progress_user = &pc;
+    dp.cancel = &g_cancel;
+    pc.phase = "restore";
+    pc.blind = 0;
+    pc.limit = dp.iterations;
+    pc.t_phase = now_seconds();
+    x = deconv_deblur(y, k, &dp, NULL, &err);
+    double t_restore = now_seconds() - pc.t_phase;
+    progress_end(&pc);
+    code = x ? write_result(x, kw, kh, 0, o->bits ? o->bits : info.bits, o->output,
+                            o->kernel_out)
+             : lib_failure_kept(&err, o->kernel_out);
+    if (code == CLI_OK && !o->quiet)
+        fprintf(stderr, "deconv: kernel %dx%d estimated in %.1f s; restored %dx%d %s in %.1f s -> %s\n",
+                kw, kh, t_kernel, y->width, y->height, cli_channels_name(y->channels), t_restore,
+                o->output);
+done:
+    deconv_image_free(x);
+    deconv_kernel_free(k);
+    deconv_kernel_free(k0);
+    deconv_image_free(y);
+    return close_log(&pc, o->log, code);
+}
+
+/* splitmix64: a small, well-mixed generator; the same seed, the same noise */
+static uint64_t next_random(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Add Gaussian noise (Box-Muller) of standard deviation sigma to n samples. */
+static void add_noise(float *v, size_t n, double sigma, uint64_t *state)
+{
+    const double two_pi = 6.283185307179586476925286766559;
+    for (size_t i = 0; i < n; i += 2) {
+        double u1 = ((next_random(state) >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
+        double u2 = (next_random(state) >> 11) * 0x1.0p-53;      /* [0, 1) */
+        double r = sigma * sqrt(-2.0 * log(u1));
+        v[i] += (float)(r * cos(two_pi * u2));
+        if (i + 1 < n)
+            v[i + 1] += (float)(r * sin(two_pi * u2));
+    }
+}
+
+static int cmd_blur(cli_options *o)
+{
+    const char *input = o->pos[0];
+    named_path in[] = {{"input", input}, {"--psf file", o->kernel.path}};
+    named_path out[] = {{"output", o->output}};
+    int code = check_outputs(in, 2, out, 1, o->force);
+    if (code)
+        return code;
+
+    deconv_error err;
+    deconv_file_info info;
+    deconv_image *x = read_image(input, o, &info, &err);
+    if (!x)
+        return lib_failure(&err);
+    deconv_kernel *k = make_kernel(&o->kernel, &err);
+    if (!k) {
+        deconv_image_free(x);
+        return lib_failure(&err);
+    }
+    if (!kernel_fits(k->width, k->height, x)) {
+        deconv_kernel_free(k);
+        deconv_image_free(x);
+        return CLI_USAGE;
+    }
+    /* the centre crop carries alpha; the colour planes are then replaced */
+    deconv_image *y = deconv_crop_to_input(x, k->width, k->height);
+    if (!y) {
+        cli_error("out of memory");
+        code = CLI_FAIL;
+    } else {
+        int colour = deconv_color_channels(x->channels);
+        uint64_t state = (uint64_t)o->seed;
+        for (int c = 0; c < colour; c++) {
+            float *yc = deconv_image_plane(y, c);
+            deconv_conv_valid(deconv_image_plane(x, c), x->width, x->height, k->data, k->width,
+                              k->height, yc);
+            if (o->noise > 0)
+                add_noise(yc, (size_t)y->width * y->height, o->noise, &state);
+        }
+        memset(&err, 0, sizeof err);
+        code = deconv_image_write_png(y, o->output, o->bits ? o->bits : info.bits, &err)
+                   ? lib_failure(&err)
+                   : CLI_OK;
+    }
+    deconv_image_free(y);
+    deconv_kernel_free(k);
+    deconv_image_free(x);
+    return code;
+}
+
+static int cmd_psf(cli_options *o)
+{
+    named_path in[] = {{"--psf file", o->kernel.path}};
+    named_path out[] = {{"output", o->output}};
+    int code = check_outputs(in, 1, out, 1, o->force);
+    if (code)
+        return code;
+    deconv_error err;
+    memset(&err, 0, sizeof err);
+    deconv_kernel *k = make_kernel(&o->kernel, &err);
+    if (!k)
+        return lib_failure(&err);
+    code = deconv_kernel_save(k, o->output, &err) ? lib_failure(&err) : CLI_OK;
+    deconv_kernel_free(k);
+    return code;
+}
+
+static int cmd_compare(cli_options *o)
+{
+    deconv_error err;
+    deconv_image *a = read_image(o->pos[0], o, NULL, &err);
+    if (!a)
+        return lib_failure(&err);
+    deconv_image *b = read_image(o->pos[1], o, NULL, &err);
+    if (!b) {
+        deconv_image_free(a);
+        return lib_failure(&err);
+    }
+    int code = CLI_OK;
+    if (a->width != b->width || a->height != b->height || a->channels != b->channels) {
+        cli_error("compare: '%s' is %dx%d %s but '%s' is %dx%d %s", o->pos[0], a->width,
+                  a->height, cli_channels_name(a->channels), o->pos[1], b->width, b->height,
+                  cli_channels_name(b->channels));
+        code = CLI_FAIL;
+    } else {
+        printf("PSNR %.2f dB  SSIM %.4f\n", deconv_psnr(a, b), deconv_ssim(a, b));
+    }
+    deconv_image_free(b);
+    deconv_image_free(a);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    cli_options o;
+    int code = cli_parse(argc, argv, &o);
+    if (code == CLI_HELP_SHOWN)
+        return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+    if (code != CLI_OK)
+        return code;
+    switch (o.command) {
+    case CMD_DEBLUR: return cmd_deblur(&o);
+    case CMD_BLIND: return cmd_blind(&o);
+    case CMD_BLUR: return cmd_blur(&o);
+    case CMD_PSF: return cmd_psf(&o);
+    case CMD_COMPARE: return cmd_compare(&o);
+    }
+    return CLI_USAGE;
+}

@@ -1,0 +1,718 @@
+/* Image files: PNG through libpng (read and write), PNM (P1-P6) by hand, and
+ * JPEG, BMP, TGA, GIF, PSD, HDR through stb_image (read only).
+ *
+ * Samples become floats in [0, 1] in the planar layout of deconv.h. Every
+ * call keeps its state to itself (no globals, no stb_image settings), so the
+ * functions may run on several threads at once.
+ *
+ * libpng reports errors by longjmp. To keep that well defined, each libpng
+ * job keeps everything that the error path needs (resources, messages) in a
+ * struct owned by the caller of the function that calls setjmp: no local
+ * variable of the setjmp frame is read after a longjmp, so none needs to be
+ * volatile.
+ *
+ * PNM is read here rather than by stb_image, whose version 2.27 (Debian 12)
+ * returns 16-bit samples byte-swapped on little-endian machines, ignores
+ * maxval (a 10-bit file reads as 1/64 of its brightness) and returns
+ * uninitialised memory for a truncated file. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <png.h>
+#include <stb_image.h>
+
+#include "internal.h"
+
+#define SUPPORTED_FORMATS "PNG, JPEG, BMP, TGA, GIF, PSD, HDR, PNM"
+
+/* strerror is not required to be thread-safe; the XSI strerror_r is. */
+static const char *error_text(int e, char *buf, size_t size)
+{
+    if (strerror_r(e, buf, size) != 0)
+        snprintf(buf, size, "error %d", e);
+    return buf;
+}
+
+static deconv_status fail_read_errno(deconv_error *err, const char *verb, const char *path,
+                                     int e)
+{
+    char buf[128];
+    return deconv_fail(err, DECONV_ERR_IO, "cannot %s '%s': %s", verb, path,
+                       error_text(e, buf, sizeof buf));
+}
+
+/* ------------------------------------------------------------------ */
+/* Sizes                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Refuse w x h (as claimed by a header) when it exceeds max_pixels
+ * (<= 0: no limit) or cannot be held as a deconv_image of the given
+ * channels. Width and height are below 2^32, so w * h cannot overflow. */
+static deconv_status check_size(deconv_error *err, const char *path, uint64_t w, uint64_t h,
+                                int channels, int64_t max_pixels)
+{
+    if (max_pixels > 0 && w * h > (uint64_t)max_pixels)
+        return deconv_fail(err, DECONV_ERR_TOO_LARGE,
+                           "'%s' is %llu x %llu = %.6g megapixels, more than the limit of "
+                           "%.6g megapixels (--max-pixels)",
+                           path, (unsigned long long)w, (unsigned long long)h,
+                           (double)w * (double)h / 1e6, (double)max_pixels / 1e6);
+    if (w > INT_MAX || h > INT_MAX ||
+        w * h > (uint64_t)(SIZE_MAX / sizeof(float) / (size_t)channels))
+        return deconv_fail(err, DECONV_ERR_TOO_LARGE,
+                           "'%s' is %llu x %llu: too large to hold in memory", path,
+                           (unsigned long long)w, (unsigned long long)h);
+    return DECONV_OK;
+}
+
+static deconv_image *new_image(deconv_error *err, const char *path, int w, int h, int channels)
+{
+    deconv_image *im = deconv_image_new(w, h, channels);
+    if (!im)
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s' (%d x %d x %d)", path, w,
+                    h, channels);
+    return im;
+}
+
+static void fill_lut8(float lut[256])
+{
+    for (int v = 0; v < 256; v++)
+        lut[v] = (float)v / 255.0f;
+}
+
+static inline float from16(unsigned v) { return (float)v / 65535.0f; }
+
+/* Round and clamp [0, 1] to 0..maxv; NaN becomes 0. */
+static inline unsigned quantize(float v, unsigned maxv)
+{
+    if (!(v > 0.0f))
+        return 0;
+    if (v >= 1.0f)
+        return maxv;
+    return (unsigned)((double)v * maxv + 0.5);
+}
+
+/* ------------------------------------------------------------------ */
+/* libpng plumbing                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    FILE *f;
+    const char *path;
+    int io_errno;  /* a read or write failed with this errno */
+    char msg[256]; /* libpng's last error message */
+} png_io;
+
+static void on_png_error(png_structp png, png_const_charp msg)
+{
+    png_io *io = png_get_error_ptr(png);
+    snprintf(io->msg, sizeof io->msg, "%s", msg ? msg : "unknown libpng error");
+    png_longjmp(png, 1);
+}
+
+static void on_png_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg; /* the library never prints */
+}
+
+static void on_png_read(png_structp png, png_bytep data, size_t len)
+{
+    png_io *io = png_get_io_ptr(png);
+    errno = 0;
+    if (fread(data, 1, len, io->f) == len)
+        return;
+    if (ferror(io->f)) {
+        io->io_errno = errno ? errno : EIO;
+        png_error(png, "read error");
+    }
+    png_error(png, "unexpected end of file");
+}
+
+static void on_png_write(png_structp png, png_bytep data, size_t len)
+{
+    png_io *io = png_get_io_ptr(png);
+    errno = 0;
+    if (fwrite(data, 1, len, io->f) != len) {
+        io->io_errno = errno ? errno : EIO;
+        png_error(png, "write error");
+    }
+}
+
+static void on_png_flush(png_structp png)
+{
+    (void)png; /* deconv_atomic_commit flushes and syncs */
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ------------------------------------------------------------------ */
+/* PNG reading                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    png_io io;
+    int64_t max_pixels;
+    png_structp png;
+    png_infop info;
+    deconv_image *im;
+    unsigned char *row;
+    deconv_file_info fi;
+    int complete; /* every row has been read */
+} png_reader;
+
+/* Everything between setjmp and the end of the file. r is owned by the
+ * caller, which frees what it holds whatever this returns. */
+static deconv_status png_read_job(png_reader *r, deconv_error *err)
+{
+    const char *path = r->io.path;
+    if (setjmp(png_jmpbuf(r->png))) {
+        /* An error after the last row (in png_read_end: a missing IEND, a
+         * broken chunk after the image data) costs no pixel: every row was
+         * decoded and its IDAT data passed their CRC and zlib checks. */
+        if (r->complete)
+            return DECONV_OK;
+        if (r->io.io_errno)
+            return fail_read_errno(err, "read", path, r->io.io_errno);
+        return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, r->io.msg);
+    }
+
+    png_set_read_fn(r->png, &r->io, on_png_read);
+    /* libpng's own guard on each dimension, consistent with the limit on
+     * their product checked below (which is the one that names the size). */
+    png_uint_32 lim = 0x7fffffff;
+    if (r->max_pixels > 0 && r->max_pixels < (int64_t)lim)
+        lim = (png_uint_32)r->max_pixels;
+    png_set_user_limits(r->png, lim, lim);
+
+    png_read_info(r->png, r->info);
+    png_uint_32 w, h;
+    int depth, ctype, interlace;
+    png_get_IHDR(r->png, r->info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    deconv_status s = check_size(err, path, w, h, 4, r->max_pixels);
+    if (s != DECONV_OK)
+        return s;
+
+    if (ctype == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(r->png);
+    if (png_get_valid(r->png, r->info, PNG_INFO_tRNS))
+        png_set_tRNS_to_alpha(r->png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
+        png_set_expand_gray_1_2_4_to_8(r->png);
+    /* 16-bit samples are kept, in the file's big-endian order. */
+    int passes = png_set_interlace_handling(r->png);
+    png_read_update_info(r->png, r->info);
+
+    int channels = png_get_channels(r->png, r->info);
+    int bytes = png_get_bit_depth(r->png, r->info) / 8;
+    size_t rowbytes = png_get_rowbytes(r->png, r->info);
+    if (channels < 1 || channels > 4 || (bytes != 1 && bytes != 2) ||
+        rowbytes != (size_t)w * (size_t)channels * (size_t)bytes)
+        png_error(r->png, "unexpected pixel layout after transformations");
+
+    r->im = new_image(err, path, (int)w, (int)h, channels);
+    if (!r->im)
+        return DECONV_ERR_NOMEM;
+    r->row = malloc(rowbytes);
+    if (!r->row)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+
+    float lut[256];
+    fill_lut8(lut);
+    size_t plane = (size_t)w * h;
+    int adam7 = interlace != PNG_INTERLACE_NONE;
+    for (int pass = 0; pass < passes; pass++) {
+        /* Interlaced: libpng is called for every row in every pass and
+         * writes into the row buffer only the pixels of the pass, at their
+         * final places; those are the ones taken. */
+        png_uint_32 x0 = adam7 ? PNG_PASS_START_COL(pass) : 0;
+        png_uint_32 dx = adam7 ? PNG_PASS_COL_OFFSET(pass) : 1;
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(r->png, r->row, NULL);
+            if (adam7 && !PNG_ROW_IN_INTERLACE_PASS(y, pass))
+                continue;
+            float *out = r->im->data + (size_t)y * w;
+            for (png_uint_32 x = x0; x < w; x += dx) {
+                const unsigned char *px = r->row + (size_t)x * channels * bytes;
+                for (int c = 0; c < channels; c++) {
+                    float v = bytes == 1 ? lut[px[c]]
+                                         : from16((unsigned)px[2 * c] << 8 | px[2 * c + 1]);
+                    out[c * plane + x] = v;
+                }
+            }
+        }
+    }
+
+    r->fi.bits = depth == 16 ? 16 : 8;
+    r->fi.has_alpha = channels == 2 || channels == 4;
+    r->complete = 1;
+    png_read_end(r->png, NULL);
+    return DECONV_OK;
+}
+
+static deconv_image *read_png(FILE *f, const char *path, const unsigned char *head, size_t n,
+                              int64_t max_pixels, deconv_file_info *fi, deconv_error *err)
+{
+    /* IHDR must be the first chunk: check the size it claims before libpng
+     * reads on, so that a header claiming gigapixels is refused as too large
+     * even when nothing follows it. */
+    if (n >= 24 && memcmp(head + 12, "IHDR", 4) == 0) {
+        uint32_t w = be32(head + 16), h = be32(head + 20);
+        if (w > 0 && h > 0 && w <= 0x7fffffffu && h <= 0x7fffffffu &&
+            check_size(err, path, w, h, 4, max_pixels) != DECONV_OK)
+            return NULL;
+    }
+
+    png_reader r;
+    memset(&r, 0, sizeof r);
+    r.io.f = f;
+    r.io.path = path;
+    r.max_pixels = max_pixels;
+    r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r.io, on_png_error, on_png_warning);
+    if (r.png)
+        r.info = png_create_info_struct(r.png);
+    if (!r.png || !r.info) {
+        png_destroy_read_struct(r.png ? &r.png : NULL, NULL, NULL);
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+        return NULL;
+    }
+
+    deconv_status s = png_read_job(&r, err);
+    png_destroy_read_struct(&r.png, &r.info, NULL);
+    free(r.row);
+    if (s != DECONV_OK) {
+        if (r.im)
+            deconv_image_free(r.im);
+        return NULL;
+    }
+    *fi = r.fi;
+    return r.im;
+}
+
+/* ------------------------------------------------------------------ */
+/* PNG writing                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    png_io io;
+    const deconv_image *im;
+    int bits;
+    png_structp png;
+    png_infop info;
+    unsigned char *row;
+} png_writer;
+
+static deconv_status png_write_job(png_writer *wr, deconv_error *err)
+{
+    if (setjmp(png_jmpbuf(wr->png))) {
+        if (wr->io.io_errno)
+            return fail_read_errno(err, "write", wr->io.path, wr->io.io_errno);
+        return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->io.path,
+                           wr->io.msg);
+    }
+    static const int color_types[4] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
+                                       PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+    const deconv_image *im = wr->im;
+    int w = im->width, h = im->height, ch = im->channels;
+
+    png_set_write_fn(wr->png, &wr->io, on_png_write, on_png_flush);
+    png_set_user_limits(wr->png, 0x7fffffff, 0x7fffffff); /* default: 1e6 */
+    png_set_IHDR(wr->png, wr->info, (png_uint_32)w, (png_uint_32)h, wr->bits,
+                 color_types[ch - 1], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    /* A moderate zlib level; row filters stay libpng's default (adaptive). */
+    png_set_compression_level(wr->png, 6);
+    png_write_info(wr->png, wr->info);
+
+    size_t plane = (size_t)w * h;
+    for (int y = 0; y < h; y++) {
+        const float *in = im->data + (size_t)y * w;
+        unsigned char *p = wr->row;
+        if (wr->bits == 8) {
+            for (int x = 0; x < w; x++)
+                for (int c = 0; c < ch; c++)
+                    *p++ = (unsigned char)quantize(in[c * plane + x], 255);
+        } else {
+            for (int x = 0; x < w; x++)
+                for (int c = 0; c < ch; c++) {
+                    unsigned v = quantize(in[c * plane + x], 65535);
+                    *p++ = (unsigned char)(v >> 8);
+                    *p++ = (unsigned char)(v & 0xff);
+                }
+        }
+        png_write_row(wr->png, wr->row);
+    }
+    png_write_end(wr->png, wr->info);
+    return DECONV_OK;
+}
+
+deconv_status deconv_image_write_png(const deconv_image *im, const char *path, int bits,
+                                     deconv_error *err)
+{
+    if (!path || !*path)
+        return deconv_fail(err, DECONV_ERR_ARG, "no output file name given");
+    if (!im || !im->data || im->width <= 0 || im->height <= 0 || im->channels < 1 ||
+        im->channels > 4)
+        return deconv_fail(err, DECONV_ERR_ARG,
+                           "cannot write '%s': not an image of 1 to 4 channels", path);
+    if (bits != 8 && bits != 16)
+        return deconv_fail(err, DECONV_ERR_ARG,
+                           "cannot write '%s': %d bits per sample (PNG output is 8 or 16)",
+                           path, bits);
+    size_t pixel = (size_t)im->channels * (size_t)(bits / 8);
+    if ((size_t)im->width > SIZE_MAX / pixel)
+        return deconv_fail(err, DECONV_ERR_ARG, "cannot write '%s': rows too long", path);
+
+    deconv_error local;
+    deconv_error *e = err ? err : &local;
+    deconv_atomic_file *af = deconv_atomic_open(path, e);
+    if (!af)
+        return e->code;
+
+    png_writer wr;
+    memset(&wr, 0, sizeof wr);
+    wr.io.f = deconv_atomic_stream(af);
+    wr.io.path = path;
+    wr.im = im;
+    wr.bits = bits;
+    wr.row = malloc((size_t)im->width * pixel);
+    wr.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &wr.io, on_png_error, on_png_warning);
+    if (wr.png)
+        wr.info = png_create_info_struct(wr.png);
+    deconv_status s;
+    if (!wr.row || !wr.png || !wr.info)
+        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", path);
+    else
+        s = png_write_job(&wr, err);
+    if (wr.png)
+        png_destroy_write_struct(&wr.png, wr.info ? &wr.info : NULL);
+    free(wr.row);
+    if (s != DECONV_OK) {
+        deconv_atomic_abort(af);
+        return s;
+    }
+    return deconv_atomic_commit(af, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* PNM (P1-P6)                                                          */
+/* ------------------------------------------------------------------ */
+
+static int pnm_space(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* Skip white space and '#' comments; return the next character, consumed. */
+static int pnm_next(FILE *f)
+{
+    for (;;) {
+        int c = getc(f);
+        if (c == '#') {
+            while ((c = getc(f)) != EOF && c != '\n' && c != '\r')
+                ;
+            continue;
+        }
+        if (!pnm_space(c))
+            return c;
+    }
+}
+
+/* A decimal number <= max. The character after it is left unread.
+ * Returns 1, 0 (EOF first) or -1 (not a number or too large). */
+static int pnm_number(FILE *f, unsigned long max, unsigned long *out)
+{
+    int c = pnm_next(f);
+    if (c == EOF)
+        return 0;
+    if (c < '0' || c > '9')
+        return -1;
+    unsigned long v = 0;
+    do {
+        unsigned long d = (unsigned long)(c - '0');
+        if (v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+        c = getc(f);
+    } while (c >= '0' && c <= '9');
+    ungetc(c, f);
+    *out = v;
+    return 1;
+}
+
+static deconv_image *read_pnm(FILE *f, const char *path, int64_t max_pixels,
+                              deconv_file_info *fi, deconv_error *err)
+{
+    getc(f);
+    int kind = getc(f) - '0'; /* 1..6, checked by the caller */
+    int plain = kind <= 3, bitmap = kind == 1 || kind == 4;
+    int channels = kind == 3 || kind == 6 ? 3 : 1;
+
+    unsigned long w, h, maxval = 1;
+    if (pnm_number(f, INT_MAX, &w) != 1 || pnm_number(f, INT_MAX, &h) != 1 ||
+        (!bitmap && pnm_number(f, 65535, &maxval) != 1) || w == 0 || h == 0 || maxval == 0) {
+        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: bad PNM header", path);
+        return NULL;
+    }
+    /* Exactly one white-space character ends the header. */
+    if (!plain && !pnm_space(getc(f))) {
+        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: bad PNM header", path);
+        return NULL;
+    }
+    if (check_size(err, path, w, h, channels, max_pixels) != DECONV_OK)
+        return NULL;
+
+    int bytes = maxval > 255 ? 2 : 1;
+    size_t rowbytes = bitmap ? (w + 7) / 8 : (size_t)w * (size_t)channels * (size_t)bytes;
+    deconv_image *im = new_image(err, path, (int)w, (int)h, channels);
+    if (!im)
+        return NULL;
+    unsigned char *row = NULL;
+    if (!plain && !(row = malloc(rowbytes))) {
+        deconv_image_free(im);
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+        return NULL;
+    }
+
+    float lut[256];
+    fill_lut8(lut);
+    float scale = (float)maxval;
+    size_t plane = (size_t)w * h;
+    const char *problem = NULL; /* what makes the file corrupt */
+    int read_errno = 0;
+    for (size_t y = 0; y < h && !problem && !read_errno; y++) {
+        float *out = im->data + y * w;
+        if (!plain) {
+            errno = 0;
+            if (fread(row, 1, rowbytes, f) != rowbytes) {
+                if (ferror(f))
+                    read_errno = errno ? errno : EIO;
+                else
+                    problem = "unexpected end of file";
+                break;
+            }
+        }
+        for (size_t x = 0; x < w && !problem; x++) {
+            for (int c = 0; c < channels; c++) {
+                unsigned long v;
+                if (kind == 1) {
+                    int ch = pnm_next(f);
+                    if (ch != '0' && ch != '1') {
+                        problem = ch == EOF ? "unexpected end of file" : "bad PBM sample";
+                        break;
+                    }
+                    v = ch == '0'; /* PBM: 1 is black */
+                } else if (kind == 4) {
+                    v = !((row[x / 8] >> (7 - x % 8)) & 1);
+                } else if (plain) {
+                    int got = pnm_number(f, 65535, &v);
+                    if (got != 1) {
+                        problem = got == 0 ? "unexpected end of file" : "bad PNM sample";
+                        break;
+                    }
+                } else if (bytes == 1) {
+                    v = row[x * channels + c];
+                } else {
+                    const unsigned char *p = row + 2 * (x * channels + c);
+                    v = (unsigned long)p[0] << 8 | p[1];
+                }
+                /* Samples above maxval break the format; they are clamped. */
+                if (v > maxval)
+                    v = maxval;
+                float s;
+                if (bitmap)
+                    s = (float)v;
+                else if (maxval == 255)
+                    s = lut[v];
+                else
+                    s = (float)v / scale;
+                out[c * plane + x] = s;
+            }
+        }
+    }
+    free(row);
+    if (problem || read_errno) {
+        if (read_errno)
+            fail_read_errno(err, "read", path, read_errno);
+        else
+            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
+        deconv_image_free(im);
+        return NULL;
+    }
+    fi->bits = bytes == 2 ? 16 : 8;
+    fi->has_alpha = 0;
+    return im;
+}
+
+/* ------------------------------------------------------------------ */
+/* stb_image                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Formats recognisable by their first bytes (TGA has no signature). */
+static int known_signature(const unsigned char *p, size_t n)
+{
+    return (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) ||     /* JPEG */
+           (n >= 2 && p[0] == 'B' && p[1] == 'M') ||                        /* BMP */
+           (n >= 4 && memcmp(p, "GIF8", 4) == 0) ||                         /* GIF */
+           (n >= 4 && memcmp(p, "8BPS", 4) == 0) ||                         /* PSD */
+           (n >= 2 && p[0] == '#' && p[1] == '?');                          /* HDR */
+}
+
+static const char *stb_reason(void)
+{
+    const char *r = stbi_failure_reason(); /* thread-local in libstb */
+    return r && *r ? r : "unknown error";
+}
+
+static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *head, size_t n,
+                              int64_t max_pixels, deconv_file_info *fi, deconv_error *err)
+{
+    int w, h, comp;
+    if (!stbi_info_from_file(f, &w, &h, &comp)) {
+        if (known_signature(head, n))
+            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, stb_reason());
+        else
+            deconv_fail(err, DECONV_ERR_FORMAT,
+                        "'%s' is not a supported image (" SUPPORTED_FORMATS ")", path);
+        return NULL;
+    }
+    if (w <= 0 || h <= 0) {
+        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: image of %d x %d", path, w, h);
+        return NULL;
+    }
+    if (check_size(err, path, (uint64_t)w, (uint64_t)h, 4, max_pixels) != DECONV_OK)
+        return NULL;
+
+    int hdr = stbi_is_hdr_from_file(f);
+    int wide = !hdr && stbi_is_16_bit_from_file(f);
+    void *pixels;
+    int lw, lh, lc;
+    if (hdr)
+        pixels = stbi_loadf_from_file(f, &lw, &lh, &lc, 0);
+    else if (wide)
+        pixels = stbi_load_from_file_16(f, &lw, &lh, &lc, 0);
+    else
+        pixels = stbi_load_from_file(f, &lw, &lh, &lc, 0);
+    if (!pixels) {
+        const char *reason = stb_reason();
+        if (strcmp(reason, "outofmem") == 0)
+            deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+        else
+            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, reason);
+        return NULL;
+    }
+    deconv_image *im = NULL;
+    if (lw <= 0 || lh <= 0 || lc < 1 || lc > 4) {
+        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: image of %d x %d x %d", path, lw,
+                    lh, lc);
+    } else if (check_size(err, path, (uint64_t)lw, (uint64_t)lh, lc, max_pixels) == DECONV_OK) {
+        im = new_image(err, path, lw, lh, lc);
+    }
+    if (!im) {
+        stbi_image_free(pixels);
+        return NULL;
+    }
+
+    size_t plane = (size_t)lw * lh;
+    float *out = im->data;
+    if (hdr) {
+        /* Radiance values are linear and unbounded (> 1 is brighter than
+         * white); the library works in [0, 1], so they are clamped. */
+        const float *p = pixels;
+        for (size_t i = 0; i < plane; i++)
+            for (int c = 0; c < lc; c++) {
+                float v = p[i * lc + c];
+                out[c * plane + i] = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN: 0 */
+            }
+    } else if (wide) {
+        const stbi_us *p = pixels;
+        for (size_t i = 0; i < plane; i++)
+            for (int c = 0; c < lc; c++)
+                out[c * plane + i] = from16(p[i * lc + c]);
+    } else {
+        float lut[256];
+        fill_lut8(lut);
+        const stbi_uc *p = pixels;
+        for (size_t i = 0; i < plane; i++)
+            for (int c = 0; c < lc; c++)
+                out[c * plane + i] = lut[p[i * lc + c]];
+    }
+    stbi_image_free(pixels);
+    /* HDR has more than 8 bits of precision: report 16 so that a program
+     * keeping the input's depth writes 16-bit output. */
+    fi->bits = hdr || wide ? 16 : 8;
+    fi->has_alpha = lc == 2 || lc == 4;
+    return im;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entry point                                                          */
+/* ------------------------------------------------------------------ */
+
+deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_file_info *info,
+                                deconv_error *err)
+{
+    if (!path || !*path) {
+        deconv_fail(err, DECONV_ERR_ARG, "no input file name given");
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fail_read_errno(err, "open", path, errno);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        fail_read_errno(err, "open", path, EISDIR);
+        return NULL;
+    }
+
+    unsigned char head[32];
+    errno = 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    if (n < sizeof head && ferror(f)) {
+        int e = errno ? errno : EIO;
+        fclose(f);
+        fail_read_errno(err, "read", path, e);
+        return NULL;
+    }
+    if (n == 0) {
+        fclose(f);
+        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is empty", path);
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_SET) != 0) {
+        int e = errno;
+        fclose(f);
+        fail_read_errno(err, "read", path, e);
+        return NULL;
+    }
+
+    deconv_file_info fi = {8, 0};
+    deconv_image *im;
+    if (n >= 8 && png_sig_cmp(head, 0, 8) == 0)
+        im = read_png(f, path, head, n, max_pixels, &fi, err);
+    else if (n >= 4 && png_sig_cmp(head, 0, n) == 0) {
+        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: unexpected end of file", path);
+        im = NULL;
+    } else if (n >= 2 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6')
+        im = read_pnm(f, path, max_pixels, &fi, err);
+    else
+        im = read_stb(f, path, head, n, max_pixels, &fi, err);
+    fclose(f);
+    if (im && info)
+        *info = fi;
+    return im;
+}
