@@ -213,6 +213,13 @@ typedef enum {
     DECONV_STEP_NONE    /* the fixed step the user gives */
 } deconv_step_rule;
 
+/* How the convolutions of the image step are computed. */
+typedef enum {
+    DECONV_CONV_AUTO,   /* the faster of the two for the sizes (cost model) */
+    DECONV_CONV_DIRECT, /* spatial sums: best for small kernels */
+    DECONV_CONV_FFT     /* FFTW, zero-padded so it is exact for the valid model */
+} deconv_conv_mode;
+
 typedef enum {
     DECONV_METHOD_NESTEROV, /* accelerated projected gradient, restarted when
                                the objective would grow (the default) */
@@ -236,6 +243,7 @@ typedef struct {
     int iterations;           /* upper limit; default 200 */
     double tol;               /* stop when relative decrease < tol; default 1e-5 */
     deconv_method method;     /* default DECONV_METHOD_NESTEROV */
+    deconv_conv_mode conv;    /* default DECONV_CONV_AUTO */
     deconv_step_rule rule;    /* default DECONV_STEP_ARMIJO */
     double step;              /* fixed step (rule NONE) or first trial step
                                  (ARMIJO); <= 0: automatic. */

@@ -6,7 +6,8 @@
  * The temporary file is ".<basename>.XXXXXX.tmp" beside the target (the same
  * file system, so rename() is atomic). Its permissions are those of the file
  * it replaces, or 0666 less the umask for a new file, as if the target had
- * been opened with fopen(path, "w").
+ * been opened with fopen(path, "w"); likewise a file the process may not
+ * write is refused (though the rename alone would be allowed).
  *
  * A target that is a symbolic link is replaced by a regular file (the link
  * itself is renamed over), as with most atomic writers. */
@@ -98,6 +99,12 @@ deconv_atomic_file *deconv_atomic_open(const char *path, deconv_error *err)
          * file (think of /dev/null run as root): refuse. */
         if (!S_ISREG(st.st_mode)) {
             deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': not a regular file", path);
+            return NULL;
+        }
+        /* Replacing by rename needs only a writable folder; refuse a file
+         * that fopen(path, "w") could not open either. */
+        if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) != 0) {
+            fail_errno(err, path, errno);
             return NULL;
         }
         mode = st.st_mode & 0777;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "operator.h"
 
 typedef struct {
     /* the problem */
@@ -24,6 +25,7 @@ typedef struct {
     size_t nx, ny;
     const deconv_deblur_params *p;
     int channel, channels;
+    deconv_op *op; /* H, made once: plans and spectra live here */
     /* work buffers, made once: x-sized and y-sized */
     float *x, *xprev, *z, *g, *d;
     float *r, *rprev, *rz, *hd;
@@ -31,6 +33,7 @@ typedef struct {
 
 static void problem_free(problem *q)
 {
+    deconv_op_free(q->op);
     float *bufs[] = {q->xprev, q->z, q->g, q->d, q->r, q->rprev, q->rz, q->hd};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         deconv_free_floats(bufs[i]);
@@ -82,7 +85,10 @@ static double safe_step(const problem *q)
 
 static void residual(problem *q, const float *x, float *r)
 {
-    deconv_objective(x, q->y, q->N, q->M, q->h, q->kw, q->kh, r, NULL, NULL);
+    deconv_op_apply(q->op, x, r);
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < q->ny; i++)
+        r[i] -= q->y[i];
 }
 
 /* out = a + beta (a - b), over n samples. */
@@ -155,7 +161,7 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
             memset(q->hd, 0, q->ny * sizeof(float));
             return tr;
         }
-        deconv_conv_valid(q->d, q->xw, q->xh, q->h, q->kw, q->kh, q->hd);
+        deconv_op_apply(q->op, q->d, q->hd);
         double rhd = deconv_dot(rz, q->hd, q->ny), hdhd = deconv_dot(q->hd, q->hd, q->ny);
         if (p->rule == DECONV_STEP_NONE)
             return evaluate(q, z, 1.0, fz, rhd, hdhd, out);
@@ -254,7 +260,7 @@ static deconv_status run(problem *q, float *x, int *iters, double *final_obj,
             fz = 0.5 * deconv_dot(rz, rz, q->ny);
             Fz = fz + regularizers(q, z, NULL);
         }
-        deconv_corr_full(rz, q->N, q->M, q->h, q->kw, q->kh, q->g);
+        deconv_op_adjoint(q->op, rz, q->g);
         regularizers(q, z, q->g);
 
         /* The trial point needs a buffer that is neither x nor z: with
@@ -264,18 +270,18 @@ static deconv_status run(problem *q, float *x, int *iters, double *final_obj,
         if (!isfinite(tr.F))
             return deconv_fail(err, DECONV_ERR_NUMERIC,
                                "the objective became NaN or infinite at iteration %d", k);
-        if (tr.F > F * (1.0 + 1e-7) + 1e-300) {
+        if (tr.F > F) {
             if (beta > 0) { /* restart the momentum; keep x */
                 theta = 1.0;
                 momentum = 0;
                 continue;
             }
-            if (p->rule == DECONV_STEP_NONE)
+            if (p->rule == DECONV_STEP_NONE && tr.F > F * (1.0 + 1e-6))
                 return deconv_fail(err, DECONV_ERR_DIVERGED,
                                    "the objective grew at iteration %d (%.6g to %.6g): step %g "
                                    "is too large for this kernel; steps up to %.3g are safe",
                                    k, F, tr.F, s, safe_step(q));
-            break; /* no decrease possible at float precision */
+            break; /* no decrease left at float precision: converged */
         }
         /* Accept. The new residual is rz + t Hd; with Nesterov the old x
          * and r become the previous iterate (z is free by now). */
@@ -327,6 +333,9 @@ deconv_status deconv_image_step(float *x, const float *y, int N, int M, const fl
     q.p = p, q.channel = channel, q.channels = channels;
     if (iters)
         *iters = 0;
+    q.op = deconv_op_new(N, M, h, kw, kh, p->conv, err);
+    if (!q.op)
+        return err ? err->code : DECONV_ERR_NOMEM;
     if (!problem_alloc(&q)) {
         problem_free(&q);
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for a %d x %d image step",

@@ -76,10 +76,7 @@ static int kernel_valid(const deconv_kernel *k)
     return k && k->data && k->width > 0 && k->height > 0;
 }
 
-static size_t kernel_size(const deconv_kernel *k)
-{
-    return (size_t)k->width * (size_t)k->height;
-}
+static size_t kernel_size(const deconv_kernel *k) { return (size_t)k->width * (size_t)k->height; }
 
 /* The first double above FLT_MAX that rounds to infinity as a float:
  * anything below it converts to a finite float. */
@@ -101,16 +98,14 @@ deconv_status deconv_kernel_normalize(deconv_kernel *k, deconv_error *err)
         if (!isfinite(v))
             return deconv_fail(err, DECONV_ERR_KERNEL,
                                "kernel has a NaN or infinite entry at row %d, column %d",
-                               (int)(i / (size_t)k->width) + 1,
-                               (int)(i % (size_t)k->width) + 1);
+                               (int)(i / (size_t)k->width) + 1, (int)(i % (size_t)k->width) + 1);
         nonzero |= v != 0.0f;
         sum += v;
     }
     if (!nonzero)
         return deconv_fail(err, DECONV_ERR_KERNEL, "kernel is all zero");
     if (!(sum > 0.0))
-        return deconv_fail(err, DECONV_ERR_KERNEL, "kernel sums to %g, not a positive number",
-                           sum);
+        return deconv_fail(err, DECONV_ERR_KERNEL, "kernel sums to %g, not a positive number", sum);
     /* With negative entries the sum can be tiny next to the entries, and
      * the quotient may not fit a float: check before writing anything. */
     for (size_t i = 0; i < n; i++)
@@ -164,27 +159,26 @@ void deconv_kernel_project(deconv_kernel *k)
  * difference is taken of erfc, which keeps its relative precision there. */
 static double gaussian_mass(double a, double b, double sigma)
 {
-    double s = 1.0 / (sigma * sqrt(2.0));
+    double t = sigma * sqrt(2.0); /* divided by, not inverted: 0 / tiny is 0 */
     if (a >= 0.0)
-        return 0.5 * (erfc(a * s) - erfc(b * s));
+        return 0.5 * (erfc(a / t) - erfc(b / t));
     if (b <= 0.0)
-        return 0.5 * (erfc(-b * s) - erfc(-a * s));
-    return 0.5 * (erf(b * s) - erf(a * s));
+        return 0.5 * (erfc(-b / t) - erfc(-a / t));
+    return 0.5 * (erf(b / t) - erf(a / t));
 }
 
 deconv_kernel *deconv_kernel_gaussian(double sigma, int size, deconv_error *err)
 {
     if (!(sigma > 0.0) || !isfinite(sigma)) {
-        deconv_fail(err, DECONV_ERR_ARG, "Gaussian sigma must be a positive number, not %g",
-                    sigma);
+        deconv_fail(err, DECONV_ERR_ARG, "Gaussian sigma must be a positive number, not %g", sigma);
         return NULL;
     }
     if (size <= 0) {
         double half = ceil(3.0 * sigma);
         if (2.0 * half + 1.0 > KERNEL_MAX_SIDE) {
             deconv_fail(err, DECONV_ERR_ARG,
-                        "Gaussian sigma %g is too large (the kernel would exceed %d pixels)",
-                        sigma, KERNEL_MAX_SIDE);
+                        "Gaussian sigma %g is too large (the kernel would exceed %d pixels)", sigma,
+                        KERNEL_MAX_SIDE);
             return NULL;
         }
         size = 2 * (int)half + 1;
@@ -210,8 +204,8 @@ deconv_kernel *deconv_kernel_gaussian(double sigma, int size, deconv_error *err)
         g[j] = gaussian_mass(j - c - 0.5, j - c + 0.5, sigma);
         total += g[j];
     }
-    for (int j = 0; j < size; j++)
-        g[j] /= total;
+    for (int j = 0; j < size; j++) /* a sigma near DBL_MAX: flat */
+        g[j] = total > 0.0 && isfinite(total) ? g[j] / total : 1.0 / size;
     for (int i = 0; i < size; i++)
         for (int j = 0; j < size; j++)
             k->data[(size_t)i * size + j] = (float)(g[i] * g[j]);
@@ -251,9 +245,8 @@ static void cos_sin_deg(double deg, double *c, double *s)
 deconv_kernel *deconv_kernel_motion(double length, double angle_deg, deconv_error *err)
 {
     if (!(length >= 1.0) || !(length <= KERNEL_MAX_LENGTH)) {
-        deconv_fail(err, DECONV_ERR_ARG,
-                    "motion length must be between 1 and %g pixels, not %g", KERNEL_MAX_LENGTH,
-                    length);
+        deconv_fail(err, DECONV_ERR_ARG, "motion length must be between 1 and %g pixels, not %g",
+                    KERNEL_MAX_LENGTH, length);
         return NULL;
     }
     if (!isfinite(angle_deg)) {
@@ -443,7 +436,7 @@ static int parse_number(const char *s, size_t n, float *out)
         *out = neg ? -0.0f : 0.0f;
         return NUM_OK;
     }
-    /* Here -64 < e10 <= 38: at most three scalings. */
+    /* Here -64 <= e10 <= 38: at most three scalings. */
     double v = (double)m;
     for (; e10 > 22; e10 -= 22)
         v *= 1e22;
@@ -572,8 +565,8 @@ deconv_kernel *deconv_kernel_parse_text(const char *text, size_t len, deconv_err
             if (rows == 0) {
                 width = col;
             } else if (col != width) {
-                deconv_fail(err, DECONV_ERR_FORMAT, "row %d has %d value%s, row 1 has %d",
-                            rows + 1, col, col == 1 ? "" : "s", width);
+                deconv_fail(err, DECONV_ERR_FORMAT, "row %d has %d value%s, row 1 has %d", rows + 1,
+                            col, col == 1 ? "" : "s", width);
                 goto fail;
             }
             if (++rows > KERNEL_MAX_SIDE) {
@@ -643,12 +636,7 @@ static char *read_file(const char *path, size_t *len, deconv_error *err)
     char *buf = NULL;
     size_t cap = 0, n = 0;
     for (;;) {
-        if (n == cap) {
-            if (cap > KERNEL_MAX_FILE) {
-                deconv_fail(err, DECONV_ERR_KERNEL, "kernel '%s': a text kernel over %zu MiB",
-                            path, KERNEL_MAX_FILE >> 20);
-                goto fail;
-            }
+        if (n == cap) { /* cap <= KERNEL_MAX_FILE here: n > it stopped below */
             size_t ncap = cap ? 2 * cap : 65536;
             if (ncap > KERNEL_MAX_FILE + 1)
                 ncap = KERNEL_MAX_FILE + 1;
@@ -671,17 +659,13 @@ static char *read_file(const char *path, size_t *len, deconv_error *err)
             break;
         }
         if (n > KERNEL_MAX_FILE) {
-            deconv_fail(err, DECONV_ERR_KERNEL, "kernel '%s': a text kernel over %zu MiB", path,
+            deconv_fail(err, DECONV_ERR_KERNEL, "kernel '%s' is larger than %zu MiB", path,
                         KERNEL_MAX_FILE >> 20);
             goto fail;
         }
     }
     fclose(f);
     *len = n;
-    if (!buf) /* an empty file */
-        buf = malloc(1);
-    if (!buf)
-        deconv_fail(err, DECONV_ERR_NOMEM, "kernel '%s': out of memory", path);
     return buf;
 fail:
     fclose(f);
@@ -780,9 +764,13 @@ static void format_value(char *buf, size_t size, float v)
 static deconv_status save_text(const deconv_kernel *k, const char *path, char sep,
                                deconv_error *err)
 {
-    deconv_atomic_file *af = deconv_atomic_open(path, err);
-    if (!af)
-        return err ? err->code : DECONV_ERR_IO;
+    deconv_error e = {DECONV_OK, ""};
+    deconv_atomic_file *af = deconv_atomic_open(path, &e);
+    if (!af) {
+        if (err)
+            *err = e;
+        return e.code;
+    }
     FILE *f = deconv_atomic_stream(af);
     char num[64];
     for (int i = 0; i < k->height; i++) {

@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "deconv.h"
+#include "internal.h" /* the atomic writer */
 
 static char g_dir[512];
 
@@ -584,6 +585,15 @@ static void test_write_errors(void)
     deconv_image *back = deconv_image_read(at("replace.png"), 0, NULL, &err);
     CHECK(back && back->channels == 3, "replace: not the new image: %s", err.message);
     deconv_image_free(back);
+    /* a read-only file is refused as fopen(path, "w") would (root may
+     * write anything) */
+    if (geteuid() != 0) {
+        chmod(at("replace.png"), 0444);
+        CHECK(deconv_image_write_png(im, at("replace.png"), 8, &err) == DECONV_ERR_IO &&
+                  strstr(err.message, "Permission denied"),
+              "read-only: '%s'", err.message);
+        chmod(at("replace.png"), 0640);
+    }
     /* a new file: 0666 less the umask (set to 022 by main) */
     unlink(at("fresh.png"));
     CHECK(deconv_image_write_png(im, at("fresh.png"), 8, &err) == DECONV_OK, "fresh: %s",
@@ -618,6 +628,108 @@ static void test_write_errors(void)
     deconv_image_free(big);
     deconv_image_free(im);
     CHECK(count_tmp(g_dir) == 0, "temporary files left after failures");
+}
+
+/* ------------------------------------------------------------------ */
+/* The atomic writer itself                                             */
+/* ------------------------------------------------------------------ */
+
+static int file_is(const char *path, const char *text)
+{
+    size_t n;
+    unsigned char *got = slurp(path, &n);
+    int same = got && n == strlen(text) && memcmp(got, text, n) == 0;
+    free(got);
+    return same;
+}
+
+/* The name of the one temporary file in g_dir, or "" */
+static void find_tmp(char *out, size_t size)
+{
+    out[0] = '\0';
+    DIR *d = opendir(g_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l >= 4 && strcmp(e->d_name + l - 4, ".tmp") == 0)
+            snprintf(out, size, "%s", e->d_name);
+    }
+    if (d)
+        closedir(d);
+}
+
+static void test_atomic(void)
+{
+    deconv_error err = {0};
+    unlink(at("a.txt"));
+    deconv_atomic_file *f = deconv_atomic_open(at("a.txt"), &err);
+    CHECK(f != NULL, "open: %s", err.message);
+    if (f) {
+        char tmp[256];
+        find_tmp(tmp, sizeof tmp);
+        /* ".a.txt." + 6 random characters + ".tmp" */
+        CHECK(strncmp(tmp, ".a.txt.", 7) == 0 && strlen(tmp) == 7 + 6 + 4,
+              "temporary name '%s'", tmp);
+        CHECK(!exists(at("a.txt")), "the target exists before the commit");
+        fprintf(deconv_atomic_stream(f), "hello\n");
+        CHECK(deconv_atomic_commit(f, &err) == DECONV_OK, "commit: %s", err.message);
+        CHECK(file_is(at("a.txt"), "hello\n"), "committed content");
+    }
+
+    write_bytes(at("b.txt"), "old\n", 4);
+    f = deconv_atomic_open(at("b.txt"), &err);
+    CHECK(f != NULL, "open b: %s", err.message);
+    if (f) {
+        fprintf(deconv_atomic_stream(f), "new\n");
+        deconv_atomic_abort(f);
+    }
+    CHECK(file_is(at("b.txt"), "old\n"), "abort changed the target");
+    CHECK(count_tmp(g_dir) == 0, "abort left its temporary file");
+    deconv_atomic_abort(NULL);
+    CHECK(deconv_atomic_stream(NULL) == NULL, "stream of NULL");
+
+    CHECK(deconv_atomic_open("", &err) == NULL && err.code == DECONV_ERR_ARG, "empty name");
+    CHECK(deconv_atomic_open(NULL, NULL) == NULL, "NULL name, NULL err");
+    mkdir(at("d"), 0755);
+    CHECK(deconv_atomic_open(at("d"), &err) == NULL && err.code == DECONV_ERR_IO &&
+              strstr(err.message, "directory"),
+          "directory: '%s'", err.message);
+    char slash[1100];
+    snprintf(slash, sizeof slash, "%s/", at("new"));
+    CHECK(deconv_atomic_open(slash, &err) == NULL && err.code == DECONV_ERR_IO, "trailing slash");
+    rmdir(at("d"));
+    if (mkfifo(at("fifo"), 0644) == 0) {
+        CHECK(deconv_atomic_open(at("fifo"), &err) == NULL && err.code == DECONV_ERR_IO &&
+                  strstr(err.message, "not a regular file"),
+              "fifo: '%s'", err.message);
+        unlink(at("fifo"));
+    }
+
+    /* Data still in the stdio buffer at commit time that cannot be written:
+     * the failure shows in the final flush. The target stays as it was. */
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    struct rlimit small = old;
+    small.rlim_cur = 50;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &small) == 0) {
+        f = deconv_atomic_open(at("b.txt"), &err);
+        CHECK(f != NULL, "open b again: %s", err.message);
+        if (f) {
+            for (int i = 0; i < 20; i++)
+                fprintf(deconv_atomic_stream(f), "line %d\n", i); /* > 50 bytes */
+            deconv_status s = deconv_atomic_commit(f, &err);
+            CHECK(s == DECONV_ERR_IO && strstr(err.message, at("b.txt")) &&
+                      strstr(err.message, "too large"),
+                  "commit over the size limit: %d '%s'", s, err.message);
+        }
+        setrlimit(RLIMIT_FSIZE, &old);
+        CHECK(file_is(at("b.txt"), "old\n"), "failed commit changed the target");
+        CHECK(count_tmp(g_dir) == 0, "failed commit left its temporary file");
+    }
+    signal(SIGXFSZ, prev);
+    unlink(at("a.txt"));
+    unlink(at("b.txt"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -754,6 +866,16 @@ static void test_broken_files(void)
     CHECK(strstr(err.message, "truncated.png' is corrupt") &&
               strstr(err.message, "unexpected end of file"),
           "truncated: '%s'", err.message);
+    /* cut just before IEND (12 bytes): every row is there and checked, so
+     * the image is read */
+    CHECK(n > 12 && memcmp(png + n - 8, "IEND", 4) == 0, "good.png ends in IEND");
+    write_bytes(at("no_iend.png"), png, n - 12);
+    im = deconv_image_read(at("no_iend.png"), 0, NULL, &err);
+    CHECK(im && im->width == 16 && im->channels == 3, "no IEND: %s", err.message);
+    if (im)
+        CHECK(sample(im, 1, 0, 0) == px[1] / 255.0f && sample(im, 2, 15, 15) == px[767] / 255.0f,
+              "no IEND: samples");
+    deconv_image_free(im);
     /* only part of the signature */
     write_bytes(at("sig.png"), png, 5);
     im = deconv_image_read(at("sig.png"), 0, NULL, &err);
@@ -1062,6 +1184,7 @@ int main(void)
     test_round_trips();
     test_quantisation();
     test_write_errors();
+    test_atomic();
     test_limits();
     test_broken_files();
     test_pnm();

@@ -16,8 +16,8 @@
 
 typedef struct {
     double sum, min, max;
-    double ci, cj;           /* centroid: row, column */
-    double vii, vjj, vij;    /* second central moments: rows, columns, cross */
+    double ci, cj;        /* centroid: row, column */
+    double vii, vjj, vij; /* second central moments: rows, columns, cross */
 } moments;
 
 static moments measure(const deconv_kernel *k)
@@ -131,9 +131,10 @@ static void test_gaussian(void)
         centre /= total;
         side /= total;
         CHECK(k->width == 3, "gaussian 0.3 size %d", k->width);
-        CHECK(fabs(AT(k, 1, 1) - centre * centre) < 1e-6 && fabs(AT(k, 1, 0) - side * centre) < 1e-6,
-              "gaussian 0.3: centre %g (want %g), side %g (want %g)", AT(k, 1, 1),
-              centre * centre, AT(k, 1, 0), side * centre);
+        CHECK(fabs(AT(k, 1, 1) - centre * centre) < 1e-6 &&
+                  fabs(AT(k, 1, 0) - side * centre) < 1e-6,
+              "gaussian 0.3: centre %g (want %g), side %g (want %g)", AT(k, 1, 1), centre * centre,
+              AT(k, 1, 0), side * centre);
         deconv_kernel_free(k);
     }
 
@@ -154,12 +155,21 @@ static void test_gaussian(void)
         deconv_kernel_free(k);
     }
 
+    /* Extreme sigmas within a given size: flat, and a (split) delta. */
+    k = deconv_kernel_gaussian(DBL_MAX, 5, NULL);
+    CHECK(k && fabs(AT(k, 4, 4) - 1.0 / 25) < 1e-6, "gaussian DBL_MAX: flat");
+    deconv_kernel_free(k);
+    k = deconv_kernel_gaussian(1e-320, 4, NULL);
+    CHECK(k && AT(k, 1, 1) == 0.25f && AT(k, 2, 2) == 0.25f && AT(k, 0, 0) == 0.0f,
+          "gaussian 1e-320 size 4: the four middle pixels");
+    deconv_kernel_free(k);
+
     const double bad[] = {0, -1, NAN, INFINITY, -INFINITY};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         deconv_error err = {0, ""};
         k = deconv_kernel_gaussian(bad[i], 0, &err);
-        CHECK(k == NULL && err.code == DECONV_ERR_ARG && err.message[0], "gaussian sigma %g refused",
-              bad[i]);
+        CHECK(k == NULL && err.code == DECONV_ERR_ARG && err.message[0],
+              "gaussian sigma %g refused", bad[i]);
         deconv_kernel_free(k);
     }
     deconv_error err = {0, ""};
@@ -219,8 +229,8 @@ static void test_motion(void)
                 CHECK(across < 0.3, "%s: variance across %g", what, across);
             }
             if (L == 1) {
-                CHECK(k->width == 1 && k->data[0] == 1.0f, "%s: a delta (%d x %d)", what,
-                      k->width, k->height);
+                CHECK(k->width == 1 && k->data[0] == 1.0f, "%s: a delta (%d x %d)", what, k->width,
+                      k->height);
             }
             /* The segment is symmetric: theta and theta + 180 are one kernel,
              * -theta is the same upside down. */
@@ -258,8 +268,7 @@ static void test_motion(void)
         moments mh = measure(h), mv = measure(v);
         CHECK(mh.vii == 0 && mh.vjj > 6, "angle 0 spreads along columns only: %g %g", mh.vii,
               mh.vjj);
-        CHECK(mv.vjj == 0 && mv.vii > 6, "angle 90 spreads along rows only: %g %g", mv.vii,
-              mv.vjj);
+        CHECK(mv.vjj == 0 && mv.vii > 6, "angle 90 spreads along rows only: %g %g", mv.vii, mv.vjj);
     }
     deconv_kernel_free(h);
     deconv_kernel_free(v);
@@ -340,8 +349,8 @@ static void test_disk(void)
             }
         CHECK(flat, "%s: interior pixels equal, exterior zero", what);
         if (inside_count > 0)
-            CHECK(fabs(area - 3.14159265358979 * R * R) < 1e-5 * R * R,
-                  "%s: area %.8g, want %.8g", what, area, 3.14159265358979 * R * R);
+            CHECK(fabs(area - 3.14159265358979 * R * R) < 1e-5 * R * R, "%s: area %.8g, want %.8g",
+                  what, area, 3.14159265358979 * R * R);
         CHECK(fabs(m.vii - m.vjj) < 1e-6 && fabs(m.vij) < 1e-6, "%s: isotropic", what);
         if (R >= 3) {
             /* A uniform disk has variance r^2/4 per axis, plus about 1/12 for
@@ -458,14 +467,15 @@ static void test_parse(void)
     parse_fails("NAN(123)", 8, DECONV_ERR_KERNEL, "not a finite number", "NaN(123)");
     parse_fails("1e39", 4, DECONV_ERR_KERNEL, "out of the range", "1e39");
     parse_fails("1 -3.5e38", 9, DECONV_ERR_KERNEL, "out of the range", "-3.5e38");
-    parse_fails("1e999999999999999999999", 23, DECONV_ERR_KERNEL, "out of the range", "huge exponent");
+    parse_fails("1e999999999999999999999", 23, DECONV_ERR_KERNEL, "out of the range",
+                "huge exponent");
     parse_fails("", 0, DECONV_ERR_KERNEL, "kernel file has no values", "empty");
     parse_fails("# nothing\n\n  \t\r\n", 16, DECONV_ERR_KERNEL, "no values", "only comments");
     parse_fails("1,,2", 4, DECONV_ERR_FORMAT, "row 1, column 2: empty value", "two commas");
     parse_fails("1,2,", 4, DECONV_ERR_FORMAT, "column 3: empty value", "a trailing comma");
     parse_fails(",1,2", 4, DECONV_ERR_FORMAT, "column 1: empty value", "a leading comma");
-    const char *bad_tokens[] = {"1.2.3", "-", "+", ".", "e5", "1e", "1e+", "0x10", "1,5e", "--1",
-                                "1..2", "1e5.5", "\xc3\xa9", "1f"};
+    const char *bad_tokens[] = {"1.2.3", "-",    "+",   ".",    "e5",    "1e",       "1e+",
+                                "0x10",  "1,5e", "--1", "1..2", "1e5.5", "\xc3\xa9", "1f"};
     for (size_t i = 0; i < sizeof bad_tokens / sizeof *bad_tokens; i++)
         parse_fails(bad_tokens[i], strlen(bad_tokens[i]), DECONV_ERR_FORMAT, "is not a number",
                     bad_tokens[i]);
@@ -591,8 +601,7 @@ static void test_normalize_project(void)
             k->data[i] = (float)(check_rand(&seed) * 2 - 0.7);
         deconv_kernel_project(k);
         moments m = measure(k);
-        CHECK(fabs(m.sum - 1) < 1e-6 && m.min >= 0, "project random: sum %g, min %g", m.sum,
-              m.min);
+        CHECK(fabs(m.sum - 1) < 1e-6 && m.min >= 0, "project random: sum %g, min %g", m.sum, m.min);
         deconv_kernel_free(k);
     }
     deconv_kernel_project(NULL);
@@ -639,8 +648,7 @@ static void test_files(void)
     tmp_path(path, sizeof path, "k.csv");
     CHECK(deconv_kernel_save(k, path, &err) == DECONV_OK, "save csv: %s", err.message);
     deconv_kernel *r = deconv_kernel_load(path, 0, &err);
-    CHECK(r && r->width == 7 && r->height == 5 &&
-              memcmp(r->data, k->data, 35 * sizeof(float)) == 0,
+    CHECK(r && r->width == 7 && r->height == 5 && memcmp(r->data, k->data, 35 * sizeof(float)) == 0,
           "csv round trip bit-exact: %s", r ? "values differ" : err.message);
     deconv_kernel_free(r);
     FILE *f = fopen(path, "rb");
@@ -656,8 +664,7 @@ static void test_files(void)
     const char *names[] = {"g.CSV", "g.txt", "g.tsv", "g.Dat"};
     for (size_t i = 0; g && i < 4; i++) {
         tmp_path(path, sizeof path, names[i]);
-        CHECK(deconv_kernel_save(g, path, &err) == DECONV_OK, "save %s: %s", names[i],
-              err.message);
+        CHECK(deconv_kernel_save(g, path, &err) == DECONV_OK, "save %s: %s", names[i], err.message);
         r = deconv_kernel_load(path, 0, &err);
         CHECK(r && r->width == g->width && r->height == g->height &&
                   memcmp(r->data, g->data, (size_t)g->width * g->height * sizeof(float)) == 0,
@@ -687,12 +694,14 @@ static void test_files(void)
     tmp_path(path, sizeof path, "bad.csv");
     write_text(path, "1,2,3\n4,5,abc\n");
     r = deconv_kernel_load(path, 1, &err);
-    CHECK(r == NULL && err.code == DECONV_ERR_FORMAT && strstr(err.message, "bad.csv': row 2, column 3: 'abc' is not a number"),
+    CHECK(r == NULL && err.code == DECONV_ERR_FORMAT &&
+              strstr(err.message, "bad.csv': row 2, column 3: 'abc' is not a number"),
           "load garbage: %s", err.message);
     tmp_path(path, sizeof path, "zero.csv");
     write_text(path, "0,0\n0,0\n");
     r = deconv_kernel_load(path, 1, &err);
-    CHECK(r == NULL && err.code == DECONV_ERR_KERNEL && strstr(err.message, "zero.csv' is all zero"),
+    CHECK(r == NULL && err.code == DECONV_ERR_KERNEL &&
+              strstr(err.message, "zero.csv' is all zero"),
           "load zero: %s", err.message);
     r = deconv_kernel_load(path, 0, &err);
     CHECK(r != NULL, "zero kernel loads unnormalised");
@@ -707,6 +716,19 @@ static void test_files(void)
     r = deconv_kernel_load(path, 1, &err);
     CHECK(r == NULL && strstr(err.message, "empty.csv': kernel file has no values"),
           "load empty: %s", err.message);
+    /* A text kernel over 64 MiB is refused (a sparse file: cheap). */
+    tmp_path(path, sizeof path, "huge.txt");
+    f = fopen(path, "wb");
+    if (f) {
+        fseek(f, (64L << 20) + 10, SEEK_SET);
+        fputc('1', f);
+        fclose(f);
+        r = deconv_kernel_load(path, 1, &err);
+        CHECK(r == NULL && err.code == DECONV_ERR_KERNEL &&
+                  strstr(err.message, "larger than 64 MiB"),
+              "load huge: %s", err.message);
+        remove(path);
+    }
     tmp_path(path, sizeof path, "missing.csv");
     r = deconv_kernel_load(path, 1, &err);
     CHECK(r == NULL && err.code == DECONV_ERR_IO && strstr(err.message, "missing.csv"),

@@ -223,7 +223,7 @@ static int parse_int64(const char *what, const char *s, int64_t min, int64_t max
         return -1;
     }
     if (errno == ERANGE || v < min || v > max) {
-        if (max == INT64_MAX)
+        if (max == INT64_MAX && errno != ERANGE && v < min)
             cli_error("%s: must be an integer of at least %lld, got '%s'", what, (long long)min, s);
         else
             cli_error("%s: must be an integer from %lld to %lld, got '%s'", what, (long long)min,

@@ -237,8 +237,12 @@ static deconv_image *read_image(const char *path, const cli_options *o, deconv_f
                                 deconv_error *err)
 {
     deconv_file_info dummy;
+    if (!info)
+        info = &dummy;
+    info->bits = 8; /* in case a reader leaves it */
+    info->has_alpha = 0;
     memset(err, 0, sizeof *err);
-    return deconv_image_read(path, o->max_pixels, info ? info : &dummy, err);
+    return deconv_image_read(path, o->max_pixels, info, err);
 }
 
 /* Crop (unless full), then write OUTPUT; exit code. */

@@ -1,0 +1,177 @@
+/* The blind-deconvolution benchmark of Levin et al. (CVPR 2009): 4 images x
+ * 8 camera-shake kernels. For each case: estimate the kernel with
+ * deconv_blind_kernel at the true kernel size, restore y non-blind with the
+ * estimate and with the true kernel (the same settings for both), and print
+ *   - the error ratio: SSD(estimated) / SSD(true), each at its best shift
+ *     within SHIFT pixels, borders of BORDER pixels left out;
+ *   - the normalised cross-correlation of the kernels at their best shift;
+ *   - the seconds the blind estimate took.
+ * The data are read from their folder (argument 1, default
+ * ../shared/data/levin); nothing is copied. The stored kernels f are the
+ * 180-degree rotation of MODEL.md's h (see the data's README).
+ *
+ *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--threads N]
+ *         [blind flags: --iterations N --tv L --levels N ...] */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deconv.h"
+
+enum { SHIFT = 6, BORDER = 20 };
+
+static const int kernel_sizes[8] = {19, 17, 15, 27, 13, 21, 23, 23};
+
+/* Sum of squared differences of the restored image r against the sharp s
+ * (both n x n), minimised over integer shifts of r. */
+static double best_ssd(const deconv_image *r, const deconv_image *s)
+{
+    double best = INFINITY;
+    int w = s->width, h = s->height;
+    for (int dy = -SHIFT; dy <= SHIFT; dy++)
+        for (int dx = -SHIFT; dx <= SHIFT; dx++) {
+            double ssd = 0;
+            for (int i = BORDER; i < h - BORDER; i++)
+                for (int j = BORDER; j < w - BORDER; j++) {
+                    double e = (double)r->data[(i + dy) * w + j + dx] - s->data[i * w + j];
+                    ssd += e * e;
+                }
+            if (ssd < best)
+                best = ssd;
+        }
+    return best;
+}
+
+/* Normalised cross-correlation of two kernels of the same size, at the
+ * best shift (zero outside). */
+static double kernel_ncc(const deconv_kernel *a, const deconv_kernel *b)
+{
+    int w = a->width, h = a->height;
+    double na = 0, nb = 0, best = -1;
+    for (int i = 0; i < w * h; i++)
+        na += (double)a->data[i] * a->data[i], nb += (double)b->data[i] * b->data[i];
+    for (int dy = -SHIFT; dy <= SHIFT; dy++)
+        for (int dx = -SHIFT; dx <= SHIFT; dx++) {
+            double s = 0;
+            for (int i = 0; i < h; i++)
+                for (int j = 0; j < w; j++) {
+                    int si = i + dy, sj = j + dx;
+                    if (si >= 0 && si < h && sj >= 0 && sj < w)
+                        s += (double)a->data[si * w + sj] * b->data[i * w + j];
+                }
+            s /= sqrt(na * nb);
+            if (s > best)
+                best = s;
+        }
+    return best;
+}
+
+static deconv_image *restore(const deconv_image *y, const deconv_kernel *k)
+{
+    deconv_deblur_params p;
+    deconv_deblur_defaults(&p);
+    deconv_error err;
+    deconv_image *x = deconv_deblur(y, k, &p, NULL, &err);
+    if (!x) {
+        fprintf(stderr, "levin: deblur: %s\n", err.message);
+        exit(1);
+    }
+    deconv_image *c = deconv_crop_to_input(x, k->width, k->height);
+    deconv_image_free(x);
+    return c;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = "../shared/data/levin", *cases = NULL, *out = NULL;
+    deconv_blind_params bp;
+    deconv_blind_defaults(&bp);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (a[0] != '-') { dir = a; continue; }
+        if (!v) { fprintf(stderr, "levin: %s needs a value\n", a); return 2; }
+        i++;
+        if (!strcmp(a, "--cases")) cases = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--threads")) bp.threads = atoi(v);
+        else if (!strcmp(a, "--iterations")) bp.iterations = atoi(v);
+        else if (!strcmp(a, "--kernel-iterations")) bp.kernel_iterations = atoi(v);
+        else if (!strcmp(a, "--image-iterations")) bp.image_iterations = atoi(v);
+        else if (!strcmp(a, "--tv")) bp.tv = atof(v);
+        else if (!strcmp(a, "--tv-final")) bp.tv_final = atof(v);
+        else if (!strcmp(a, "--levels")) bp.levels = atoi(v);
+        else if (!strcmp(a, "--scale")) bp.scale = atof(v);
+        else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
+    }
+    printf("case,kernel,ratio,ncc,seconds\n");
+    double ratios[32], nccs[32], secs[32];
+    int n = 0;
+    for (int im = 1; im <= 4; im++)
+        for (int kn = 1; kn <= 8; kn++) {
+            char name[32], path[1024];
+            snprintf(name, sizeof name, "im%02d_kern%02d", im, kn);
+            if (cases && !strstr(cases, name))
+                continue;
+            deconv_error err;
+            snprintf(path, sizeof path, "%s/blurred/%s.png", dir, name);
+            deconv_image *y = deconv_image_read(path, 0, NULL, &err);
+            snprintf(path, sizeof path, "%s/sharp/%s.png", dir, name);
+            deconv_image *sharp = deconv_image_read(path, 0, NULL, &err);
+            snprintf(path, sizeof path, "%s/kernels/kern%02d.csv", dir, kn);
+            deconv_kernel *f = deconv_kernel_load(path, 1, &err);
+            if (!y || !sharp || !f) {
+                fprintf(stderr, "levin: %s\n", err.message);
+                return 1;
+            }
+            /* h = rot180(f) */
+            int nk = f->width * f->height;
+            deconv_kernel *h = deconv_kernel_new(f->width, f->height);
+            for (int t = 0; t < nk; t++)
+                h->data[t] = f->data[nk - 1 - t];
+            bp.kernel_width = bp.kernel_height = kernel_sizes[kn - 1];
+            double t0 = omp_get_wtime();
+            deconv_kernel *est = deconv_blind_kernel(y, &bp, &err);
+            double dt = omp_get_wtime() - t0;
+            if (!est) {
+                fprintf(stderr, "levin: %s: %s\n", name, err.message);
+                return 1;
+            }
+            deconv_image *xe = restore(y, est), *xt = restore(y, h);
+            double ratio = best_ssd(xe, sharp) / best_ssd(xt, sharp);
+            double ncc = kernel_ncc(est, h);
+            printf("%s,%d,%.3f,%.3f,%.2f\n", name, kernel_sizes[kn - 1], ratio, ncc, dt);
+            fflush(stdout);
+            if (out) {
+                snprintf(path, sizeof path, "%s/%s_kernel.png", out, name);
+                deconv_kernel_save(est, path, &err);
+                snprintf(path, sizeof path, "%s/%s_restored.png", out, name);
+                deconv_image_write_png(xe, path, 8, &err);
+            }
+            ratios[n] = ratio, nccs[n] = ncc, secs[n] = dt, n++;
+            deconv_image_free(y), deconv_image_free(sharp), deconv_image_free(xe),
+                deconv_image_free(xt);
+            deconv_kernel_free(f), deconv_kernel_free(h), deconv_kernel_free(est);
+        }
+    if (!n)
+        return 0;
+    int le2 = 0, le3 = 0;
+    double mean_ncc = 0, total = 0;
+    for (int i = 0; i < n; i++) {
+        le2 += ratios[i] <= 2, le3 += ratios[i] <= 3;
+        mean_ncc += nccs[i] / n, total += secs[i];
+    }
+    qsort(ratios, n, sizeof(double), cmp_double);
+    qsort(secs, n, sizeof(double), cmp_double);
+    printf("# %d cases: error ratio <= 2: %d, <= 3: %d, median %.2f, worst %.2f; "
+           "kernel NCC mean %.3f; seconds median %.2f, max %.2f, total %.1f\n",
+           n, le2, le3, ratios[n / 2], ratios[n - 1], mean_ncc, secs[n / 2], secs[n - 1], total);
+    return 0;
+}
