@@ -1191,6 +1191,7 @@ int main(void)
     test_stb_formats();
     test_photos();
     CHECK(count_tmp(g_dir) == 0, "temporary files left");
-    if (!getenv("KEEP")) remove_tree(g_dir);
+    if (!getenv("DECONV_TEST_KEEP")) /* set it to look at the fixtures */
+        remove_tree(g_dir);
     return check_done("imageio");
 }
