@@ -26,6 +26,7 @@ typedef enum {
     K_REAL,     /* finite double in [min, max] ((min, max] with OPEN_MIN) */
     K_PATH,     /* const char * */
     K_RULE,     /* exact|armijo|none -> deconv_step_rule */
+    K_CHOICE,   /* one of the names in metavar "a|b|c" -> its index, an enum value */
     K_BITS,     /* 8 or 16 */
     K_LEVELS,   /* N or auto (0) */
     K_KSIZE,    /* N or WxH into blind.kernel_width/height */
@@ -89,6 +90,10 @@ static const arg_spec options[] = {
      "S", "step size: fixed (line search none) or first trial", "automatic"},
     {"--line-search", NULL, K_RULE, CMD_DEBLUR, OFF(deblur.rule), 0, 0, 0,
      "exact|armijo|none", "how each step size is chosen", NULL},
+    {"--method", NULL, K_CHOICE, CMD_DEBLUR, OFF(deblur.method), 0, 0, 0, "nesterov|gd",
+     "accelerated (Nesterov) or plain projected gradient descent", NULL},
+    {"--conv", NULL, K_CHOICE, CMD_DEBLUR, OFF(deblur.conv), 0, 0, 0, "auto|direct|fft",
+     "how convolutions are computed: spatial sums, FFT, or the faster", NULL},
     {"--tol", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.tol), 0, INFINITY, 0, "T",
      "stop when the relative decrease is below T", NULL},
     {"--tv", NULL, K_REAL, CMD_DEBLUR, OFF(deblur.tv), 0, INFINITY, AUTO_NEG, "L",
@@ -144,6 +149,8 @@ static const arg_spec options[] = {
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
 _Static_assert(sizeof options / sizeof options[0] <= CLI_MAX_OPTIONS, "raise CLI_MAX_OPTIONS");
+_Static_assert(sizeof(deconv_method) == sizeof(int) && sizeof(deconv_conv_mode) == sizeof(int),
+               "K_CHOICE stores enum values as int");
 
 typedef struct {
     const char *name;
@@ -333,6 +340,22 @@ static int parse_value(const arg_spec *a, const char *v, cli_options *o)
             return -1;
         }
         return 0;
+    case K_CHOICE: {
+        /* the names are the metavar's, in the order of the enum's values */
+        const char *m = a->metavar;
+        for (int index = 0;; index++) {
+            size_t len = strcspn(m, "|");
+            if (strlen(v) == len && strncmp(m, v, len) == 0) {
+                *(int *)dst = index;
+                return 0;
+            }
+            if (m[len] == '\0')
+                break;
+            m += len + 1;
+        }
+        cli_error("%s: must be one of %s, got '%s'", n, a->metavar, v);
+        return -1;
+    }
     case K_BITS:
         if (strcmp(v, "8") != 0 && strcmp(v, "16") != 0) {
             cli_error("%s: must be 8 or 16, got '%s'", n, v);
@@ -452,6 +475,13 @@ static void format_default(const arg_spec *a, const cli_options *o, char *buf, s
     case K_INT64: v = (double)*(const int64_t *)src; break;
     case K_REAL: v = *(const double *)src; break;
     case K_RULE: snprintf(buf, n, "%s", rule_name(*(const deconv_step_rule *)src)); return;
+    case K_CHOICE: {
+        const char *m = a->metavar;
+        for (int index = *(const int *)src; index > 0 && strchr(m, '|'); index--)
+            m = strchr(m, '|') + 1;
+        snprintf(buf, n, "%.*s", (int)strcspn(m, "|"), m);
+        return;
+    }
     case K_BITS: snprintf(buf, n, "the input's depth"); return;
     case K_LEVELS:
         if (*(const int *)src <= 0) snprintf(buf, n, "auto");

@@ -1,0 +1,62 @@
+/* Two-dimensional real FFTs of one padded size, planned once (FFTW, single
+ * precision) and executed many times, by the caller's OpenMP threads.
+ *
+ * A 2-D transform is split into 1-D ones that the caller schedules: a real
+ * row transform (r2c / c2r, in place) for each row, and complex column
+ * transforms on blocks of DECONV_FFT_BLOCK adjacent columns. Each 1-D
+ * transform is one plan executed on many arrays (FFTW's new-array execute
+ * is thread-safe), so every output sample is computed by the same code in
+ * the same order whatever the number of threads: results are byte-for-byte
+ * independent of it, which FFTW's own threaded 2-D plans do not promise.
+ * Splitting also lets the caller skip rows that are known to be zero
+ * (forward) or not needed (inverse), and do the spectral product on a block
+ * of columns while it is in cache, between the forward and inverse column
+ * transforms.
+ *
+ * Layout of a work buffer: ph rows of `cstride` complex numbers; seen as
+ * reals, row i starts at float 2 * cstride * i and holds pw samples. Rows
+ * and column blocks start on 64-byte boundaries, so every array FFTW is
+ * given has the alignment of the one it was planned with.
+ *
+ * Plans use FFTW_ESTIMATE: FFTW_MEASURE picks plans by timing, so two runs
+ * could choose different algorithms and differ in the last bits; the
+ * project promises the same output bytes from run to run. */
+#ifndef DECONV_FFT_H
+#define DECONV_FFT_H
+
+#include <stddef.h>
+
+#include <fftw3.h>
+
+/* Adjacent complex columns transformed together: 8 complex floats make one
+ * 64-byte cache line per row of the block. */
+#define DECONV_FFT_BLOCK 8
+
+typedef struct deconv_fft deconv_fft;
+
+/* The smallest n' >= n whose prime factors are 2, 3, 5, 7 only (even if
+ * even != 0: r2c transforms of even length are cheaper). */
+int deconv_fft_good_size(int n, int even);
+
+/* Plans for ph x pw real transforms; NULL if out of memory. Takes FFTW's
+ * planner lock (the OpenMP critical section deconv_fftw_planner). */
+deconv_fft *deconv_fft_new(int ph, int pw);
+void deconv_fft_free(deconv_fft *f);
+
+/* complex numbers per row of a work buffer (>= pw/2+1, multiple of 8) */
+size_t deconv_fft_cstride(const deconv_fft *f);
+/* complex columns that carry the spectrum: pw/2+1 */
+int deconv_fft_ncols(const deconv_fft *f);
+/* A zeroed work buffer (64-byte aligned; free with fftwf_free). */
+fftwf_complex *deconv_fft_alloc(const deconv_fft *f);
+
+/* One real row (pw samples at `row`) to its pw/2+1 coefficients, in place,
+ * and back (unnormalised: forward then inverse multiplies by pw). */
+void deconv_fft_row_forward(const deconv_fft *f, float *row);
+void deconv_fft_row_inverse(const deconv_fft *f, float *row);
+/* The complex column transform of the block of columns starting at column
+ * c0 (a multiple of DECONV_FFT_BLOCK) of buf; sign FFTW_FORWARD or
+ * FFTW_BACKWARD. */
+void deconv_fft_cols(const deconv_fft *f, fftwf_complex *buf, int c0, int sign);
+
+#endif
