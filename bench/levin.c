@@ -109,6 +109,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--tv-final")) bp.tv_final = atof(v);
         else if (!strcmp(a, "--levels")) bp.levels = atoi(v);
         else if (!strcmp(a, "--scale")) bp.scale = atof(v);
+        else if (!strcmp(a, "--kernel-reg")) bp.kernel_reg = atof(v);
         else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
     }
     printf("case,kernel,ratio,ncc,seconds\n");

@@ -295,6 +295,8 @@ typedef struct {
     int image_iterations;   /* image steps per alternation; default 1 */
     double step;            /* image step (<= 0 automatic) */
     double kernel_step;     /* kernel step (<= 0 automatic) */
+    double kernel_reg;      /* Tikhonov weight gamma on the kernel, relative
+                               to the energy of the selected edges */
     deconv_step_rule rule;  /* as for deblur; default ARMIJO */
     double tv;              /* starting TV weight; <= 0 automatic */
     double tv_final;        /* smallest TV weight; default tv / 8 */

@@ -40,13 +40,14 @@ static deconv_status check_inputs(const deconv_image *y, const deconv_kernel *k,
 }
 
 /* The TV weight that the defaults use, from the noise level of y. Measured
- * on blurred photos with 0.5 % to 2 % noise saved at 8 bits (bench/tune_tv):
- * the best weight grows about linearly with the noise, near 0.1 sigma. */
+ * on blurred photos with 0.5 % to 2 % noise saved at 8 bits (bench/tune_tv.py,
+ * figures in the README): the best weight is about 0.1 sigma from 1 % noise
+ * up and about 0.05 sigma at 0.5 %, so min(0.1 sigma, 10 sigma^2). */
 static double automatic_tv(double sigma)
 {
     const double floor_sigma = 0.5 / 255.0; /* 8-bit quantisation */
     double s = sigma > floor_sigma ? sigma : floor_sigma;
-    return 0.1 * s;
+    return fmin(0.1 * s, 10.0 * s * s);
 }
 
 deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,

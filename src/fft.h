@@ -47,8 +47,11 @@ void deconv_fft_free(deconv_fft *f);
 size_t deconv_fft_cstride(const deconv_fft *f);
 /* complex columns that carry the spectrum: pw/2+1 */
 int deconv_fft_ncols(const deconv_fft *f);
-/* A zeroed work buffer (64-byte aligned; free with fftwf_free). */
+/* A zeroed work buffer (64-byte aligned; free with free()). */
 fftwf_complex *deconv_fft_alloc(const deconv_fft *f);
+/* Zeroed memory for large arrays visited by columns (huge pages when the
+ * system offers them); free with free(). */
+void *deconv_fft_alloc_bytes(size_t bytes);
 
 /* One real row (pw samples at `row`) to its pw/2+1 coefficients, in place,
  * and back (unnormalised: forward then inverse multiplies by pw). */

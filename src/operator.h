@@ -9,8 +9,12 @@
 
 typedef struct deconv_op deconv_op;
 
-/* y is N x M, x is (N+kw-1) x (M+kh-1); h is copied. threads: the
- * OpenMP threads the caller runs with (for FFTW's plans). */
+/* y is N x M (width x height), x is (N+kw-1) x (M+kh-1); h is copied.
+ * mode AUTO picks the cheaper path by a cost model measured on this
+ * machine. The operator runs with the caller's OpenMP threads; its results
+ * do not depend on their number. Planning takes FFTW's planner lock (the
+ * OpenMP critical section deconv_fftw_planner), so operators may be made
+ * on several threads at once. */
 deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
                          deconv_conv_mode mode, deconv_error *err);
 /* y = h * x (valid), N x M. */
@@ -19,6 +23,24 @@ void deconv_op_apply(deconv_op *op, const float *x, float *y);
 void deconv_op_adjoint(deconv_op *op, const float *r, float *g);
 /* The path chosen: DECONV_CONV_DIRECT or DECONV_CONV_FFT. */
 deconv_conv_mode deconv_op_mode(const deconv_op *op);
+/* The path DECONV_CONV_AUTO takes for these sizes and kernel (the cost
+ * model of operator.c), without making an operator. */
+deconv_conv_mode deconv_op_choose(int N, int M, const float *h, int kw, int kh);
 void deconv_op_free(deconv_op *op);
+
+/* The direct operators of conv.c with their tap tables made once (the
+ * direct path of deconv_op; deconv_conv_valid / deconv_corr_full make one
+ * per call). Same results as those functions, byte for byte. */
+typedef struct deconv_direct deconv_direct;
+deconv_direct *deconv_direct_new(const float *h, int kw, int kh);
+/* y = h * x (valid); x is xw x xh */
+void deconv_direct_apply(const deconv_direct *d, const float *x, int xw, int xh, float *y);
+/* g = H^T r (full correlation); r is rw x rh */
+void deconv_direct_adjoint(const deconv_direct *d, const float *r, int rw, int rh, float *g);
+void deconv_direct_free(deconv_direct *d);
+/* The modelled work of the direct path per output sample, in units of one
+ * tap of a large dense kernel (zero taps cost nothing; small kernels cost
+ * more per tap). */
+double deconv_direct_work(const float *h, int kw, int kh);
 
 #endif

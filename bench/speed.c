@@ -1,0 +1,359 @@
+/* Speed of the convolutions and of the image step (issue 4). Prints tables
+ * and writes the same figures as CSV (--csv FILE, default speed.csv):
+ *
+ *   peak    this machine's arithmetic peak per core: independent FMA
+ *           chains in AVX2 and AVX-512 registers (GFLOP/s, 1 FMA = 2 flops)
+ *   conv    the valid convolution y = h * x of the operator (deconv_op_apply;
+ *           planning excluded) for kernels 3x3 .. 63x63 and images of 0.25
+ *           to 12 megapixels (y), direct and FFT, 1 and 2 threads:
+ *           throughput in output pixels x kernel taps per second (GT/s),
+ *           and the path DECONV_CONV_AUTO picks
+ *   step    seconds per iteration of deconv_image_step (tol 0, auto path,
+ *           31x31 kernel): (time of 12 iterations - time of 2) / 10, so the
+ *           operator's set-up is left out, at 1, 4 and 12 megapixels
+ *   memory  peak resident memory (ru_maxrss) of deconv_deblur on a
+ *           12-megapixel RGB image with a 31x31 kernel, 3 iterations, in a
+ *           child process so the other sections do not count
+ *
+ * Every time is the median of --reps repetitions (default 5; cases longer
+ * than a second get 3, longer than 4 seconds 1). The whole default run
+ * takes a few minutes on 2 cores; select sections with
+ *   speed [--peak] [--conv] [--step] [--memory] [--reps N] [--quick]
+ *         [--threads 1,2] [--mp 0.25,1,4,12] [--kernels 3,7,15,31,63]
+ *         [--csv FILE]
+ * (no section flag: all). --quick: images up to 4 MP only; --mp and
+ * --kernels choose the conv section's sizes. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../src/operator.h"
+#include "deconv.h"
+
+static int reps = 5;
+static FILE *csv;
+
+static double now(void) { return omp_get_wtime(); }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static unsigned long long rng = 88172645463325252ULL;
+static float frand(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / 16777216.0));
+}
+
+static float *random_floats(size_t n)
+{
+    float *v = malloc(n * sizeof(float));
+    if (!v) {
+        fprintf(stderr, "speed: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = frand();
+    return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* peak                                                                 */
+/* ------------------------------------------------------------------ */
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+
+/* 12 independent chains hide the FMA latency (4 cycles, 2 ports); the
+ * empty asm keeps each chain in a register and the loop from being folded. */
+#define PEAK_FMA(v) do { v = v * a + b; __asm__ volatile("" : "+v"(v)); } while (0)
+#define PEAK_BODY(V, n)                                                        \
+    V a = {0}, b;                                                              \
+    a += 1.0000001f, b = a * 0.9999999f;                                       \
+    V c0 = a, c1 = a * 2, c2 = a * 3, c3 = a * 4, c4 = a * 5, c5 = a * 6;      \
+    V c6 = a * 7, c7 = a * 8, c8 = a * 9, c9 = a * 10, c10 = a * 11, c11 = a * 12; \
+    for (long it = 0; it < n; it++) {                                          \
+        PEAK_FMA(c0); PEAK_FMA(c1); PEAK_FMA(c2); PEAK_FMA(c3);                \
+        PEAK_FMA(c4); PEAK_FMA(c5); PEAK_FMA(c6); PEAK_FMA(c7);                \
+        PEAK_FMA(c8); PEAK_FMA(c9); PEAK_FMA(c10); PEAK_FMA(c11);              \
+    }                                                                          \
+    V t = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11;        \
+    return t[0];
+
+__attribute__((target("avx2,fma"))) static float peak_avx2(long n) { PEAK_BODY(v8f, n) }
+__attribute__((target("avx512f"))) static float peak_avx512(long n) { PEAK_BODY(v16f, n) }
+
+static void bench_peak(void)
+{
+    printf("\n== peak: FMA loop, one thread ==\n");
+    const long n = 20000000;
+    struct {
+        const char *name;
+        int lanes;
+        float (*fn)(long);
+        const char *feature;
+    } isa[] = {{"avx2", 8, peak_avx2, "avx2"}, {"avx512", 16, peak_avx512, "avx512f"}};
+    for (int k = 0; k < 2; k++) {
+        if (k == 0 ? !__builtin_cpu_supports("avx2") : !__builtin_cpu_supports("avx512f"))
+            continue;
+        double t[9];
+        volatile float sink = 0;
+        for (int r = 0; r < 9; r++) {
+            double t0 = now();
+            sink += isa[k].fn(n);
+            t[r] = now() - t0;
+        }
+        (void)sink;
+        /* the best, not the median: the peak is what the core can do when
+         * the other tenants of the machine leave it alone */
+        qsort(t, 9, sizeof(double), cmp_double);
+        double gflops = 2.0 * 12 * isa[k].lanes * n / t[0] * 1e-9;
+        printf("%-8s %8.1f GFLOP/s per core (%.1f G FMA lanes/s)\n", isa[k].name, gflops,
+               gflops / 2);
+        fprintf(csv, "peak,%s,1,%.3f\n", isa[k].name, gflops);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* conv                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Median seconds of one deconv_op_apply. */
+static double time_apply(deconv_op *op, const float *x, float *y, double guess)
+{
+    int n = guess > 4.0 ? 1 : guess > 1.0 ? 3 : reps;
+    double t[64];
+    deconv_op_apply(op, x, y); /* warm: pages, caches */
+    for (int r = 0; r < n; r++) {
+        double t0 = now();
+        deconv_op_apply(op, x, y);
+        t[r] = now() - t0;
+    }
+    return median(t, n);
+}
+
+static double conv_mp[8] = {0.25, 1, 4, 12};
+static int conv_k[8] = {3, 7, 15, 31, 63};
+static int conv_nm = 4, conv_nk = 5;
+
+static void bench_conv(const int *threads, int nthreads, int quick)
+{
+    const double *mpix = conv_mp;
+    const int *ksz = conv_k;
+    const int nm = quick && conv_nm == 4 && conv_mp[3] == 12 ? 3 : conv_nm, nk = conv_nk;
+    printf("\n== conv: valid convolution (deconv_op_apply), GT/s = 1e9 output pixels x taps "
+           "per second ==\n");
+    printf("%6s %6s %7s |", "MP", "kernel", "threads");
+    printf(" %9s %9s %9s | %6s %6s %s\n", "direct", "fft", "fft/dir", "auto", "best", "auto/best");
+    for (int im = 0; im < nm; im++) {
+        /* 4:3 photos */
+        int M = (int)lround(sqrt(mpix[im] * 1e6 * 3.0 / 4.0)), N = (int)lround(M * 4.0 / 3.0);
+        for (int ik = 0; ik < nk; ik++) {
+            int k = ksz[ik], xw = N + k - 1, xh = M + k - 1;
+            float *h = random_floats((size_t)k * k);
+            float *x = random_floats((size_t)xw * xh);
+            float *y = malloc((size_t)N * M * sizeof(float));
+            double taps = (double)N * M * k * k;
+            deconv_op *dop = deconv_op_new(N, M, h, k, k, DECONV_CONV_DIRECT, NULL);
+            deconv_op *fop = deconv_op_new(N, M, h, k, k, DECONV_CONV_FFT, NULL);
+            deconv_conv_mode pick = deconv_op_choose(N, M, h, k, k);
+            for (int it = 0; it < nthreads; it++) {
+                omp_set_num_threads(threads[it]);
+                double td = time_apply(dop, x, y, taps * 1e-10 / threads[it]);
+                double tf = time_apply(fop, x, y, 0);
+                double ta = pick == DECONV_CONV_FFT ? tf : td, best = td < tf ? td : tf;
+                printf("%6.2f %3dx%-3d %7d | %9.3f %9.3f %9.2f | %6s %6s %9.2f\n",
+                       N * (double)M * 1e-6, k, k, threads[it], taps / td * 1e-9,
+                       taps / tf * 1e-9, td / tf, pick == DECONV_CONV_FFT ? "fft" : "direct",
+                       td < tf ? "direct" : "fft", ta / best);
+                fprintf(csv, "conv,%d,%d,%d,%d,%.6g,%.6g,%.6g,%.6g,%s,%.4f\n", N, M, k, threads[it],
+                        td, tf, taps / td * 1e-9, taps / tf * 1e-9,
+                        pick == DECONV_CONV_FFT ? "fft" : "direct", ta / best);
+                fflush(stdout);
+            }
+            deconv_op_free(dop);
+            deconv_op_free(fop);
+            free(h), free(x), free(y);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* step                                                                 */
+/* ------------------------------------------------------------------ */
+
+static double time_step(float *x, const float *x0, const float *y, int N, int M,
+                        const deconv_kernel *k, deconv_deblur_params *p, int iters)
+{
+    size_t nx = (size_t)(N + k->width - 1) * (M + k->height - 1);
+    memcpy(x, x0, nx * sizeof(float));
+    p->iterations = iters;
+    deconv_error err;
+    double t0 = now();
+    if (deconv_image_step(x, y, N, M, k->data, k->width, k->height, p, 0, 1, NULL, NULL,
+                          &err) != DECONV_OK) {
+        fprintf(stderr, "speed: image step: %s\n", err.message);
+        exit(1);
+    }
+    return now() - t0;
+}
+
+static void bench_step(const int *threads, int nthreads, int quick)
+{
+    static const double mpix[] = {1, 4, 12};
+    const int nm = quick ? 2 : 3;
+    printf("\n== step: seconds per deconv_image_step iteration (31x31 Gaussian, auto path, "
+           "defaults, tol 0) ==\n");
+    printf("%6s %7s %7s %10s\n", "MP", "threads", "path", "s/iter");
+    deconv_error err;
+    deconv_kernel *k = deconv_kernel_gaussian(5.0, 31, &err);
+    for (int im = 0; im < nm; im++) {
+        int M = (int)lround(sqrt(mpix[im] * 1e6 * 3.0 / 4.0)), N = (int)lround(M * 4.0 / 3.0);
+        int xw = N + 30, xh = M + 30;
+        float *y = random_floats((size_t)N * M);
+        float *x0 = malloc((size_t)xw * xh * sizeof(float));
+        float *x = malloc((size_t)xw * xh * sizeof(float));
+        deconv_pad_replicate(y, N, M, 15, 15, 15, 15, x0);
+        deconv_deblur_params p;
+        deconv_deblur_defaults(&p);
+        p.tol = 0;
+        p.tv = 1e-3;
+        deconv_conv_mode pick = deconv_op_choose(N, M, k->data, 31, 31);
+        for (int it = 0; it < nthreads; it++) {
+            omp_set_num_threads(threads[it]);
+            int n = mpix[im] > 4 ? 3 : reps;
+            double t[64];
+            for (int r = 0; r < n; r++)
+                t[r] = (time_step(x, x0, y, N, M, k, &p, 12) -
+                        time_step(x, x0, y, N, M, k, &p, 2)) / 10.0;
+            double s = median(t, n);
+            printf("%6.2f %7d %7s %10.4f\n", N * (double)M * 1e-6, threads[it],
+                   pick == DECONV_CONV_FFT ? "fft" : "direct", s);
+            fprintf(csv, "step,%d,%d,31,%d,%.6g,%s\n", N, M, threads[it], s,
+                    pick == DECONV_CONV_FFT ? "fft" : "direct");
+            fflush(stdout);
+        }
+        free(y), free(x0), free(x);
+    }
+    deconv_kernel_free(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* memory                                                               */
+/* ------------------------------------------------------------------ */
+
+static void bench_memory(int nthreads)
+{
+    printf("\n== memory: peak RSS of deconv_deblur, 12 MP RGB (4000 x 3000), 31x31, 3 "
+           "iterations ==\n");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        deconv_image *y = deconv_image_new(4000, 3000, 3);
+        for (size_t i = 0; i < (size_t)4000 * 3000 * 3; i++)
+            y->data[i] = frand();
+        deconv_error err;
+        deconv_kernel *k = deconv_kernel_gaussian(5.0, 31, &err);
+        deconv_deblur_params p;
+        deconv_deblur_defaults(&p);
+        p.iterations = 3;
+        p.threads = nthreads;
+        double t0 = now();
+        deconv_image *x = deconv_deblur(y, k, &p, NULL, &err);
+        if (!x) {
+            fprintf(stderr, "speed: deblur: %s\n", err.message);
+            _exit(1);
+        }
+        printf("deblur took %.2f s\n", now() - t0);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    double mb = ru.ru_maxrss / 1024.0;
+    printf("peak RSS %.0f MB (target < 1200 MB)%s\n", mb,
+           WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "" : " (child failed)");
+    fprintf(csv, "memory,4000,3000,31,%d,%.1f\n", nthreads, mb);
+}
+
+int main(int argc, char **argv)
+{
+    int peak = 0, conv = 0, step = 0, memory = 0, quick = 0;
+    int threads[8] = {1, 2}, nthreads = 2;
+    const char *csv_path = "speed.csv";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--peak"))
+            peak = 1;
+        else if (!strcmp(argv[i], "--conv"))
+            conv = 1;
+        else if (!strcmp(argv[i], "--step"))
+            step = 1;
+        else if (!strcmp(argv[i], "--memory"))
+            memory = 1;
+        else if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--mp") && i + 1 < argc) {
+            conv_nm = 0;
+            for (char *t = strtok(argv[++i], ","); t && conv_nm < 8; t = strtok(NULL, ","))
+                conv_mp[conv_nm++] = atof(t);
+        } else if (!strcmp(argv[i], "--kernels") && i + 1 < argc) {
+            conv_nk = 0;
+            for (char *t = strtok(argv[++i], ","); t && conv_nk < 8; t = strtok(NULL, ","))
+                conv_k[conv_nk++] = atoi(t);
+        } else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
+            csv_path = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            nthreads = 0;
+            for (char *s = strtok(argv[++i], ","); s && nthreads < 8; s = strtok(NULL, ","))
+                threads[nthreads++] = atoi(s);
+        } else {
+            fprintf(stderr,
+                    "usage: speed [--peak] [--conv] [--step] [--memory] [--quick] [--reps N] "
+                    "[--threads 1,2] [--mp 0.25,1,4,12] [--kernels 3,7,15,31,63] "
+                    "[--csv FILE]\n");
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > 64)
+        reps = 5;
+    if (!peak && !conv && !step && !memory)
+        peak = conv = step = memory = 1;
+    csv = fopen(csv_path, "w");
+    if (!csv) {
+        perror(csv_path);
+        return 1;
+    }
+    fprintf(csv, "# section,fields...: peak,isa,threads,gflops | conv,N,M,k,threads,"
+                 "s_direct,s_fft,gtaps_direct,gtaps_fft,auto,auto_over_best | step,N,M,k,"
+                 "threads,s_per_iter,path | memory,N,M,k,threads,maxrss_mb\n");
+    double t0 = now();
+    if (peak)
+        bench_peak();
+    if (conv)
+        bench_conv(threads, nthreads, quick);
+    if (step)
+        bench_step(threads, nthreads, quick);
+    if (memory)
+        bench_memory(threads[nthreads - 1]);
+    printf("\n(total %.0f s; CSV in %s)\n", now() - t0, csv_path);
+    fclose(csv);
+    return 0;
+}

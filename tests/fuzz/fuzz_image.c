@@ -1,0 +1,121 @@
+/* libFuzzer target: the image reader (imageio.c) on arbitrary bytes.
+ *
+ * deconv_image_read takes a path, so each input is written to a file in a
+ * folder made once per process (under $TMPDIR, else /dev/shm, else /tmp),
+ * and read back with a limit of 4 megapixels so that a valid but huge image
+ * is refused rather than filling the fuzzer's memory. What loads must keep
+ * the promises of deconv.h (sizes, channels, samples in [0, 1]); it is then
+ * written as PNG in the file's depth (the atomic writer too) and read again,
+ * which must give the same image within the rounding of that depth.
+ * A broken promise aborts: the fuzzer reports it as a crash.
+ *
+ * Also compiled into tests/test_fuzz_regressions.c, which replays the corpus
+ * and the regressions of this target without libFuzzer. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deconv.h"
+
+#define FUZZ_IMAGE_MAX_PIXELS (4 << 20)
+
+static char fi_dir[1024], fi_in[1100], fi_out[1100];
+
+static void fi_cleanup(void)
+{
+    if (!fi_dir[0])
+        return;
+    unlink(fi_in);
+    unlink(fi_out);
+    rmdir(fi_dir);
+}
+
+static void fi_setup(void)
+{
+    if (fi_dir[0])
+        return;
+    const char *bases[] = {getenv("TMPDIR"), "/dev/shm", "/tmp"};
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+        if (!bases[i] || !*bases[i])
+            continue;
+        snprintf(fi_dir, sizeof fi_dir, "%s/deconv-fuzz-image.XXXXXX", bases[i]);
+        if (mkdtemp(fi_dir))
+            break;
+        fi_dir[0] = '\0';
+    }
+    if (!fi_dir[0]) {
+        fprintf(stderr, "fuzz_image: cannot make a temporary folder\n");
+        abort();
+    }
+    snprintf(fi_in, sizeof fi_in, "%s/input", fi_dir);
+    snprintf(fi_out, sizeof fi_out, "%s/output.png", fi_dir);
+    atexit(fi_cleanup);
+}
+
+static void fi_broken(const char *what, const deconv_error *err)
+{
+    fprintf(stderr, "fuzz_image: %s%s%s\n", what, err ? ": " : "", err ? err->message : "");
+    abort();
+}
+
+/* deconv.h: 1 to 4 channels, positive sizes, samples in [0, 1]. */
+static void fi_check_image(const deconv_image *im, const char *what)
+{
+    if (im->width <= 0 || im->height <= 0 || im->channels < 1 || im->channels > 4 || !im->data ||
+        (int64_t)im->width * im->height > FUZZ_IMAGE_MAX_PIXELS)
+        fi_broken(what, NULL);
+    size_t n = (size_t)im->width * (size_t)im->height * (size_t)im->channels;
+    for (size_t i = 0; i < n; i++)
+        if (!(im->data[i] >= 0.0f && im->data[i] <= 1.0f))
+            fi_broken("a sample outside [0, 1] (or NaN)", NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fi_setup();
+    FILE *f = fopen(fi_in, "wb");
+    if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) {
+        fprintf(stderr, "fuzz_image: cannot write %s\n", fi_in);
+        abort();
+    }
+
+    deconv_error err = {DECONV_OK, ""};
+    deconv_file_info info = {0, 0};
+    deconv_image *im = deconv_image_read(fi_in, FUZZ_IMAGE_MAX_PIXELS, &info, &err);
+    if (!im) {
+        /* a failure must say why */
+        if (err.code == DECONV_OK || !err.message[0])
+            fi_broken("read failed without a message", NULL);
+        return 0;
+    }
+    fi_check_image(im, "the image read has an impossible shape");
+    if (info.bits != 8 && info.bits != 16)
+        fi_broken("file info: bits not 8 or 16", NULL);
+    if (info.has_alpha != (im->channels == 2 || im->channels == 4))
+        fi_broken("file info: has_alpha disagrees with the channels", NULL);
+
+    if (deconv_image_write_png(im, fi_out, info.bits, &err) != DECONV_OK)
+        fi_broken("writing a valid image failed", &err);
+    deconv_file_info info2 = {0, 0};
+    deconv_image *back = deconv_image_read(fi_out, 0, &info2, &err);
+    if (!back)
+        fi_broken("the PNG written cannot be read", &err);
+    fi_check_image(back, "the PNG read back has an impossible shape");
+    if (back->width != im->width || back->height != im->height ||
+        back->channels != im->channels || info2.bits != info.bits)
+        fi_broken("the PNG read back differs in shape or depth", NULL);
+    double tol = 0.5 / (info.bits == 16 ? 65535.0 : 255.0) + 1e-6;
+    size_t n = (size_t)im->width * (size_t)im->height * (size_t)im->channels;
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs((double)im->data[i] - (double)back->data[i]) <= tol))
+            fi_broken("the PNG read back differs by more than the rounding", NULL);
+    deconv_image_free(back);
+    deconv_image_free(im);
+    unlink(fi_out);
+    return 0;
+}
