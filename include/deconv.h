@@ -86,15 +86,18 @@ void deconv_kernel_free(deconv_kernel *k);
  * infinite entries, an all-zero kernel or a sum that is not positive. */
 deconv_status deconv_kernel_normalize(deconv_kernel *k, deconv_error *err);
 
-/* Sampled Gaussian of standard deviation sigma (> 0). size <= 0 picks an
- * odd size of about 6 sigma + 1 (at least 3). Sums to 1. */
+/* Gaussian of standard deviation sigma (> 0), integrated over each pixel.
+ * size <= 0 picks the odd size 2 ceil(3 sigma) + 1 (at least 3). Sums to 1. */
 deconv_kernel *deconv_kernel_gaussian(double sigma, int size, deconv_error *err);
 
-/* Linear motion of the given length in pixels (>= 1) at angle degrees
- * counter-clockwise from the x axis, anti-aliased. Odd square size. */
+/* Linear motion of the given length in pixels (1 to 2000) at angle degrees
+ * counter-clockwise from the x axis (rows grow downward, so positive angles
+ * go up and to the right), anti-aliased. The smallest odd square that holds
+ * the line: length 1 gives a 1x1 delta. */
 deconv_kernel *deconv_kernel_motion(double length, double angle_deg, deconv_error *err);
 
-/* Defocus disk of the given radius (> 0), anti-aliased edge. */
+/* Defocus disk of the given radius (0 to 1000), each pixel weighted by its
+ * area inside the circle. Odd square size 2 ceil(radius) + 1. */
 deconv_kernel *deconv_kernel_disk(double radius, deconv_error *err);
 
 /* Parse a text matrix: rows on lines, values separated by commas and/or
@@ -102,13 +105,15 @@ deconv_kernel *deconv_kernel_disk(double radius, deconv_error *err);
  * Not normalised. */
 deconv_kernel *deconv_kernel_parse_text(const char *text, size_t len, deconv_error *err);
 
-/* Load a kernel from a file: .csv/.txt (text matrix) or any image format
+/* Load a kernel from a file: .csv/.txt/.tsv/.dat (text matrix, at most
+ * 64 MiB and 4096 x 4096) or any image format
  * deconv_image_read knows (converted to gray). normalize != 0 scales it to
  * sum 1 (and refuses zero or negative sums). */
 deconv_kernel *deconv_kernel_load(const char *path, int normalize, deconv_error *err);
 
-/* Write a kernel: ".csv" as text with full float precision, otherwise PNG
- * (16 bit) scaled so its maximum is white. Written atomically. */
+/* Write a kernel: .csv/.txt/.dat as comma-separated text (.tsv: tabs) with
+ * full float precision, otherwise PNG (16 bit) scaled so its maximum is
+ * white. Refuses NaN or infinite entries. Written atomically. */
 deconv_status deconv_kernel_save(const deconv_kernel *k, const char *path, deconv_error *err);
 
 /* Project onto the simplex the kernel step keeps: negative entries to 0,
@@ -120,12 +125,16 @@ void deconv_kernel_project(deconv_kernel *k);
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    int bits;        /* 8 or 16: the depth found in the file */
+    int bits;        /* 8 or 16: the depth to keep on output (8 for
+                        sub-8-bit files, 16 for 16-bit and HDR files) */
     int has_alpha;   /* the last channel is alpha */
 } deconv_file_info;
 
-/* Read PNG (libpng: 8/16 bit, gray, gray+alpha, RGB, RGBA, palette, tRNS)
- * or JPEG, BMP, TGA, GIF, PSD, HDR, PNM (stb_image). Samples map to [0, 1].
+/* Read PNG (libpng: 8/16 bit, gray, gray+alpha, RGB, RGBA, palette, tRNS),
+ * JPEG, BMP, TGA, GIF (first frame), PSD, HDR (stb_image; HDR clamped to
+ * [0, 1]) or PNM (read here: stb's reader mishandles maxval and 16 bits).
+ * Colour profiles, gamma and EXIF orientation are ignored. Samples map to
+ * [0, 1].
  * Channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. An image whose header
  * claims more than max_pixels pixels is refused before any allocation
  * (max_pixels <= 0: no limit). info may be NULL. */

@@ -39,12 +39,12 @@
 void deconv_blind_defaults(deconv_blind_params *p)
 {
     memset(p, 0, sizeof *p);
-    p->iterations = 12;
+    p->iterations = 50;
     p->kernel_iterations = 30;
     p->image_iterations = 8;
     p->rule = DECONV_STEP_ARMIJO;
-    p->tv = 0;            /* automatic */
-    p->tv_final = 0;      /* automatic */
+    p->tv = 0;            /* automatic: 0.02 */
+    p->tv_final = 0;      /* automatic: tv / 10 */
     p->levels = 0;        /* automatic */
     p->scale = 0.7071067811865476;
 }
@@ -239,7 +239,7 @@ static void add_autocorrelation(const float *v, int w, int h, int kw, int kh, do
 static void normal_apply(const level *l, double gamma, const double *v, double *out)
 {
     int kw = l->kw, kh = l->kh, aw = 2 * kw - 1;
-#pragma omp parallel for schedule(static) if (kw * kh > 200)
+
     for (int a = 0; a < kh; a++)
         for (int b = 0; b < kw; b++) {
             double s = gamma * v[a * kw + b];
@@ -400,21 +400,27 @@ static void prune_pieces(level *l, double frac)
     project_kernel(l->h, kw, kh);
 }
 
-/* Shift the kernel so that its centre of mass is at its middle, and the
- * image the other way, which leaves h * x unchanged (up to the pixels that
- * cross the borders). */
+/* Shift the kernel so that the bounding box of its support (values above
+ * max/20) is in its middle, and the image the other way, which leaves
+ * h * x unchanged (up to the pixels that cross the borders). The box rather
+ * than the centre of mass: a trajectory with a bright end keeps room for
+ * its faint tail. */
 static void recentre(level *l)
 {
-    double sum = 0, ci = 0, cj = 0;
-    for (int a = 0; a < l->kh; a++)
-        for (int b = 0; b < l->kw; b++) {
-            double v = l->h[a * l->kw + b];
-            sum += v, ci += v * a, cj += v * b;
-        }
-    if (!(sum > 0))
+    float mx = 0;
+    for (int t = 0; t < l->kw * l->kh; t++)
+        mx = l->h[t] > mx ? l->h[t] : mx;
+    if (!(mx > 0))
         return;
-    int di = (int)lround(ci / sum - (l->kh - 1) / 2.0);
-    int dj = (int)lround(cj / sum - (l->kw - 1) / 2.0);
+    int a0 = l->kh, a1 = -1, b0 = l->kw, b1 = -1;
+    for (int a = 0; a < l->kh; a++)
+        for (int b = 0; b < l->kw; b++)
+            if (l->h[a * l->kw + b] >= mx / 20) {
+                a0 = a < a0 ? a : a0, a1 = a > a1 ? a : a1;
+                b0 = b < b0 ? b : b0, b1 = b > b1 ? b : b1;
+            }
+    int di = (int)floor((a0 + a1) / 2.0 - (l->kh - 1) / 2.0 + 0.5);
+    int dj = (int)floor((b0 + b1) / 2.0 - (l->kw - 1) / 2.0 + 0.5);
     if (di == 0 && dj == 0)
         return;
     /* h'[a][b] = h[a+di][b+dj]; x'[p][q] = x[p-di][q-dj]. */
@@ -460,6 +466,45 @@ static void resample_kernel(const float *in, int iw, int ih, double ratio, float
                 }
             out[a * ow + b] = (float)s;
         }
+}
+
+/* For the tests (tests/test_blind.c declares it; not part of the API): one
+ * kernel step of the loop on a given x (xw x xh) and y (N x M): edge
+ * selection keeping `count` gradients per orientation (count <= 0: every
+ * gradient), then `iterations` FISTA steps on E(h) from h (kw x kh, updated
+ * and normalised). *e0 and *e1 receive E(h) - E(0) before the step and after
+ * the iterations (before the final normalisation). Returns 0 on success. */
+int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  double *e0, double *e1);
+int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  double *e0, double *e1)
+{
+    level l;
+    if (!level_alloc(&l, N, M, kw, kh))
+        return -1;
+    memcpy(l.x, x, (size_t)l.xw * l.xh * sizeof(float));
+    memcpy(l.y, y, (size_t)N * M * sizeof(float));
+    memcpy(l.h, h, (size_t)kw * kh * sizeof(float));
+    differences(l.y, N, M, l.dy_c, l.dy_r);
+    select_edges(&l, count > 0 ? count : 1e30);
+    kernel_setup(&l);
+    int nk = kw * kh;
+    double *hd = malloc(2 * nk * sizeof(double));
+    if (!hd) {
+        level_free(&l);
+        return -1;
+    }
+    for (int t = 0; t < nk; t++)
+        hd[t] = h[t];
+    *e0 = kernel_energy(&l, gamma, hd, hd + nk);
+    kernel_steps(&l, iterations, gamma);
+    *e1 = kernel_energy(&l, gamma, l.hp, hd + nk);
+    memcpy(h, l.h, (size_t)nk * sizeof(float));
+    free(hd);
+    level_free(&l);
+    return 0;
 }
 
 /* A kernel size scaled for a pyramid level, keeping the parity of the
@@ -542,7 +587,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     const int KW = p->kernel_width, KH = p->kernel_height, N = y->width, M = y->height;
     const double scale = p->scale;
     const int levels = p->levels > 0 ? p->levels : automatic_levels(KW, KH, scale);
-    const double tv0 = p->tv > 0 ? p->tv : 0.01;
+    const double tv0 = p->tv > 0 ? p->tv : 0.02;
     const double tv1 = p->tv_final > 0 ? p->tv_final : tv0 / 10.0;
     const double gamma_rel = p->kernel_reg;
     double prev_sc = 1;

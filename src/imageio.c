@@ -14,11 +14,17 @@
  * PNM is read here rather than by stb_image, whose version 2.27 (Debian 12)
  * returns 16-bit samples byte-swapped on little-endian machines, ignores
  * maxval (a 10-bit file reads as 1/64 of its brightness) and returns
- * uninitialised memory for a truncated file. */
+ * uninitialised memory for a truncated file. Radiance HDR is read here too:
+ * stb_image 2.27 loops for ever on a truncated run-length scanline (found by
+ * tests/fuzz). The other formats go to stb_image through our own read
+ * functions, which notice when it wants bytes past the end of the file: it
+ * would otherwise make up zeros (or leave memory uninitialised, as in TGA)
+ * and return a truncated file as a complete image. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -556,6 +562,196 @@ static deconv_image *read_pnm(FILE *f, const char *path, int64_t max_pixels,
 }
 
 /* ------------------------------------------------------------------ */
+/* Radiance HDR (RGBE)                                                  */
+/* ------------------------------------------------------------------ */
+
+/* One header line, without its '\n', into buf (longer lines are cut, but
+ * read to their end). Returns 1, or 0 at the end of the file. */
+static int hdr_line(FILE *f, char *buf, size_t size)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getc(f)) != EOF && c != '\n')
+        if (n + 1 < size)
+            buf[n++] = (char)c;
+    buf[n] = '\0';
+    return c != EOF || n > 0;
+}
+
+/* A positive decimal of at most INT_MAX at *p, which moves past it. */
+static int hdr_number(const char **p, unsigned long *out)
+{
+    const char *s = *p;
+    unsigned long v = 0;
+    if (*s < '0' || *s > '9')
+        return 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        v = v * 10 + (unsigned long)(*s - '0');
+        if (v > INT_MAX)
+            return 0;
+    }
+    *p = s;
+    *out = v;
+    return v > 0;
+}
+
+/* The subset stb_image reads (and the one in use): "#?RADIANCE" or "#?RGBE",
+ * header lines up to an empty one with FORMAT=32-bit_rle_rgbe among them,
+ * "-Y height +X width", then flat RGBE pixels or, for widths 8 to 32767,
+ * new-style run-length scanlines (a first scanline that does not start as
+ * one means flat data, as in stb_image). Values are decoded as stb_image
+ * does (mantissa * 2^(exponent - 136)); being linear and unbounded, they
+ * are clamped to [0, 1]. */
+static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
+                              deconv_file_info *fi, deconv_error *err)
+{
+    char line[1024];
+    const char *problem = NULL;
+    if (!hdr_line(f, line, sizeof line) ||
+        (strcmp(line, "#?RADIANCE") != 0 && strcmp(line, "#?RGBE") != 0)) {
+        deconv_fail(err, DECONV_ERR_FORMAT,
+                    "'%s' is not a supported image (" SUPPORTED_FORMATS ")", path);
+        return NULL;
+    }
+    int rgbe_format = 0;
+    for (;;) {
+        if (!hdr_line(f, line, sizeof line)) {
+            problem = "unexpected end of file in the header";
+            break;
+        }
+        if (line[0] == '\0')
+            break;
+        if (strcmp(line, "FORMAT=32-bit_rle_rgbe") == 0)
+            rgbe_format = 1;
+    }
+    unsigned long w = 0, h = 0;
+    if (!problem && !rgbe_format)
+        problem = "not FORMAT=32-bit_rle_rgbe";
+    if (!problem) {
+        const char *p = line;
+        if (!hdr_line(f, line, sizeof line) || strncmp(line, "-Y ", 3) != 0)
+            problem = "unsupported HDR orientation or size line (only -Y H +X W)";
+        else {
+            p += 3;
+            while (*p == ' ')
+                p++;
+            int ok = hdr_number(&p, &h);
+            while (*p == ' ')
+                p++;
+            ok = ok && strncmp(p, "+X ", 3) == 0;
+            if (ok) {
+                p += 3;
+                while (*p == ' ')
+                    p++;
+                ok = hdr_number(&p, &w);
+                while (*p == ' ' || *p == '\r')
+                    p++;
+            }
+            if (!ok || *p != '\0')
+                problem = "bad HDR size line";
+        }
+    }
+    if (problem) {
+        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
+        return NULL;
+    }
+    if (check_size(err, path, w, h, 3, max_pixels) != DECONV_OK)
+        return NULL;
+    deconv_image *im = new_image(err, path, (int)w, (int)h, 3);
+    if (!im)
+        return NULL;
+    unsigned char *row = malloc((size_t)w * 4);
+    if (!row) {
+        deconv_image_free(im);
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+        return NULL;
+    }
+
+    size_t plane = (size_t)w * h;
+    int rle = w >= 8 && w < 32768, read_errno = 0;
+    for (size_t y = 0; y < h && !problem; y++) {
+        size_t have = 0; /* bytes of row already filled (flat data) */
+        if (rle) {
+            unsigned char b[4];
+            errno = 0;
+            if (fread(b, 1, 4, f) != 4) {
+                problem = "unexpected end of file";
+            } else if (b[0] == 2 && b[1] == 2 && !(b[2] & 0x80)) {
+                if (((size_t)b[2] << 8 | b[3]) != w) {
+                    problem = "a run-length scanline of the wrong length";
+                    break;
+                }
+                /* four components, each as runs (count > 128: count - 128
+                 * copies of one byte) and dumps (count bytes) */
+                for (int k = 0; k < 4 && !problem; k++) {
+                    size_t x = 0;
+                    while (x < w && !problem) {
+                        int count = getc(f), value = 0;
+                        if (count == EOF) {
+                            problem = "unexpected end of file";
+                            break;
+                        }
+                        int run = count > 128;
+                        if (run)
+                            count -= 128;
+                        if (count == 0)
+                            continue; /* an empty dump: nothing, as in stb_image */
+                        if ((size_t)count > w - x) {
+                            problem = "bad run-length data";
+                            break;
+                        }
+                        if (run && (value = getc(f)) == EOF)
+                            problem = "unexpected end of file";
+                        for (int z = 0; z < count && !problem; z++) {
+                            if (!run && (value = getc(f)) == EOF)
+                                problem = "unexpected end of file";
+                            row[4 * x++ + k] = (unsigned char)value;
+                        }
+                    }
+                }
+                have = 4 * w;
+            } else if (y == 0) {
+                rle = 0; /* flat data: these were the first pixel */
+                memcpy(row, b, 4);
+                have = 4;
+            } else {
+                problem = "a scanline that is not run-length encoded after one that is";
+            }
+        }
+        if (!problem && have < 4 * w) {
+            errno = 0;
+            if (fread(row + have, 1, 4 * w - have, f) != 4 * w - have)
+                problem = "unexpected end of file";
+        }
+        if (problem && ferror(f))
+            read_errno = errno ? errno : EIO;
+        if (problem)
+            break;
+        float *out = im->data + y * w;
+        for (size_t x = 0; x < w; x++) {
+            const unsigned char *px = row + 4 * x;
+            float scale = px[3] ? (float)ldexp(1.0, px[3] - 136) : 0.0f;
+            for (int c = 0; c < 3; c++) {
+                float v = px[c] * scale;
+                out[c * plane + x] = v < 1.0f ? v : 1.0f;
+            }
+        }
+    }
+    free(row);
+    if (problem) {
+        if (read_errno)
+            fail_read_errno(err, "read", path, read_errno);
+        else
+            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
+        deconv_image_free(im);
+        return NULL;
+    }
+    fi->bits = 16; /* more precision than 8 bits: keep it in the output */
+    fi->has_alpha = 0;
+    return im;
+}
+
+/* ------------------------------------------------------------------ */
 /* stb_image                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -565,8 +761,7 @@ static int known_signature(const unsigned char *p, size_t n)
     return (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) ||     /* JPEG */
            (n >= 2 && p[0] == 'B' && p[1] == 'M') ||                        /* BMP */
            (n >= 4 && memcmp(p, "GIF8", 4) == 0) ||                         /* GIF */
-           (n >= 4 && memcmp(p, "8BPS", 4) == 0) ||                         /* PSD */
-           (n >= 2 && p[0] == '#' && p[1] == '?');                          /* HDR */
+           (n >= 4 && memcmp(p, "8BPS", 4) == 0);                           /* PSD */
 }
 
 static const char *stb_reason(void)
@@ -575,12 +770,84 @@ static const char *stb_reason(void)
     return r && *r ? r : "unknown error";
 }
 
+/* stb_image reads through these (as its _from_file functions do through
+ * theirs) so that we see a request past the end of the file: stb_image then
+ * goes on with zeros, or with whatever memory held. It asks for STB_REFILL
+ * bytes at a time to fill its buffer, where a short count is normal at the
+ * end; any other request is for bytes it needs, so a short count there, or
+ * nothing at all for any request, means that the file is truncated. */
+#define STB_REFILL 128 /* sizeof stbi__context.buffer_start in 2.27 */
+
+typedef struct {
+    FILE *f;
+    int overrun;  /* asked for bytes past the end */
+    int io_errno; /* a read failed */
+} stb_io;
+
+static int stb_read(void *user, char *data, int size)
+{
+    stb_io *io = user;
+    if (size <= 0)
+        return 0;
+    errno = 0;
+    size_t got = fread(data, 1, (size_t)size, io->f);
+    if (got < (size_t)size && ferror(io->f) && !io->io_errno)
+        io->io_errno = errno ? errno : EIO;
+    if (got == 0 || (got < (size_t)size && size != STB_REFILL))
+        io->overrun = 1;
+    return (int)got;
+}
+
+static void stb_skip(void *user, int n)
+{
+    stb_io *io = user;
+    if (n > 0 && fseek(io->f, n, SEEK_CUR) != 0 && !io->io_errno)
+        io->io_errno = errno ? errno : EIO;
+}
+
+/* Whether the next read would find nothing. Not feof(): a skip (fseek)
+ * clears it, and stb_image, which stops calling read once a read found
+ * nothing, would then scan for a JPEG marker for ever (found by
+ * tests/fuzz). */
+static int stb_eof(void *user)
+{
+    stb_io *io = user;
+    int c = getc(io->f);
+    if (c == EOF)
+        return 1;
+    ungetc(c, io->f);
+    return 0;
+}
+
+static const stbi_io_callbacks stb_callbacks = {stb_read, stb_skip, stb_eof};
+
+/* Back to the start of the file for the next stb_image call. */
+static int stb_rewind(stb_io *io)
+{
+    clearerr(io->f);
+    io->overrun = 0;
+    if (fseek(io->f, 0, SEEK_SET) != 0) {
+        io->io_errno = errno ? errno : EIO;
+        return -1;
+    }
+    return 0;
+}
+
 static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *head, size_t n,
                               int64_t max_pixels, deconv_file_info *fi, deconv_error *err)
 {
+    /* stb_image would also read Softimage PIC, which is not one of ours. */
+    if (n >= 4 && memcmp(head, "S\x80\xf6\x34", 4) == 0) {
+        deconv_fail(err, DECONV_ERR_FORMAT,
+                    "'%s' is not a supported image (" SUPPORTED_FORMATS ")", path);
+        return NULL;
+    }
+    stb_io io = {f, 0, 0};
     int w, h, comp;
-    if (!stbi_info_from_file(f, &w, &h, &comp)) {
-        if (known_signature(head, n))
+    if (stb_rewind(&io) || !stbi_info_from_callbacks(&stb_callbacks, &io, &w, &h, &comp)) {
+        if (io.io_errno)
+            fail_read_errno(err, "read", path, io.io_errno);
+        else if (known_signature(head, n))
             deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, stb_reason());
         else
             deconv_fail(err, DECONV_ERR_FORMAT,
@@ -594,22 +861,26 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
     if (check_size(err, path, (uint64_t)w, (uint64_t)h, 4, max_pixels) != DECONV_OK)
         return NULL;
 
-    int hdr = stbi_is_hdr_from_file(f);
-    int wide = !hdr && stbi_is_16_bit_from_file(f);
-    void *pixels;
+    int wide = stb_rewind(&io) == 0 && stbi_is_16_bit_from_callbacks(&stb_callbacks, &io);
+    void *pixels = NULL;
     int lw, lh, lc;
-    if (hdr)
-        pixels = stbi_loadf_from_file(f, &lw, &lh, &lc, 0);
-    else if (wide)
-        pixels = stbi_load_from_file_16(f, &lw, &lh, &lc, 0);
-    else
-        pixels = stbi_load_from_file(f, &lw, &lh, &lc, 0);
-    if (!pixels) {
+    if (stb_rewind(&io) == 0) {
+        if (wide)
+            pixels = stbi_load_16_from_callbacks(&stb_callbacks, &io, &lw, &lh, &lc, 0);
+        else
+            pixels = stbi_load_from_callbacks(&stb_callbacks, &io, &lw, &lh, &lc, 0);
+    }
+    if (!pixels || io.overrun || io.io_errno) {
         const char *reason = stb_reason();
-        if (strcmp(reason, "outofmem") == 0)
+        if (io.io_errno)
+            fail_read_errno(err, "read", path, io.io_errno);
+        else if (pixels)
+            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: unexpected end of file", path);
+        else if (strcmp(reason, "outofmem") == 0)
             deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
         else
             deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, reason);
+        stbi_image_free(pixels);
         return NULL;
     }
     deconv_image *im = NULL;
@@ -626,16 +897,7 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
 
     size_t plane = (size_t)lw * lh;
     float *out = im->data;
-    if (hdr) {
-        /* Radiance values are linear and unbounded (> 1 is brighter than
-         * white); the library works in [0, 1], so they are clamped. */
-        const float *p = pixels;
-        for (size_t i = 0; i < plane; i++)
-            for (int c = 0; c < lc; c++) {
-                float v = p[i * lc + c];
-                out[c * plane + i] = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN: 0 */
-            }
-    } else if (wide) {
+    if (wide) {
         const stbi_us *p = pixels;
         for (size_t i = 0; i < plane; i++)
             for (int c = 0; c < lc; c++)
@@ -649,9 +911,7 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
                 out[c * plane + i] = lut[p[i * lc + c]];
     }
     stbi_image_free(pixels);
-    /* HDR has more than 8 bits of precision: report 16 so that a program
-     * keeping the input's depth writes 16-bit output. */
-    fi->bits = hdr || wide ? 16 : 8;
+    fi->bits = wide ? 16 : 8;
     fi->has_alpha = lc == 2 || lc == 4;
     return im;
 }
@@ -709,6 +969,8 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_fil
         im = NULL;
     } else if (n >= 2 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6')
         im = read_pnm(f, path, max_pixels, &fi, err);
+    else if (n >= 2 && head[0] == '#' && head[1] == '?')
+        im = read_hdr(f, path, max_pixels, &fi, err);
     else
         im = read_stb(f, path, head, n, max_pixels, &fi, err);
     fclose(f);

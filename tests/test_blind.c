@@ -1,0 +1,172 @@
+/* Blind estimation (blind.c): the kernel projection, the kernel step
+ * decreasing its objective, and an end-to-end estimate of a known motion
+ * blur on a real photo. */
+#include <string.h>
+
+#include "check.h"
+#include "deconv.h"
+
+/* blind.c's test hook (not part of the public API). */
+int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  double *e0, double *e1);
+
+static unsigned long long seed = 4242;
+
+static double gauss(void)
+{
+    double s = 0;
+    for (int i = 0; i < 12; i++)
+        s += check_rand(&seed);
+    return s - 6.0;
+}
+
+/* Normalised cross-correlation of two kernels of the same size at the best
+ * shift within +-3 pixels (zero outside). */
+static double kernel_ncc(const float *a, const float *b, int w, int h)
+{
+    double na = 0, nb = 0, best = -1;
+    for (int i = 0; i < w * h; i++)
+        na += (double)a[i] * a[i], nb += (double)b[i] * b[i];
+    for (int dy = -3; dy <= 3; dy++)
+        for (int dx = -3; dx <= 3; dx++) {
+            double s = 0;
+            for (int i = 0; i < h; i++)
+                for (int j = 0; j < w; j++) {
+                    int si = i + dy, sj = j + dx;
+                    if (si >= 0 && si < h && sj >= 0 && sj < w)
+                        s += (double)a[si * w + sj] * b[i * w + j];
+                }
+            s /= sqrt(na * nb);
+            best = s > best ? s : best;
+        }
+    return best;
+}
+
+static void test_projection(void)
+{
+    float v[9] = {-1, 2, 0, 1, -3, 1, 0, 0, 0};
+    deconv_kernel k = {3, 3, v};
+    deconv_kernel_project(&k);
+    double sum = 0;
+    int neg = 0;
+    for (int t = 0; t < 9; t++)
+        sum += v[t], neg += v[t] < 0;
+    CHECK(neg == 0, "projection left %d negative entries", neg);
+    CHECK(fabs(sum - 1) < 1e-6, "projected kernel sums to %g", sum);
+    CHECK(fabs(v[1] - 0.5f) < 1e-6 && fabs(v[3] - 0.25f) < 1e-6 && v[0] == 0,
+          "projection is clip then normalise: %g %g %g", v[0], v[1], v[3]);
+    float z[9] = {-1, -2, 0, 0, -1, 0, 0, 0, -5};
+    deconv_kernel kz = {3, 3, z};
+    deconv_kernel_project(&kz);
+    CHECK(z[4] == 1.0f && z[0] == 0 && z[8] == 0, "an all non-positive kernel becomes a delta");
+}
+
+/* The kernel step decreases E(h) on a random image blurred by a random
+ * kernel; with every gradient kept and no noise it recovers the kernel. */
+static void test_kernel_step(void)
+{
+    const int N = 60, M = 50, kw = 7, kh = 5;
+    const int xw = N + kw - 1, xh = M + kh - 1;
+    float *x = malloc(sizeof(float) * xw * xh), *y = malloc(sizeof(float) * N * M);
+    float ht[35], h[35];
+    /* a piecewise-constant random image: sparse gradients, like a photo */
+    for (int i = 0; i < xh; i++)
+        for (int j = 0; j < xw; j++)
+            x[i * xw + j] = (float)(((i / 6) * 7 + (j / 5) * 3) % 11) / 10.0f +
+                            0.05f * (float)check_rand(&seed);
+    double s = 0;
+    for (int t = 0; t < kw * kh; t++)
+        ht[t] = check_rand(&seed) < 0.4 ? (float)check_rand(&seed) : 0.0f, s += ht[t];
+    for (int t = 0; t < kw * kh; t++)
+        ht[t] = (float)(ht[t] / s);
+    deconv_conv_valid(x, xw, xh, ht, kw, kh, y);
+
+    int its[] = {1, 5, 30, 300};
+    for (size_t k = 0; k < sizeof its / sizeof its[0]; k++) {
+        for (int t = 0; t < kw * kh; t++)
+            h[t] = 1.0f / (kw * kh);
+        double e0 = 0, e1 = 0;
+        int rc = deconv_blind_test_kernel_step(x, y, N, M, h, kw, kh, 0, its[k], 0.0, &e0, &e1);
+        CHECK(rc == 0, "kernel step failed");
+        CHECK(e1 < e0, "%d kernel iterations: E went from %g to %g", its[k], e0, e1);
+        double sum = 0;
+        int neg = 0;
+        for (int t = 0; t < kw * kh; t++)
+            sum += h[t], neg += h[t] < 0;
+        CHECK(neg == 0 && fabs(sum - 1) < 1e-5, "kernel left the simplex: sum %g", sum);
+        if (its[k] == 300) {
+            double ncc = kernel_ncc(h, ht, kw, kh);
+            CHECK(ncc > 0.97, "exact data, all gradients: kernel NCC %g", ncc);
+        }
+    }
+    /* the regularised step and the edge selection decrease E too */
+    for (int t = 0; t < kw * kh; t++)
+        h[t] = 1.0f / (kw * kh);
+    double e0 = 0, e1 = 0;
+    deconv_blind_test_kernel_step(x, y, N, M, h, kw, kh, 20, 10, 5.0, &e0, &e1);
+    CHECK(e1 < e0, "with gamma and edge selection: E went from %g to %g", e0, e1);
+    free(x);
+    free(y);
+}
+
+/* A crop of camera.png blurred by a known motion kernel plus noise. */
+static void test_end_to_end(void)
+{
+    deconv_error err;
+    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
+    CHECK(im != NULL, "reading camera.png: %s", err.message);
+    if (!im)
+        return;
+    deconv_kernel *k = deconv_kernel_motion(11, 30, &err);
+    CHECK(k != NULL, "motion kernel: %s", err.message);
+    if (!k) {
+        deconv_image_free(im);
+        return;
+    }
+    const int N = 160, M = 160, kw = k->width, kh = k->height;
+    const int xw = N + kw - 1, xh = M + kh - 1, top = 150, left = 170;
+    float *x = malloc(sizeof(float) * xw * xh);
+    for (int i = 0; i < xh; i++)
+        for (int j = 0; j < xw; j++)
+            x[i * xw + j] = im->data[(size_t)(top + i) * im->width + left + j];
+    deconv_image *y = deconv_image_new(N, M, 1);
+    deconv_conv_valid(x, xw, xh, k->data, kw, kh, y->data);
+    for (int i = 0; i < N * M; i++)
+        y->data[i] += (float)(0.005 * gauss());
+
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = kw + 4, p.kernel_height = kh + 4;
+    deconv_kernel *est = deconv_blind_kernel(y, &p, &err);
+    CHECK(est != NULL, "blind estimate failed: %s", err.message);
+    if (est) {
+        /* the true kernel in the middle of the estimate's larger support */
+        float *ht = calloc((size_t)p.kernel_width * p.kernel_height, sizeof(float));
+        for (int a = 0; a < kh; a++)
+            for (int b = 0; b < kw; b++)
+                ht[(a + 2) * p.kernel_width + b + 2] = k->data[a * kw + b];
+        double ncc = kernel_ncc(est->data, ht, p.kernel_width, p.kernel_height);
+        printf("end to end: kernel NCC %.3f\n", ncc);
+        CHECK(ncc > 0.8, "motion 11 px at 30 degrees: kernel NCC %g", ncc);
+        double sum = 0;
+        int neg = 0;
+        for (int t = 0; t < p.kernel_width * p.kernel_height; t++)
+            sum += est->data[t], neg += est->data[t] < 0;
+        CHECK(neg == 0 && fabs(sum - 1) < 1e-5, "estimate not normalised: sum %g", sum);
+        free(ht);
+        deconv_kernel_free(est);
+    }
+    free(x);
+    deconv_image_free(y);
+    deconv_image_free(im);
+    deconv_kernel_free(k);
+}
+
+int main(void)
+{
+    test_projection();
+    test_kernel_step();
+    test_end_to_end();
+    return check_done("test_blind");
+}
