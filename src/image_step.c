@@ -26,34 +26,73 @@ typedef struct {
     const deconv_deblur_params *p;
     int channel, channels;
     deconv_op *op; /* H, made once: plans and spectra live here */
-    /* work buffers, made once: x-sized and y-sized */
-    float *x, *xprev, *z, *g, *d;
+    /* Work buffers, made once. The iterate, its predecessor and the
+     * trial point rotate through x (the caller's), xa and xb by pointer
+     * swaps; likewise the residuals through r, rprev and rz. */
+    float *xa, *xb, *g, *d;
     float *r, *rprev, *rz, *hd;
+    double *partial; /* per-block sums of the fused dot products */
 } problem;
 
 static void problem_free(problem *q)
 {
     deconv_op_free(q->op);
-    float *bufs[] = {q->xprev, q->z, q->g, q->d, q->r, q->rprev, q->rz, q->hd};
+    float *bufs[] = {q->xa, q->xb, q->g, q->d, q->r, q->rprev, q->rz, q->hd};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         deconv_free_floats(bufs[i]);
+    free(q->partial);
 }
+
+/* Blocks of the fused dot products: summed in double each, then in order,
+ * so the sums do not depend on the thread count. */
+#define DOT_BLOCK 8192
 
 static int problem_alloc(problem *q)
 {
     int nesterov = q->p->method == DECONV_METHOD_NESTEROV;
-    q->z = deconv_alloc_floats(q->nx);
+    q->xa = deconv_alloc_floats(q->nx);
     q->g = deconv_alloc_floats(q->nx);
     q->d = deconv_alloc_floats(q->nx);
     q->r = deconv_alloc_floats(q->ny);
     q->hd = deconv_alloc_floats(q->ny);
-    q->rz = deconv_alloc_floats(q->ny);
+    q->partial = malloc(2 * ((q->nx + DOT_BLOCK - 1) / DOT_BLOCK) * sizeof(double));
     if (nesterov) {
-        q->xprev = deconv_alloc_floats(q->nx);
+        q->xb = deconv_alloc_floats(q->nx);
         q->rprev = deconv_alloc_floats(q->ny);
+        q->rz = deconv_alloc_floats(q->ny);
     }
-    return q->z && q->g && q->d && q->r && q->hd && q->rz &&
-           (!nesterov || (q->xprev && q->rprev));
+    return q->xa && q->g && q->d && q->r && q->hd && q->partial &&
+           (!nesterov || (q->xb && q->rprev && q->rz));
+}
+
+/* <a,b> and <c,e> in one pass over n samples. */
+static void two_dots(const problem *q, const float *a, const float *b, const float *c,
+                     const float *e, size_t n, double *ab, double *ce)
+{
+    size_t nb = (n + DOT_BLOCK - 1) / DOT_BLOCK;
+    double *p1 = q->partial, *p2 = q->partial + nb;
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < nb; k++) {
+        size_t lo = k * DOT_BLOCK, hi = lo + DOT_BLOCK < n ? lo + DOT_BLOCK : n;
+        double s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
+        for (size_t i = lo; i < hi; i++) {
+            s1 += (double)a[i] * b[i];
+            s2 += (double)c[i] * e[i];
+        }
+        p1[k] = s1, p2[k] = s2;
+    }
+    double s1 = 0, s2 = 0;
+    for (size_t k = 0; k < nb; k++)
+        s1 += p1[k], s2 += p2[k];
+    *ab = s1, *ce = s2;
+}
+
+static void swap_ptr(float **a, float **b)
+{
+    float *t = *a;
+    *a = *b;
+    *b = t;
 }
 
 /* The regularisers' value at x, adding their weighted gradient into g. */
@@ -107,8 +146,8 @@ static void axpy_to(float *out, const float *a, float t, const float *d, size_t 
         out[i] = a[i] + t * d[i];
 }
 
-/* d = P(z - s g) - z with the box, -s g without. */
-static void direction(const problem *q, const float *z, float s)
+/* d = P(z - s g) - z with the box, -s g without; then <g,d> and <d,d>. */
+static void direction(const problem *q, const float *z, float s, double *gd, double *dd)
 {
     float *d = q->d;
     const float *g = q->g;
@@ -124,6 +163,7 @@ static void direction(const problem *q, const float *z, float s)
         for (size_t i = 0; i < q->nx; i++)
             d[i] = -s * g[i];
     }
+    two_dots(q, g, d, d, d, q->nx, gd, dd);
 }
 
 /* The outcome of a search along d from z. */
@@ -144,7 +184,7 @@ static trial evaluate(const problem *q, const float *z, double t, double fz, dou
 
 /* One step from z (data term fz, objective Fz, residual rz, gradient g
  * already in q->g) along the direction for trial step *s. The chosen point
- * is left in q->z's companion `out`; Hd in q->hd. Returns the trial; for
+ * is left in `out`; Hd in q->hd. Returns the trial; for
  * ARMIJO *s shrinks until the sufficient-decrease condition holds (each
  * retry costs a convolution); EXACT takes the closed-form t. */
 static trial search(problem *q, const float *z, const float *rz, double fz, double Fz,
@@ -153,8 +193,8 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
     const deconv_deblur_params *p = q->p;
     trial tr = {0};
     for (int tries = 0; tries < 40; tries++) {
-        direction(q, z, (float)*s);
-        double gd = deconv_dot(q->g, q->d, q->nx);
+        double gd, dd;
+        direction(q, z, (float)*s, &gd, &dd);
         if (!(gd < 0)) { /* stationary: nothing left to gain */
             tr = (trial){0, Fz, fz, 1};
             memcpy(out, z, q->nx * sizeof(float));
@@ -162,7 +202,8 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
             return tr;
         }
         deconv_op_apply(q->op, q->d, q->hd);
-        double rhd = deconv_dot(rz, q->hd, q->ny), hdhd = deconv_dot(q->hd, q->hd, q->ny);
+        double rhd, hdhd;
+        two_dots(q, rz, q->hd, q->hd, q->hd, q->ny, &rhd, &hdhd);
         if (p->rule == DECONV_STEP_NONE)
             return evaluate(q, z, 1.0, fz, rhd, hdhd, out);
         if (p->rule == DECONV_STEP_EXACT) {
@@ -188,7 +229,6 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
         /* ARMIJO: the quadratic upper bound of projected gradient methods
          * (Beck and Teboulle): F(z + d) <= F(z) + <g,d> + ||d||^2 / (2s). */
         tr = evaluate(q, z, 1.0, fz, rhd, hdhd, out);
-        double dd = deconv_dot(q->d, q->d, q->nx);
         if (tr.F <= Fz + gd + dd / (2.0 * *s) && tr.F <= Fz) {
             tr.ok = 1;
             return tr;
@@ -214,12 +254,11 @@ static deconv_status report_progress(problem *q, int k, double F, double data, d
  * last two iterates (FISTA's momentum); when a step would raise F, the
  * momentum restarts (O'Donoghue and Candes) and the iterate is kept, so F
  * never increases. With plain gradient descent z is x. */
-static deconv_status run(problem *q, float *x, int *iters, double *final_obj,
+static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj,
                          deconv_error *err)
 {
     const deconv_deblur_params *p = q->p;
     const int nesterov = p->method == DECONV_METHOD_NESTEROV;
-    deconv_status st = DECONV_OK;
     double s = p->step > 0 ? p->step : (p->rule == DECONV_STEP_NONE ? safe_step(q) : 1.0);
     if (p->rule == DECONV_STEP_ARMIJO && p->step <= 0) {
         double l1 = 0;
@@ -227,49 +266,56 @@ static deconv_status run(problem *q, float *x, int *iters, double *final_obj,
             l1 += fabs(q->h[t]);
         s = l1 > 0 ? 1.0 / (l1 * l1) : 1.0;
     }
+    /* x: the iterate; xprev: the one before (Nesterov); xfree: scratch
+     * for z (Nesterov) or the trial point (gradient descent). */
+    float *x = x_out, *xprev = q->xb, *xfree = q->xa;
     residual(q, x, q->r);
     double fdata = 0.5 * deconv_dot(q->r, q->r, q->ny);
     double F = fdata + regularizers(q, x, NULL);
-    if (!isfinite(F))
-        return deconv_fail(err, DECONV_ERR_NUMERIC,
-                           "the objective is not finite at the start (NaN or infinite input)");
+    deconv_status st = DECONV_OK;
+    if (!isfinite(F)) {
+        st = deconv_fail(err, DECONV_ERR_NUMERIC,
+                         "the objective is not finite at the start (NaN or infinite input)");
+        goto done;
+    }
     double theta = 1.0;
     int momentum = 0; /* xprev, rprev hold the previous iterate */
 
-    int k;
-    for (k = 1; k <= p->iterations; k++) {
-        if (p->cancel && *p->cancel)
-            return deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at iteration %d", k);
+    for (int k = 1; k <= p->iterations; k++) {
+        if (p->cancel && *p->cancel) {
+            st = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at iteration %d", k);
+            break;
+        }
         if (k % 64 == 0) { /* r += t Hd accumulates rounding: rebuild it */
             residual(q, x, q->r);
             fdata = 0.5 * deconv_dot(q->r, q->r, q->ny);
             momentum = 0;
         }
-        /* the point z the step starts from, and its residual and value */
+        /* the point z the step starts from, its residual and its value */
         const float *z = x, *rz = q->r;
-        double fz = fdata, Fz = F, beta = 0;
-        double theta_next = 1.0;
+        double fz = fdata, beta = 0, theta_next = 1.0;
         if (nesterov && momentum) {
             theta_next = 0.5 * (1.0 + sqrt(1.0 + 4.0 * theta * theta));
             beta = (theta - 1.0) / theta_next;
         }
         if (beta > 0) {
-            extrapolate(q->z, x, q->xprev, (float)beta, q->nx);
+            extrapolate(xfree, x, xprev, (float)beta, q->nx);
             extrapolate(q->rz, q->r, q->rprev, (float)beta, q->ny);
-            z = q->z, rz = q->rz;
+            z = xfree, rz = q->rz;
             fz = 0.5 * deconv_dot(rz, rz, q->ny);
-            Fz = fz + regularizers(q, z, NULL);
         }
         deconv_op_adjoint(q->op, rz, q->g);
-        regularizers(q, z, q->g);
+        double Fz = fz + regularizers(q, z, q->g);
 
         /* The trial point needs a buffer that is neither x nor z: with
          * Nesterov, xprev has been used up in making z. */
-        float *out = nesterov ? q->xprev : q->z;
+        float *out = nesterov ? xprev : xfree;
         trial tr = search(q, z, rz, fz, Fz, &s, out);
-        if (!isfinite(tr.F))
-            return deconv_fail(err, DECONV_ERR_NUMERIC,
-                               "the objective became NaN or infinite at iteration %d", k);
+        if (!isfinite(tr.F)) {
+            st = deconv_fail(err, DECONV_ERR_NUMERIC,
+                             "the objective became NaN or infinite at iteration %d", k);
+            break;
+        }
         if (tr.F > F) {
             if (beta > 0) { /* restart the momentum; keep x */
                 theta = 1.0;
@@ -277,39 +323,40 @@ static deconv_status run(problem *q, float *x, int *iters, double *final_obj,
                 continue;
             }
             if (p->rule == DECONV_STEP_NONE && tr.F > F * (1.0 + 1e-6))
-                return deconv_fail(err, DECONV_ERR_DIVERGED,
-                                   "the objective grew at iteration %d (%.6g to %.6g): step %g "
-                                   "is too large for this kernel; steps up to %.3g are safe",
-                                   k, F, tr.F, s, safe_step(q));
-            break; /* no decrease left at float precision: converged */
+                st = deconv_fail(err, DECONV_ERR_DIVERGED,
+                                 "the objective grew at iteration %d (%.6g to %.6g): step %g "
+                                 "is too large for this kernel; steps up to %.3g are safe",
+                                 k, F, tr.F, s, safe_step(q));
+            break; /* or no decrease left at float precision: converged */
         }
-        /* Accept. The new residual is rz + t Hd; with Nesterov the old x
-         * and r become the previous iterate (z is free by now). */
+        /* Accept: out becomes x, and r = rz + t Hd. With Nesterov the old
+         * x and r become the previous iterate, by swapping pointers. */
         if (nesterov) {
-            memcpy(q->rprev, q->r, q->ny * sizeof(float));
-            memcpy(q->z, x, q->nx * sizeof(float));
-            float *old = q->z;
-            q->z = q->xprev;
-            q->xprev = old;
+            axpy_to(q->rprev, rz, (float)tr.t, q->hd, q->ny);
+            swap_ptr(&q->r, &q->rprev);
+            xprev = x;
+            x = out;
             momentum = 1;
             theta = theta_next;
+        } else {
+            axpy_to(q->r, rz, (float)tr.t, q->hd, q->ny);
+            swap_ptr(&x, &xfree);
         }
-        axpy_to(q->r, rz, (float)tr.t, q->hd, q->ny);
-        memcpy(x, out, q->nx * sizeof(float));
         double rel = (F - tr.F) / (F > 1e-300 ? F : 1e-300);
         fdata = tr.data;
         F = tr.F;
         if (iters)
             *iters = k;
         st = report_progress(q, k, F, fdata, tr.t * s, err);
-        if (st != DECONV_OK)
-            return st;
-        if (rel < p->tol)
+        if (st != DECONV_OK || rel < p->tol)
             break;
     }
     if (final_obj)
         *final_obj = F;
-    return DECONV_OK;
+done:
+    if (x != x_out)
+        memcpy(x_out, x, q->nx * sizeof(float));
+    return st;
 }
 
 static int all_finite(const float *v, size_t n)

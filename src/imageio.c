@@ -755,6 +755,108 @@ static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
 /* stb_image                                                            */
 /* ------------------------------------------------------------------ */
 
+/* stb_image 2.27 decodes a JPEG scan with a Huffman table that no DHT
+ * segment defined, from uninitialised memory (then reading wild addresses:
+ * found by tests/fuzz), and writes past its tables on a DHT segment of more
+ * than 256 codes. Walk the segments first and refuse both; anything else
+ * odd is left to stb_image. Returns what is wrong, or NULL. */
+static const char *jpeg_check(FILE *f)
+{
+    int defined[2][4] = {{0}}; /* [DC, AC][table] */
+    int progressive = 0, m = -1;
+    if (fseek(f, 2, SEEK_SET) != 0) /* after SOI */
+        return NULL;
+    for (;;) {
+        if (m < 0) { /* find the next marker; stray bytes are skipped */
+            int c = getc(f);
+            if (c == EOF)
+                return NULL;
+            if (c != 0xFF)
+                continue;
+            do
+                m = getc(f);
+            while (m == 0xFF);
+        }
+        int marker = m;
+        m = -1;
+        if (marker == EOF || marker == 0xD9) /* EOI */
+            return NULL;
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
+            continue; /* no length */
+        int hi = getc(f), lo = getc(f);
+        if (hi == EOF || lo == EOF)
+            return NULL;
+        long len = (long)(hi << 8 | lo) - 2;
+        if (len < 0)
+            return NULL;
+        if (marker == 0xC4) { /* DHT: tables of class tc (DC, AC), number th */
+            while (len > 0) {
+                int q = getc(f), n = 0;
+                if (q == EOF || q >> 4 > 1 || (q & 15) > 3)
+                    return NULL;
+                for (int i = 0; i < 16; i++) {
+                    int v = getc(f);
+                    if (v == EOF)
+                        return NULL;
+                    n += v;
+                }
+                if (n > 256)
+                    return "a Huffman table of more than 256 codes";
+                for (int i = 0; i < n; i++)
+                    if (getc(f) == EOF)
+                        return NULL;
+                defined[q >> 4][q & 15] = 1;
+                len -= 17 + n;
+            }
+            continue;
+        }
+        if (marker >= 0xC0 && marker <= 0xC2)
+            progressive = marker == 0xC2;
+        if (marker == 0xDA) { /* SOS: the tables its components use */
+            int ns = getc(f), sel[4];
+            if (ns < 1 || ns > 4 || len != 4 + 2L * ns)
+                return NULL;
+            for (int i = 0; i < ns; i++) {
+                getc(f); /* component id */
+                sel[i] = getc(f);
+            }
+            int ss = getc(f), se = getc(f), a = getc(f);
+            if (sel[ns - 1] == EOF || ss == EOF || se == EOF || a == EOF)
+                return NULL;
+            for (int i = 0; i < ns; i++) {
+                int td = sel[i] >> 4, ta = sel[i] & 15;
+                if (td > 3 || ta > 3)
+                    return NULL;
+                /* progressive: a first DC scan decodes with DC tables (a
+                 * refinement reads bits), AC scans with AC tables */
+                int dc = progressive ? ss == 0 && a >> 4 == 0 : 1;
+                int ac = progressive ? ss != 0 : 1;
+                if ((dc && !defined[0][td]) || (ac && !defined[1][ta]))
+                    return "a scan uses a Huffman table that is not defined";
+            }
+            /* the entropy-coded data, up to a marker other than a stuffed
+             * zero or a restart */
+            for (;;) {
+                int c = getc(f);
+                if (c == EOF)
+                    return NULL;
+                if (c != 0xFF)
+                    continue;
+                do
+                    c = getc(f);
+                while (c == 0xFF);
+                if (c != 0x00 && !(c >= 0xD0 && c <= 0xD7)) {
+                    m = c;
+                    break;
+                }
+            }
+            continue;
+        }
+        if (fseek(f, len, SEEK_CUR) != 0)
+            return NULL;
+    }
+}
+
 /* Formats recognisable by their first bytes (TGA has no signature). */
 static int known_signature(const unsigned char *p, size_t n)
 {
@@ -841,6 +943,13 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
         deconv_fail(err, DECONV_ERR_FORMAT,
                     "'%s' is not a supported image (" SUPPORTED_FORMATS ")", path);
         return NULL;
+    }
+    if (n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) {
+        const char *problem = jpeg_check(f);
+        if (problem) {
+            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
+            return NULL;
+        }
     }
     stb_io io = {f, 0, 0};
     int w, h, comp;

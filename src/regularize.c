@@ -34,6 +34,10 @@ double deconv_tv(const float *x, int w, int h, double eps, double weight, float 
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < h; i++) {
         double s = 0.0;
+        /* ux_left: this row's (dx / n) one pixel to the left, carried
+         * along the row, so that a pixel costs two square roots (its own
+         * and its upper neighbour's), not three. */
+        float ux_left = 0.0f;
         for (int j = 0; j < w; j++) {
             float dx = diff_x(x, w, i, j), dy = diff_y(x, w, h, i, j);
             float n = sqrtf(dx * dx + dy * dy + e2);
@@ -42,11 +46,8 @@ double deconv_tv(const float *x, int w, int h, double eps, double weight, float 
                 continue;
             /* d/dx[i][j] of this pixel's term and of its left and upper
              * neighbours' terms, which also hold x[i][j]. */
-            float gij = -(dx + dy) / n;
-            if (j > 0) {
-                float lx = diff_x(x, w, i, j - 1), ly = diff_y(x, w, h, i, j - 1);
-                gij += lx / sqrtf(lx * lx + ly * ly + e2);
-            }
+            float gij = -(dx + dy) / n + ux_left;
+            ux_left = dx / n;
             if (i > 0) {
                 float ux = diff_x(x, w, i - 1, j), uy = diff_y(x, w, h, i - 1, j);
                 gij += uy / sqrtf(ux * ux + uy * uy + e2);

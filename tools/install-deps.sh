@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Install what deconv needs to build, from Debian's packages. Installs only
-# what is missing; uses sudo when not run as root.
+# what is missing; uses sudo when not run as root. With --fuzz, also what
+# tests/fuzz/run.sh needs: clang, its libFuzzer and sanitizer runtimes
+# (libclang-rt-dev) and its OpenMP (libomp-dev).
 set -euo pipefail
 packages=(build-essential cmake libpng-dev libstb-dev libfftw3-dev)
+if [[ ${1:-} == --fuzz ]]; then
+  packages+=(clang libclang-rt-dev libomp-dev)
+elif [[ $# -gt 0 ]]; then
+  echo "usage: install-deps.sh [--fuzz]" >&2
+  exit 2
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
