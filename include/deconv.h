@@ -232,7 +232,9 @@ typedef enum {
 typedef enum {
     DECONV_METHOD_NESTEROV, /* accelerated projected gradient, restarted when
                                the objective would grow (the default) */
-    DECONV_METHOD_GD        /* plain projected gradient descent */
+    DECONV_METHOD_GD,       /* plain projected gradient descent */
+    DECONV_METHOD_CG        /* conjugate gradient with the exact step: only
+                               for a quadratic objective (no TV, no box) */
 } deconv_method;
 
 /* Called once an iteration (may be NULL). Return non-zero to stop. */

@@ -35,6 +35,13 @@
 #include <string.h>
 
 #include "internal.h"
+#include "sparse_prior.h"
+
+static double envd(const char *n, double d)
+{
+    const char *v = getenv(n);
+    return v ? atof(v) : d;
+}
 
 void deconv_blind_defaults(deconv_blind_params *p)
 {
@@ -640,12 +647,22 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
             /* image step: F(x) = 1/2 ||h*x - y||^2 + lambda TV(x) */
             ip.tv = tv0 * pow(decay, it);
             double f = 0;
+            if (envd("DB_X", 1) == 1) {
+                double l0 = envd("DB_L0", 4e-3), l1 = envd("DB_L1", 4e-4);
+                double lam = l0 * pow(l1 / l0, it / (double)(p->iterations > 1 ? p->iterations - 1 : 1));
+                if (deconv_l0_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw, cur.kh, lam, envd("DB_BMAX", 1e5))) {
+                    deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+                    goto done;
+                }
+            } else {
             deconv_status st = deconv_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw,
                                                  cur.kh, &ip, 0, 1, NULL, &f, err);
             if (st != DECONV_OK)
                 goto done;
+            }
             /* kernel step: E(h) on the selected edges of x */
-            select_edges(&cur, count * pow(1.1, it));
+            double cf = envd("DB_COUNT", 2.0);
+            select_edges(&cur, cf > 0 ? cf / 2.0 * count * pow(envd("DB_LOOSEN", 1.1), it) : 1e30);
             double energy = kernel_setup(&cur);
             kernel_steps(&cur, p->kernel_iterations, gamma_rel * energy);
             prune_small(cur.h, cur.kw, cur.kh, 0.05);

@@ -53,6 +53,8 @@ static int problem_alloc(problem *q)
     q->xa = deconv_alloc_floats(q->nx);
     q->g = deconv_alloc_floats(q->nx);
     q->d = deconv_alloc_floats(q->nx);
+    if (q->d) /* conjugate gradient reads the previous direction */
+        memset(q->d, 0, q->nx * sizeof(float));
     q->r = deconv_alloc_floats(q->ny);
     q->hd = deconv_alloc_floats(q->ny);
     q->partial = malloc(2 * ((q->nx + DOT_BLOCK - 1) / DOT_BLOCK) * sizeof(double));
@@ -238,6 +240,41 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
     return tr;
 }
 
+/* A conjugate-gradient step for the quadratic objective (no TV, no box):
+ * d = -g + beta d_prev (Fletcher-Reeves, beta = ||g||^2 / ||g_prev||^2),
+ * then MODEL.md's exact step along d, which keeps the directions
+ * conjugate. *gg_prev carries ||g||^2 between steps; 0 restarts. */
+static trial cg_step(problem *q, const float *x, double fdata, double F, double *gg_prev,
+                     float *out)
+{
+    double gg, unused;
+    two_dots(q, q->g, q->g, q->g, q->g, q->nx, &gg, &unused);
+    float beta = *gg_prev > 0 ? (float)(gg / *gg_prev) : 0.0f;
+    *gg_prev = gg;
+    double gd, dd;
+    for (;;) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < q->nx; i++)
+            q->d[i] = -q->g[i] + beta * q->d[i];
+        two_dots(q, q->g, q->d, q->d, q->d, q->nx, &gd, &dd);
+        if (gd < 0 || beta == 0.0f)
+            break;
+        beta = 0.0f; /* lost conjugacy to rounding: restart along -g */
+    }
+    if (!(gd < 0)) /* g = 0: a minimum */
+        return (trial){0, F, fdata, 1};
+    deconv_op_apply(q->op, q->d, q->hd);
+    double rhd, hdhd;
+    two_dots(q, q->r, q->hd, q->hd, q->hd, q->ny, &rhd, &hdhd);
+    double curv = hdhd;
+    if (q->p->tikhonov > 0)
+        curv += q->p->tikhonov * 2.0 * deconv_tikhonov(q->d, q->xw, q->xh, 0, NULL);
+    double t = curv > 0 ? -gd / curv : 0.0;
+    trial tr = evaluate(q, x, t, fdata, rhd, hdhd, out);
+    tr.ok = 1;
+    return tr;
+}
+
 static deconv_status report_progress(problem *q, int k, double F, double data, double step,
                                      deconv_error *err)
 {
@@ -279,7 +316,8 @@ static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj
         goto done;
     }
     double theta = 1.0;
-    int momentum = 0; /* xprev, rprev hold the previous iterate */
+    int momentum = 0;      /* xprev, rprev hold the previous iterate */
+    double gg_prev = 0.0;  /* conjugate gradient: ||g||^2 of the last step */
 
     for (int k = 1; k <= p->iterations; k++) {
         if (p->cancel && *p->cancel) {
@@ -290,6 +328,7 @@ static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj
             residual(q, x, q->r);
             fdata = 0.5 * deconv_dot(q->r, q->r, q->ny);
             momentum = 0;
+            gg_prev = 0;
         }
         /* the point z the step starts from, its residual and its value */
         const float *z = x, *rz = q->r;
@@ -310,7 +349,8 @@ static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj
         /* The trial point needs a buffer that is neither x nor z: with
          * Nesterov, xprev has been used up in making z. */
         float *out = nesterov ? xprev : xfree;
-        trial tr = search(q, z, rz, fz, Fz, &s, out);
+        trial tr = p->method == DECONV_METHOD_CG ? cg_step(q, x, fdata, F, &gg_prev, out)
+                                                 : search(q, z, rz, fz, Fz, &s, out);
         if (!isfinite(tr.F)) {
             st = deconv_fail(err, DECONV_ERR_NUMERIC,
                              "the objective became NaN or infinite at iteration %d", k);
@@ -380,6 +420,10 @@ deconv_status deconv_image_step(float *x, const float *y, int N, int M, const fl
     q.p = p, q.channel = channel, q.channels = channels;
     if (iters)
         *iters = 0;
+    if (p->method == DECONV_METHOD_CG && (p->tv > 0 || p->clip))
+        return deconv_fail(err, DECONV_ERR_ARG,
+                           "conjugate gradient needs a quadratic objective: no TV and no box "
+                           "(--tv 0 --no-clip)");
     q.op = deconv_op_new(N, M, h, kw, kh, p->conv, err);
     if (!q.op)
         return err ? err->code : DECONV_ERR_NOMEM;

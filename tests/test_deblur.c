@@ -64,6 +64,46 @@ static void monotone(deconv_method method, deconv_step_rule rule, double tv, int
     deconv_kernel_free(k);
 }
 
+static double final_objective(deconv_method method, int iterations, deconv_status *st,
+                              deconv_error *err)
+{
+    deconv_kernel *k = deconv_kernel_gaussian(1.5, 0, err);
+    int N = 48, M = 40, xw = N + k->width - 1, xh = M + k->height - 1;
+    float *x = malloc(sizeof(float) * xw * xh), *y = malloc(sizeof(float) * N * M);
+    make_case(N, M, k, x, y, 0.01);
+    deconv_pad_replicate(y, N, M, (k->height - 1) / 2, k->height / 2, (k->width - 1) / 2,
+                         k->width / 2, x);
+    deconv_deblur_params p;
+    deconv_deblur_defaults(&p);
+    p.method = method, p.tv = 0, p.clip = 0, p.iterations = iterations, p.tol = 0;
+    p.rule = DECONV_STEP_EXACT;
+    double f = NAN;
+    *st = deconv_image_step(x, y, N, M, k->data, k->width, k->height, &p, 0, 1, NULL, &f, err);
+    free(x), free(y);
+    deconv_kernel_free(k);
+    return f;
+}
+
+static void cg_ahead(void)
+{
+    deconv_error err;
+    deconv_status st;
+    double fcg = final_objective(DECONV_METHOD_CG, 30, &st, &err);
+    CHECK(st == DECONV_OK, "cg: %s", err.message);
+    double fgd = final_objective(DECONV_METHOD_GD, 30, &st, &err);
+    CHECK(fcg < fgd, "after 30 iterations cg %g is not below gd %g", fcg, fgd);
+    /* With TV or the box the objective is not quadratic: refused. */
+    deconv_kernel *k = deconv_kernel_gaussian(1, 0, &err);
+    float x[12 * 12] = {0}, y[6 * 6] = {0}; /* 7x7 kernel: x is 12 x 12 */
+    deconv_deblur_params p;
+    deconv_deblur_defaults(&p);
+    p.method = DECONV_METHOD_CG;
+    st = deconv_image_step(x, y, 6, 6, k->data, k->width, k->height, &p, 0, 1, NULL, NULL, &err);
+    CHECK(st == DECONV_ERR_ARG && strstr(err.message, "--no-clip"), "cg with the box: %d %s", st,
+          err.message);
+    deconv_kernel_free(k);
+}
+
 static void diverging(void)
 {
     deconv_error err = {0};
@@ -178,6 +218,10 @@ int main(void)
                 monotone(methods[m], rules[r], 0.0, clip);
                 monotone(methods[m], rules[r], 0.002, clip);
             }
+    /* Conjugate gradient: the quadratic case only, monotone, and ahead of
+     * plain gradient descent after the same number of iterations. */
+    monotone(DECONV_METHOD_CG, DECONV_STEP_EXACT, 0.0, 0);
+    cg_ahead();
     diverging();
     thread_independent();
     end_to_end();

@@ -1,0 +1,15 @@
+/* The L0-gradient image step of blind estimation (sparse_prior.c). Internal. */
+#ifndef DECONV_SPARSE_PRIOR_H
+#define DECONV_SPARSE_PRIOR_H
+
+/* Minimise over x, for a fixed kernel h (kw x kh),
+ *   F(x) = 1/2 ||h * x - y||^2 + lambda/2 ||grad x||_0
+ * (MODEL.md's valid convolution: y is N x M, x is (N+kw-1) x (M+kh-1),
+ * updated in place; ||grad x||_0 counts the pixels whose forward
+ * differences are not both zero), by half-quadratic splitting (Xu, Zheng
+ * and Jia, CVPR 2013; Pan et al., CVPR 2014). beta grows from 2 lambda by
+ * 2x up to beta_max. Returns 0, or -1 when out of memory (x unchanged). */
+int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h, int kw, int kh,
+                         double lambda, double beta_max);
+
+#endif
