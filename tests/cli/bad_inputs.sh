@@ -235,7 +235,7 @@ expect 2 "--max-pixels: '1e9' is not an integer" deblur "$DATA/camera.png" "${G[
 expect 2 "--threads: 'nan' is not an integer" deblur "$DATA/camera.png" "${G[@]}" --threads nan
 expect 2 "--tv: must be a non-negative finite number, got 'inf'" deblur "$DATA/camera.png" "${G[@]}" --tv=inf
 expect 2 "--tol: must be a non-negative finite number, got 'nan'" deblur "$DATA/camera.png" "${G[@]}" --tol nan
-expect 2 "--method: must be one of nesterov|gd, got 'newton'" deblur "$DATA/camera.png" "${G[@]}" --method newton
+expect 2 "--method: must be one of nesterov|gd|cg, got 'newton'" deblur "$DATA/camera.png" "${G[@]}" --method newton
 expect 2 "--conv: must be one of auto|direct|fft, got ''" deblur "$DATA/camera.png" "${G[@]}" --conv=
 expect 2 "--kernel-size: must be an integer from 1 to 1000000, got '0'" blind "$DATA/camera.png" -o "$OUT" --kernel-size 3x0
 expect 2 "--levels: must be an integer from 1 to 30, got '31'" blind "$DATA/camera.png" -o "$OUT" --kernel-size 3 --levels 31
