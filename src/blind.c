@@ -277,6 +277,16 @@ static double kernel_setup(level *l)
 {
     int kw = l->kw, kh = l->kh, nk = kw * kh;
     memset(l->ac, 0, (size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
+    if (envd("DB_FFTK", 1)) {
+        memset(l->g, 0, nk * sizeof(double));
+        if (deconv_kernel_normal_fft(l->px, l->xw - 1, l->xh, l->dy_c, kw, kh, l->ac, l->g) == 0 &&
+            deconv_kernel_normal_fft(l->py, l->xw, l->xh - 1, l->dy_r, kw, kh, l->ac, l->g) == 0) {
+            for (int t = 0; t < nk; t++)
+                l->c[t] = (float)l->g[t];
+            return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
+        }
+        memset(l->ac, 0, (size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
+    }
     add_autocorrelation(l->px, l->xw - 1, l->xh, kw, kh, l->ac);
     add_autocorrelation(l->py, l->xw, l->xh - 1, kw, kh, l->ac);
     deconv_corr_kernel(l->px, l->xw - 1, l->xh, l->dy_c, kw, kh, l->c);

@@ -142,3 +142,67 @@ done:
     fftwf_free(Hf), fftwf_free(Xf), fftwf_free(Yf), fftwf_free(Wf);
     return rc;
 }
+
+int deconv_kernel_normal_fft(const float *v, int w, int h, const float *r, int kw, int kh,
+                             double *ac, double *c)
+{
+    const int PW = deconv_fft_good_size(w + kw, 1), PH = deconv_fft_good_size(h + kh, 0);
+    const int CW = PW / 2 + 1, rw = w - kw + 1, rh = h - kh + 1;
+    const size_t np = (size_t)PW * PH, nc = (size_t)CW * PH;
+    const double inv = 1.0 / (double)np;
+    float *buf = fftwf_malloc(np * sizeof(float));
+    fftwf_complex *V = fftwf_malloc(nc * sizeof(fftwf_complex));
+    fftwf_complex *R = fftwf_malloc(nc * sizeof(fftwf_complex));
+    fftwf_plan fwd = NULL, bwd = NULL;
+    int rc = -1;
+    if (!buf || !V || !R)
+        goto done;
+#pragma omp critical(deconv_fftw_planner)
+    {
+        fwd = fftwf_plan_dft_r2c_2d(PH, PW, buf, V, FFTW_ESTIMATE);
+        bwd = fftwf_plan_dft_c2r_2d(PH, PW, V, buf, FFTW_ESTIMATE);
+    }
+    if (!fwd || !bwd)
+        goto done;
+    memset(buf, 0, np * sizeof(float));
+    for (int i = 0; i < h; i++)
+        memcpy(buf + (size_t)i * PW, v + (size_t)i * w, w * sizeof(float));
+    fftwf_execute_dft_r2c(fwd, buf, V);
+    memset(buf, 0, np * sizeof(float));
+    for (int i = 0; i < rh; i++)
+        memcpy(buf + (size_t)i * PW, r + (size_t)i * rw, rw * sizeof(float));
+    fftwf_execute_dft_r2c(fwd, buf, R);
+    /* cross-correlation sum_i r[i] v[i + s], s >= 0: conj(R) V */
+    for (size_t k = 0; k < nc; k++) {
+        float re = R[k][0] * V[k][0] + R[k][1] * V[k][1];
+        float im = R[k][0] * V[k][1] - R[k][1] * V[k][0];
+        R[k][0] = re, R[k][1] = im;
+    }
+    fftwf_execute_dft_c2r(bwd, R, buf);
+    for (int a = 0; a < kh; a++)
+        for (int b = 0; b < kw; b++)
+            c[a * kw + b] += inv * buf[(size_t)(kh - 1 - a) * PW + (kw - 1 - b)];
+    /* autocorrelation sum_i v[i] v[i + s]: |V|^2, negative shifts wrapped */
+    for (size_t k = 0; k < nc; k++) {
+        V[k][0] = V[k][0] * V[k][0] + V[k][1] * V[k][1];
+        V[k][1] = 0;
+    }
+    fftwf_execute_dft_c2r(bwd, V, buf);
+    int aw = 2 * kw - 1;
+    for (int sa = 0; sa < 2 * kh - 1; sa++)
+        for (int sb = 0; sb < aw; sb++) {
+            int di = (sa - (kh - 1) + PH) % PH, dj = (sb - (kw - 1) + PW) % PW;
+            ac[(size_t)sa * aw + sb] += inv * buf[(size_t)di * PW + dj];
+        }
+    rc = 0;
+done:
+#pragma omp critical(deconv_fftw_planner)
+    {
+        if (fwd)
+            fftwf_destroy_plan(fwd);
+        if (bwd)
+            fftwf_destroy_plan(bwd);
+    }
+    fftwf_free(buf), fftwf_free(V), fftwf_free(R);
+    return rc;
+}

@@ -12,4 +12,12 @@
 int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h, int kw, int kh,
                          double lambda, double beta_max);
 
+/* The normal equations of fitting a kernel to one gradient image v (w x h)
+ * against r ((w-kw+1) x (h-kh+1)), by FFT: adds the autocorrelation of v
+ * over shifts |row| < kh, |col| < kw into ac ((2kw-1) x (2kh-1), as
+ * blind.c's add_autocorrelation) and X^T r (MODEL.md's kernel gradient
+ * with residual r) into c (kw x kh). Returns 0, or -1 out of memory. */
+int deconv_kernel_normal_fft(const float *v, int w, int h, const float *r, int kw, int kh,
+                             double *ac, double *c);
+
 #endif
