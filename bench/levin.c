@@ -11,7 +11,7 @@
  * 180-degree rotation of MODEL.md's h (see the data's README).
  *
  *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--threads N]
- *         [blind flags: --iterations N --tv L --levels N ...] */
+ *         [blind flags: --iterations N --tv L --levels N --sparse-prior 0|1 ...] */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -110,6 +110,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--levels")) bp.levels = atoi(v);
         else if (!strcmp(a, "--scale")) bp.scale = atof(v);
         else if (!strcmp(a, "--kernel-reg")) bp.kernel_reg = atof(v);
+        else if (!strcmp(a, "--sparse-prior")) bp.sparse_prior = atoi(v);
         else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
     }
     printf("case,kernel,ratio,ncc,seconds\n");

@@ -301,20 +301,32 @@ deconv_image *deconv_crop_to_input(const deconv_image *x, int kw, int kh);
 
 typedef struct {
     int kernel_width, kernel_height; /* the kernel's support (required) */
-    int iterations;         /* alternations per pyramid level; default 60 */
-    int kernel_iterations;  /* kernel steps per alternation; default 1 */
-    int image_iterations;   /* image steps per alternation; default 1 */
-    double step;            /* image step (<= 0 automatic) */
-    double kernel_step;     /* kernel step (<= 0 automatic) */
+    int iterations;         /* alternations (x step, h step) per pyramid
+                               level; default 50 */
+    int kernel_iterations;  /* FISTA iterations of each h step; default 30 */
+    int image_iterations;   /* Nesterov iterations of each TV x step;
+                               default 8 (not used with sparse_prior) */
+    double step;            /* first trial step of the TV x step (<= 0
+                               automatic) */
+    double kernel_step;     /* no longer used (the h step takes 1/L, L from
+                               power iteration); kept for compatibility */
     double kernel_reg;      /* Tikhonov weight gamma on the kernel, relative
-                               to the energy of the selected edges */
-    deconv_step_rule rule;  /* as for deblur; default ARMIJO */
-    double tv;              /* starting TV weight; <= 0 automatic */
-    double tv_final;        /* smallest TV weight; default tv / 8 */
-    int levels;             /* pyramid levels; 0 automatic */
+                               to the energy of the selected edges;
+                               default 0 */
+    deconv_step_rule rule;  /* line search of the TV x step; default ARMIJO */
+    double tv;              /* TV weight at the start of each level; <= 0:
+                               0.02 */
+    double tv_final;        /* TV weight at the end of each level (geometric
+                               decrease); <= 0: tv / 10 */
+    int levels;             /* pyramid levels; 0 automatic (coarsest kernel
+                               about 3 pixels) */
     double scale;           /* pyramid ratio per level; default 1/sqrt(2) */
     const deconv_kernel *init; /* starting kernel (NULL: delta) */
     int init_gaussian;      /* start from a small Gaussian instead of delta */
+    int sparse_prior;       /* 1: the x step uses an L0 prior on gradients
+                               (Xu et al. 2013) instead of TV; experimental,
+                               worse than TV on the Levin benchmark so far;
+                               default 0 */
     int threads;
     deconv_progress_fn progress;
     void *progress_user;

@@ -8,7 +8,9 @@
  *                       warm started; lambda starts large and decreases
  *                       (Perrone and Favaro, CVPR 2014), so the strong
  *                       edges of x appear first and the kernel is fitted
- *                       to them.
+ *                       to them. With sparse_prior, lambda/2 ||grad x||_0
+ *                       instead (sparse_prior.c: half-quadratic splitting
+ *                       by FFT).
  *
  *   kernel step  E(h) = 1/2 sum_{d = col, row} ||h * P_d - D_d y||^2
  *                       + gamma/2 ||h||^2,         h >= 0, then sum h = 1
@@ -21,9 +23,9 @@
  *                shape. E is minimised by accelerated projected gradient
  *                (FISTA). Its normal operator P^T P is applied through the
  *                autocorrelation of P over the kernel's shifts (the
- *                boundary terms of the valid window are neglected), so
- *                each kernel iteration costs a kernel-sized correlation,
- *                not an image-sized one.
+ *                boundary terms of the valid window are neglected),
+ *                computed once per step by FFT, so each kernel iteration
+ *                costs a kernel-sized correlation, not an image-sized one.
  *
  * After each kernel step, values below max/20 are removed; at the end of a
  * level, pieces of the kernel not connected to its main mass are removed
@@ -36,12 +38,6 @@
 
 #include "internal.h"
 #include "sparse_prior.h"
-
-static double envd(const char *n, double d)
-{
-    const char *v = getenv(n);
-    return v ? atof(v) : d;
-}
 
 void deconv_blind_defaults(deconv_blind_params *p)
 {
@@ -277,7 +273,8 @@ static double kernel_setup(level *l)
 {
     int kw = l->kw, kh = l->kh, nk = kw * kh;
     memset(l->ac, 0, (size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
-    if (envd("DB_FFTK", 1)) {
+    {
+        /* by FFT: its cost does not grow with the number of edges kept */
         memset(l->g, 0, nk * sizeof(double));
         if (deconv_kernel_normal_fft(l->px, l->xw - 1, l->xh, l->dy_c, kw, kh, l->ac, l->g) == 0 &&
             deconv_kernel_normal_fft(l->py, l->xw, l->xh - 1, l->dy_r, kw, kh, l->ac, l->g) == 0) {
@@ -285,6 +282,7 @@ static double kernel_setup(level *l)
                 l->c[t] = (float)l->g[t];
             return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
         }
+        /* out of memory for the FFT: the direct sums over the edges */
         memset(l->ac, 0, (size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
     }
     add_autocorrelation(l->px, l->xw - 1, l->xh, kw, kh, l->ac);
@@ -654,25 +652,29 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
                 deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at level %d", lv + 1);
                 goto done;
             }
-            /* image step: F(x) = 1/2 ||h*x - y||^2 + lambda TV(x) */
-            ip.tv = tv0 * pow(decay, it);
             double f = 0;
-            if (envd("DB_X", 1) == 1) {
-                double l0 = envd("DB_L0", 4e-3), l1 = envd("DB_L1", 4e-4);
-                double lam = l0 * pow(l1 / l0, it / (double)(p->iterations > 1 ? p->iterations - 1 : 1));
-                if (deconv_l0_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw, cur.kh, lam, envd("DB_BMAX", 1e5))) {
-                    deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+            if (p->sparse_prior) {
+                /* x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0,
+                 * lambda from 4e-3 to 4e-4 within the level (sparse_prior.c) */
+                double lambda = 4e-3 * pow(0.1, it / (double)(p->iterations > 1 ? p->iterations - 1 : 1));
+                if (deconv_l0_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw, cur.kh,
+                                         lambda, 1e5)) {
+                    deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
                     goto done;
                 }
             } else {
-            deconv_status st = deconv_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw,
-                                                 cur.kh, &ip, 0, 1, NULL, &f, err);
-            if (st != DECONV_OK)
-                goto done;
+                /* x step: F(x) = 1/2 ||h*x - y||^2 + lambda TV(x), lambda
+                 * from tv to tv_final within the level (image_step.c) */
+                ip.tv = tv0 * pow(decay, it);
+                deconv_status st = deconv_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw,
+                                                     cur.kh, &ip, 0, 1, NULL, &f, err);
+                if (st != DECONV_OK)
+                    goto done;
             }
-            /* kernel step: E(h) on the selected edges of x */
-            double cf = envd("DB_COUNT", 2.0);
-            select_edges(&cur, cf > 0 ? cf / 2.0 * count * pow(envd("DB_LOOSEN", 1.1), it) : 1e30);
+            /* h step: E(h) = 1/2 sum_d ||h * P_d - D_d y||^2 + gamma/2 ||h||^2,
+             * h >= 0, on the selected edges P of x (every non-zero gradient
+             * with the sparse prior, whose x is already piecewise flat) */
+            select_edges(&cur, p->sparse_prior ? 1e30 : count * pow(1.1, it));
             double energy = kernel_setup(&cur);
             kernel_steps(&cur, p->kernel_iterations, gamma_rel * energy);
             prune_small(cur.h, cur.kw, cur.kh, 0.05);

@@ -11,6 +11,10 @@ int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, 
                                   int kw, int kh, double count, int iterations, double gamma,
                                   double *e0, double *e1);
 
+/* sparse_prior.c's FFT normal equations (internal, declared here). */
+int deconv_kernel_normal_fft(const float *v, int w, int h, const float *r, int kw, int kh,
+                             double *ac, double *c);
+
 static unsigned long long seed = 4242;
 
 static double gauss(void)
@@ -165,8 +169,39 @@ static void test_end_to_end(void)
     deconv_kernel_free(k);
 }
 
+/* The FFT normal equations of the kernel step match the direct sums:
+ * c = X^T r (deconv_corr_kernel) and the autocorrelation at a few shifts. */
+static void test_normal_fft(void)
+{
+    const int w = 41, h = 30, kw = 6, kh = 5, rw = w - kw + 1, rh = h - kh + 1;
+    float v[41 * 30], r[36 * 26], cd[30];
+    double ac[11 * 9] = {0}, c[30] = {0};
+    for (int i = 0; i < w * h; i++)
+        v[i] = check_rand(&seed) < 0.3 ? (float)(check_rand(&seed) - 0.5) : 0.0f;
+    for (int i = 0; i < rw * rh; i++)
+        r[i] = (float)(check_rand(&seed) - 0.5);
+    CHECK(deconv_kernel_normal_fft(v, w, h, r, kw, kh, ac, c) == 0, "normal_fft failed");
+    deconv_corr_kernel(v, w, h, r, kw, kh, cd);
+    double err = 0;
+    for (int t = 0; t < kw * kh; t++)
+        err = fmax(err, fabs(c[t] - cd[t]));
+    CHECK(err < 1e-4, "FFT X^T r differs from deconv_corr_kernel by %g", err);
+    int shifts[][2] = {{0, 0}, {1, -2}, {-4, 5}, {3, 3}};
+    for (int k = 0; k < 4; k++) {
+        int di = shifts[k][0], dj = shifts[k][1];
+        double s = 0;
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++)
+                if (i + di >= 0 && i + di < h && j + dj >= 0 && j + dj < w)
+                    s += (double)v[i * w + j] * v[(i + di) * w + j + dj];
+        double a = ac[(di + kh - 1) * (2 * kw - 1) + dj + kw - 1];
+        CHECK(fabs(a - s) < 1e-4, "autocorrelation at (%d, %d): %g, direct %g", di, dj, a, s);
+    }
+}
+
 int main(void)
 {
+    test_normal_fft();
     test_projection();
     test_kernel_step();
     test_end_to_end();

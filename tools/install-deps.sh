@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install what deconv needs to build, from Debian's packages. Installs only
-# what is missing; uses sudo when not run as root. With --fuzz, also what
+# what is missing; uses sudo when not run as root (valgrind: for the tests). With --fuzz, also what
 # tests/fuzz/run.sh needs: clang, its libFuzzer and sanitizer runtimes
 # (libclang-rt-dev) and its OpenMP (libomp-dev).
 set -euo pipefail
-packages=(build-essential cmake libpng-dev libstb-dev libfftw3-dev)
+packages=(build-essential cmake libpng-dev libstb-dev libfftw3-dev valgrind)
 if [[ ${1:-} == --fuzz ]]; then
   packages+=(clang libclang-rt-dev libomp-dev)
 elif [[ $# -gt 0 ]]; then
