@@ -32,8 +32,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../src/operator.h"
 #include "deconv.h"
+#include "fft.h"
+#include "operator.h"
 
 static int reps = 5;
 static FILE *csv;
@@ -212,13 +213,44 @@ static double time_step(float *x, const float *x0, const float *y, int N, int M,
     return now() - t0;
 }
 
+/* The reference of issue 4: three FFTW transforms (forward, inverse,
+ * forward) of the size the FFT path pads x to, with FFTW's own 2-D plans
+ * made with FFTW_MEASURE (at most 20 s of planning) and its threads. */
+static double time_three_fftw(int xw, int xh, int nthreads)
+{
+    int pw = deconv_fft_good_size(xw, 1), ph = deconv_fft_good_size(xh, 0);
+    float *in = fftwf_alloc_real((size_t)pw * ph);
+    fftwf_complex *out = fftwf_alloc_complex((size_t)ph * (pw / 2 + 1));
+    fftwf_plan_with_nthreads(nthreads);
+    fftwf_set_timelimit(20.0);
+    fftwf_plan f = fftwf_plan_dft_r2c_2d(ph, pw, in, out, FFTW_MEASURE);
+    fftwf_plan b = fftwf_plan_dft_c2r_2d(ph, pw, out, in, FFTW_MEASURE);
+    for (size_t i = 0; i < (size_t)pw * ph; i++)
+        in[i] = frand();
+    double t[16];
+    int n = reps < 16 ? reps : 16;
+    for (int r = 0; r < n; r++) {
+        double t0 = now();
+        fftwf_execute(f);
+        fftwf_execute(b);
+        fftwf_execute(f);
+        t[r] = now() - t0;
+    }
+    fftwf_destroy_plan(f);
+    fftwf_destroy_plan(b);
+    fftwf_free(in);
+    fftwf_free(out);
+    return median(t, n);
+}
+
 static void bench_step(const int *threads, int nthreads, int quick)
 {
     static const double mpix[] = {1, 4, 12};
     const int nm = quick ? 2 : 3;
     printf("\n== step: seconds per deconv_image_step iteration (31x31 Gaussian, auto path, "
            "defaults, tol 0) ==\n");
-    printf("%6s %7s %7s %10s\n", "MP", "threads", "path", "s/iter");
+    printf("%6s %7s %7s %10s %12s %8s\n", "MP", "threads", "path", "s/iter", "3 FFTW (s)",
+           "ratio");
     deconv_error err;
     deconv_kernel *k = deconv_kernel_gaussian(5.0, 31, &err);
     for (int im = 0; im < nm; im++) {
@@ -241,8 +273,9 @@ static void bench_step(const int *threads, int nthreads, int quick)
                 t[r] = (time_step(x, x0, y, N, M, k, &p, 12) -
                         time_step(x, x0, y, N, M, k, &p, 2)) / 10.0;
             double s = median(t, n);
-            printf("%6.2f %7d %7s %10.4f\n", N * (double)M * 1e-6, threads[it],
-                   pick == DECONV_CONV_FFT ? "fft" : "direct", s);
+            double ref = time_three_fftw(xw, xh, threads[it]);
+            printf("%6.2f %7d %7s %10.4f %12.4f %8.2f\n", N * (double)M * 1e-6, threads[it],
+                   pick == DECONV_CONV_FFT ? "fft" : "direct", s, ref, s / ref);
             fprintf(csv, "step,%d,%d,31,%d,%.6g,%s\n", N, M, threads[it], s,
                     pick == DECONV_CONV_FFT ? "fft" : "direct");
             fflush(stdout);
@@ -307,6 +340,7 @@ static void bench_memory(int nthreads)
 
 int main(int argc, char **argv)
 {
+    fftwf_init_threads(); /* for the FFTW reference's own threads */
     int peak = 0, conv = 0, step = 0, memory = 0, quick = 0;
     int threads[8] = {1, 2}, nthreads = 2;
     const char *csv_path = "speed.csv";
