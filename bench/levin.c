@@ -111,6 +111,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--scale")) bp.scale = atof(v);
         else if (!strcmp(a, "--kernel-reg")) bp.kernel_reg = atof(v);
         else if (!strcmp(a, "--sparse-prior")) bp.sparse_prior = atoi(v);
+        else if (!strcmp(a, "--refine")) bp.refine = atoi(v);
+        else if (!strcmp(a, "--refine-lambda")) bp.refine_lambda = atof(v);
         else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
     }
     printf("case,kernel,ratio,ncc,seconds\n");
