@@ -39,7 +39,7 @@
 #include "internal.h"
 #include "sparse_prior.h"
 
-static double REFINE_PRUNE = 0.05;
+static double REFINE_PRUNE = 0.05; // EXPERIMENT
 
 void deconv_blind_defaults(deconv_blind_params *p)
 {
@@ -698,6 +698,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
      * fits the kernel far more accurately from a good start.
      *   x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0
      *   h step: E(h) as above, with every non-zero gradient of x */
+    if (getenv("RP")) REFINE_PRUNE = atof(getenv("RP")); // EXPERIMENT
     for (int it = 0; it < p->refine; it++) {
         if (p->cancel && *p->cancel) {
             deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
