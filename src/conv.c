@@ -182,7 +182,8 @@ static void direct_run(const direct *d, const float *src, int sw, int sh, float 
 {
     const int R = d->R, S = d->S, wr = R + d->kh - 1, wc = S + d->kw - 1;
     const int nstrips = (oh + R - 1) / R;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) \
+    if ((double)ow * oh * d->kw * d->kh >= DECONV_PARALLEL_MIN)
     for (int st = 0; st < nstrips; st++) {
         float win[(STRIP_RMAX + WIN_KMAX - 1) * WIN_STRIDE];
         float tile[STRIP_RMAX * STRIP_SMAX];
@@ -223,7 +224,7 @@ static void direct_run(const direct *d, const float *src, int sw, int sh, float 
 static void plain_run(const float *kc, int kw, int kh, int ro, int co, const float *src,
                       int sw, int sh, float *out, int ow, int oh)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((double)ow * oh * kw * kh >= DECONV_PARALLEL_MIN)
     for (int p = 0; p < oh; p++) {
         float *restrict yr = out + (size_t)p * ow;
         memset(yr, 0, (size_t)ow * sizeof(float));
@@ -390,7 +391,8 @@ void deconv_corr_kernel(const float *x, int xw, int xh, const float *r, int kw, 
     double *acc = calloc((size_t)kw * kh, sizeof(double));
     if (!acc)
         return;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) \
+    if ((double)rw * rh * kw * kh >= DECONV_PARALLEL_MIN)
     for (int a = 0; a < kh; a++) {
         double *ga = acc + (size_t)a * kw;
         for (int i = 0; i < rh; i++) {
@@ -423,7 +425,7 @@ double deconv_dot(const float *a, const float *b, size_t n)
     double stack[64], *part = nb <= 64 ? stack : malloc(nb * sizeof(double));
     if (!part)
         return 0.0 / 0.0;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
     for (size_t k = 0; k < nb; k++) {
         size_t lo = k * DOT_BLOCK, hi = lo + DOT_BLOCK < n ? lo + DOT_BLOCK : n;
         double s = 0.0;
@@ -446,7 +448,7 @@ double deconv_objective(const float *x, const float *y, int N, int M, const floa
     int xw = N + kw - 1, xh = M + kh - 1;
     size_t n = (size_t)N * M;
     deconv_conv_valid(x, xw, xh, h, kw, kh, r);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         r[i] -= y[i];
     double f = 0.5 * deconv_dot(r, r, n);

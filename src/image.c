@@ -56,7 +56,7 @@ void deconv_pad_replicate(const float *in, int w, int h, int pt, int pb, int pl,
                           float *out)
 {
     int ow = w + pl + pr, oh = h + pt + pb;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)ow * oh >= DECONV_PARALLEL_MIN)
     for (int i = 0; i < oh; i++) {
         int si = i - pt < 0 ? 0 : (i - pt >= h ? h - 1 : i - pt);
         const float *src = in + (size_t)si * w;

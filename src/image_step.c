@@ -73,7 +73,7 @@ static void two_dots(const problem *q, const float *a, const float *b, const flo
 {
     size_t nb = (n + DOT_BLOCK - 1) / DOT_BLOCK;
     double *p1 = q->partial, *p2 = q->partial + nb;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
     for (size_t k = 0; k < nb; k++) {
         size_t lo = k * DOT_BLOCK, hi = lo + DOT_BLOCK < n ? lo + DOT_BLOCK : n;
         double s1 = 0, s2 = 0;
@@ -127,7 +127,7 @@ static double safe_step(const problem *q)
 static void residual(problem *q, const float *x, float *r)
 {
     deconv_op_apply(q->op, x, r);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (q->ny >= DECONV_PARALLEL_MIN)
     for (size_t i = 0; i < q->ny; i++)
         r[i] -= q->y[i];
 }
@@ -135,7 +135,7 @@ static void residual(problem *q, const float *x, float *r)
 /* out = a + beta (a - b), over n samples. */
 static void extrapolate(float *out, const float *a, const float *b, float beta, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + beta * (a[i] - b[i]);
 }
@@ -143,7 +143,7 @@ static void extrapolate(float *out, const float *a, const float *b, float beta, 
 /* out = a + t d */
 static void axpy_to(float *out, const float *a, float t, const float *d, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         out[i] = a[i] + t * d[i];
 }
@@ -154,14 +154,14 @@ static void direction(const problem *q, const float *z, float s, double *gd, dou
     float *d = q->d;
     const float *g = q->g;
     if (q->p->clip) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (q->nx >= DECONV_PARALLEL_MIN)
         for (size_t i = 0; i < q->nx; i++) {
             float v = z[i] - s * g[i];
             v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
             d[i] = v - z[i];
         }
     } else {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (q->nx >= DECONV_PARALLEL_MIN)
         for (size_t i = 0; i < q->nx; i++)
             d[i] = -s * g[i];
     }
@@ -253,7 +253,7 @@ static trial cg_step(problem *q, const float *x, double fdata, double F, double 
     *gg_prev = gg;
     double gd, dd;
     for (;;) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (q->nx >= DECONV_PARALLEL_MIN)
         for (size_t i = 0; i < q->nx; i++)
             q->d[i] = -q->g[i] + beta * q->d[i];
         two_dots(q, q->g, q->d, q->d, q->d, q->nx, &gd, &dd);
@@ -402,7 +402,7 @@ done:
 static int all_finite(const float *v, size_t n)
 {
     int ok = 1;
-#pragma omp parallel for reduction(&& : ok) schedule(static)
+#pragma omp parallel for reduction(&& : ok) schedule(static) if (n >= DECONV_PARALLEL_MIN)
     for (size_t i = 0; i < n; i++)
         ok = ok && isfinite(v[i]);
     return ok;

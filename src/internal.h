@@ -15,6 +15,12 @@
 deconv_status deconv_fail(deconv_error *err, deconv_status code, const char *fmt, ...)
     DECONV_PRINTF(3, 4);
 
+/* Loops over fewer samples than this (or direct convolutions of less work
+ * than this many multiply-adds) run on one thread: below it, waking and
+ * joining the threads costs more than the work, and far more when other
+ * processes keep the cores busy. The result is the same either way. */
+#define DECONV_PARALLEL_MIN 65536
+
 /* Allocation of float buffers aligned for vector loads; NULL on failure or
  * on a size that overflows. Free with deconv_free_floats. */
 float *deconv_alloc_floats(size_t n);

@@ -146,7 +146,7 @@ static deconv_status fft_init(deconv_op *op)
     /* K = FFT(h at the origin) / (ph pw): the inverse's scale folded in. */
     const float scale = (float)(1.0 / ((double)op->ph * op->pw));
     const int nblocks = (op->nc + DECONV_FFT_BLOCK - 1) / DECONV_FFT_BLOCK;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
@@ -220,7 +220,7 @@ void deconv_op_apply(deconv_op *op, const float *x, float *y)
     }
     const int xw = op->xw, xh = op->xh, N = op->N, M = op->M;
     const int top = op->kh - 1, left = op->kw - 1;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
@@ -251,7 +251,7 @@ void deconv_op_adjoint(deconv_op *op, const float *r, float *g)
     }
     const int xw = op->xw, xh = op->xh, N = op->N, M = op->M;
     const int top = op->kh - 1, left = op->kw - 1;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {

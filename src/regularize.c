@@ -31,7 +31,7 @@ double deconv_tv(const float *x, int w, int h, double eps, double weight, float 
     if (!rows)
         return NAN;
     const float e2 = (float)(eps * eps), wt = (float)weight;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)w * h >= DECONV_PARALLEL_MIN)
     for (int i = 0; i < h; i++) {
         double s = 0.0;
         /* ux_left: this row's (dx / n) one pixel to the left, carried
@@ -67,7 +67,7 @@ double deconv_tikhonov(const float *x, int w, int h, double weight, float *g)
     if (!rows)
         return NAN;
     const float wt = (float)weight;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)w * h >= DECONV_PARALLEL_MIN)
     for (int i = 0; i < h; i++) {
         double s = 0.0;
         for (int j = 0; j < w; j++) {
