@@ -262,6 +262,10 @@ typedef struct {
     double tv_eps;            /* TV smoothing; default 1e-3 */
     double tikhonov;          /* Tikhonov weight; default 0 */
     int clip;                 /* box 0 <= x <= 1 by projection; default 1 */
+    int keep_partial;         /* when the run stops early (NaN, divergence,
+                                 cancel): return the last good iterate, with
+                                 the reason in report->stopped and err,
+                                 instead of NULL; default 0 */
     int threads;              /* 0: OpenMP's default */
     deconv_progress_fn progress;
     void *progress_user;
@@ -275,6 +279,8 @@ typedef struct {
     double objective;   /* final objective of the last channel */
     double noise;       /* estimated noise sigma of the input */
     double tv;          /* TV weight used */
+    deconv_status stopped; /* DECONV_OK, or why the run stopped early (a
+                              partial result, with keep_partial) */
 } deconv_report;
 
 /* Restore every colour channel of y with kernel k (alpha is carried through

@@ -80,23 +80,32 @@ deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,
         report->noise = sigma;
         report->tv = p.tv;
     }
-    for (int c = 0; c < y->channels; c++) {
-        float *xc = deconv_image_plane(x, c);
-        const float *yc = deconv_image_plane(y, c);
-        /* MODEL.md: start from y extended by edge replication. Alpha is
-         * carried through: its centre is y's alpha unchanged. */
-        deconv_pad_replicate(yc, N, M, top, kh - 1 - top, left, kw - 1 - left, xc);
-        if (c >= colors)
-            continue;
+    /* MODEL.md: start from y extended by edge replication. Alpha is
+     * carried through: its centre is y's alpha unchanged. */
+    for (int c = 0; c < y->channels; c++)
+        deconv_pad_replicate(deconv_image_plane(y, c), N, M, top, kh - 1 - top, left,
+                             kw - 1 - left, deconv_image_plane(x, c));
+    for (int c = 0; c < colors; c++) {
         int it = 0;
         double fobj = 0;
-        if (deconv_image_step(xc, yc, N, M, k->data, kw, kh, &p, c, colors, &it, &fobj,
-                              err) != DECONV_OK)
-            goto fail;
+        deconv_status st = deconv_image_step(deconv_image_plane(x, c), deconv_image_plane(y, c),
+                                             N, M, k->data, kw, kh, &p, c, colors, &it, &fobj,
+                                             err);
         if (report) {
             report->iterations += it;
             report->objective = fobj;
         }
+        if (st == DECONV_OK)
+            continue;
+        /* The image step leaves its last good iterate in x: hand it back
+         * if asked (the channels not reached keep their start). */
+        int partial = st == DECONV_ERR_NUMERIC || st == DECONV_ERR_DIVERGED ||
+                      st == DECONV_ERR_INTERRUPTED;
+        if (!(p.keep_partial && partial))
+            goto fail;
+        if (report)
+            report->stopped = st;
+        break;
     }
     omp_set_num_threads(saved_threads);
     return x;

@@ -102,6 +102,9 @@ static const arg_spec options[] = {
      "Tikhonov weight on image gradients", NULL},
     {"--no-clip", NULL, K_CLEAR, CMD_DEBLUR, OFF(deblur.clip), 0, 0, 0, NULL,
      "do not keep pixel values within [0, 1] while iterating", NULL},
+    {"--keep-partial", NULL, K_SET, CMD_DEBLUR, OFF(deblur.keep_partial), 0, 0, 0, NULL,
+     "if the run stops early (NaN, divergence, Ctrl-C), write the last good iterate and exit 3",
+     NULL},
     {"--full", NULL, K_SET, CMD_DEBLUR, OFF(full), 0, 0, 0, NULL,
      "write all of x: INPUT grown by the kernel size less one", NULL},
 
@@ -534,7 +537,8 @@ void cli_print_help(FILE *f, cli_command cmd)
         }
         fprintf(f, "\nKERNEL is one of --psf FILE, --gaussian S[,SIZE], --motion L,A or --disk R.\n"
                    "See 'deconv COMMAND --help' for the options of a command.\n"
-                   "Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.\n");
+                   "Exit status: 0 success, 1 failure, 2 usage error, 3 stopped early with\n"
+                   "--keep-partial (the last good iterate written), 130 interrupted.\n");
         return;
     }
     cli_options o;

@@ -10,7 +10,7 @@
 #include "deconv.h"
 
 /* Exit codes of the program. */
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_PARTIAL = 3 /* stopped early, the last good iterate written */ };
 
 typedef enum {
     CMD_DEBLUR = 1 << 0,

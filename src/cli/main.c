@@ -320,6 +320,11 @@ static int cmd_deblur(cli_options *o)
     else
         code = write_result(x, k->width, k->height, o->full, o->bits ? o->bits : info.bits,
                             o->output, NULL);
+    if (code == CLI_OK && rep.stopped != DECONV_OK) {
+        cli_error("%s; stopped early: wrote the last good iterate to '%s'", err.message,
+                  o->output);
+        code = CLI_PARTIAL;
+    }
     if (code == CLI_OK && !o->quiet)
         fprintf(stderr,
                 "deconv: restored %dx%d %s in %.1f s (%d iterations, noise %.4f, TV %.3g) -> %s\n",

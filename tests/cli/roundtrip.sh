@@ -126,6 +126,20 @@ check "coffee blurred is $((600 - GK + 1))x$((400 - GK + 1)) RGB" \
 run deblur "$T/cb.png" -o "$T/cd.png" --gaussian 1.5 --iterations 20 --quiet
 check "coffee restored keeps size and RGB" [ "$(png_size "$T/cd.png")/$(png_colour "$T/cd.png")" = "$(png_size "$T/cb.png")/2" ]
 
+# --- a run that stops early ---------------------------------------------
+# A fixed step far above the safe one diverges: refused and nothing written,
+# or, with --keep-partial, the last good iterate written and exit 3.
+code=0
+"$DECONV" deblur "$T/b1.png" -o "$T/div.png" --motion 9,30 --method gd --line-search none --step 50 2>"$T/stderr" || code=$?
+check "a diverging step exits 1 (got $code)" [ "$code" = 1 ]
+check "a diverging step names the safe step" grep -q "are safe" "$T/stderr"
+check_not "a diverging step writes nothing" [ -e "$T/div.png" ]
+code=0
+"$DECONV" deblur "$T/b1.png" -o "$T/div.png" --motion 9,30 --method gd --line-search none --step 50 --keep-partial 2>"$T/stderr" || code=$?
+check "--keep-partial exits 3 (got $code)" [ "$code" = 3 ]
+check "--keep-partial says so" grep -q "stopped early: wrote the last good iterate" "$T/stderr"
+check "--keep-partial writes the image" [ "$(png_size "$T/div.png")" = "${S}x$S" ]
+
 # --- blind (small and short) ------------------------------------------
 run blind "$T/clean.png" -o "$T/bl.png" --kernel-size 9x7 --iterations 5 --levels 2 --kernel-out "$T/bk.csv" --log "$T/blog.csv" --quiet
 check "blind output keeps the size" [ "$(png_size "$T/bl.png")" = "${S}x$S" ]
