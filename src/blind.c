@@ -681,7 +681,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
             select_edges(&cur, p->sparse_prior ? 1e30 : count * pow(1.1, it));
             double energy = kernel_setup(&cur);
             kernel_steps(&cur, p->kernel_iterations, gamma_rel * energy);
-            prune_small(cur.h, cur.kw, cur.kh, 0.05);
+            prune_small(cur.h, cur.kw, cur.kh, getenv("MP") ? atof(getenv("MP")) : 0.05); // EXPERIMENT
             if (p->progress) {
                 deconv_progress pr = {it + 1, 0, 1, f, f, 0, "kernel", lv, levels};
                 if (p->progress(&pr, p->progress_user)) {

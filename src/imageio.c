@@ -858,6 +858,65 @@ static const char *jpeg_check(FILE *f)
 }
 
 /* Formats recognisable by their first bytes (TGA has no signature). */
+/* stb_image 2.27 keeps a BMP's palette in a 256-entry stack array and fills
+ * only the entries the file holds: a pixel index past them reads
+ * uninitialised memory (random colours). Scan the indices of uncompressed
+ * palette BMPs first, and refuse an index past the palette. Returns what is
+ * wrong, or NULL (anything else odd is left to stb_image). */
+static const char *bmp_check(FILE *f, char *why, size_t why_size)
+{
+    unsigned char h[54];
+    if (fseek(f, 0, SEEK_SET) != 0 || fread(h, 1, sizeof h, f) < 26)
+        return NULL;
+    uint32_t offset = h[10] | h[11] << 8 | (uint32_t)h[12] << 16 | (uint32_t)h[13] << 24;
+    uint32_t hsz = h[14] | h[15] << 8 | (uint32_t)h[16] << 16 | (uint32_t)h[17] << 24;
+    int64_t w, rows;
+    unsigned bpp, compression = 0;
+    if (hsz == 12) { /* OS/2 core header: 16-bit sizes, 3-byte palette entries */
+        w = h[18] | h[19] << 8;
+        rows = h[20] | h[21] << 8;
+        bpp = h[24] | h[25] << 8;
+    } else {
+        if (hsz < 40)
+            return NULL;
+        w = (int32_t)(h[18] | h[19] << 8 | (uint32_t)h[20] << 16 | (uint32_t)h[21] << 24);
+        int32_t ht = (int32_t)(h[22] | h[23] << 8 | (uint32_t)h[24] << 16 | (uint32_t)h[25] << 24);
+        rows = ht < 0 ? -(int64_t)ht : ht;
+        bpp = h[28] | h[29] << 8;
+        compression = h[30] | h[31] << 8 | (uint32_t)h[32] << 16 | (uint32_t)h[33] << 24;
+    }
+    if ((bpp != 1 && bpp != 4 && bpp != 8) || compression != 0 || w <= 0 || rows <= 0 ||
+        offset < 14 + hsz)
+        return NULL;
+    /* stb's palette size: what lies between the header and the pixels */
+    int64_t entries = (offset - 14 - hsz) / (hsz == 12 ? 3 : 4);
+    if (entries >= (1 << bpp))
+        return NULL;
+    int64_t row_bytes = (w * bpp + 31) / 32 * 4;
+    if (row_bytes > (1 << 24) || fseek(f, (long)offset, SEEK_SET) != 0)
+        return NULL;
+    unsigned char *row = malloc((size_t)row_bytes);
+    if (!row)
+        return NULL;
+    const char *problem = NULL;
+    for (int64_t r = 0; r < rows && !problem; r++) {
+        if (fread(row, 1, (size_t)row_bytes, f) != (size_t)row_bytes)
+            break; /* a short file: stb_image's reading reports it */
+        for (int64_t j = 0; j < w; j++) {
+            int64_t bit = j * bpp;
+            unsigned v = (row[bit / 8] >> (8 - bpp - bit % 8)) & ((1u << bpp) - 1);
+            if (v >= entries) {
+                snprintf(why, why_size, "pixel index %u is past the palette of %lld colours", v,
+                         (long long)entries);
+                problem = why;
+                break;
+            }
+        }
+    }
+    free(row);
+    return problem;
+}
+
 static int known_signature(const unsigned char *p, size_t n)
 {
     return (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) ||     /* JPEG */
@@ -946,6 +1005,14 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
     }
     if (n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) {
         const char *problem = jpeg_check(f);
+        if (problem) {
+            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
+            return NULL;
+        }
+    }
+    if (n >= 2 && head[0] == 'B' && head[1] == 'M') {
+        char why[96];
+        const char *problem = bmp_check(f, why, sizeof why);
         if (problem) {
             deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
             return NULL;

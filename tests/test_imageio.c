@@ -790,6 +790,29 @@ static void test_limits(void)
     bmp[26] = 1;   /* planes */
     bmp[28] = 24;  /* bits per pixel */
     write_bytes(at("huge.bmp"), bmp, sizeof bmp);
+    {
+        /* An 8-bit BMP, 4 x 2, with a palette of 2 colours: index 1 reads
+         * white; index 7 lies past the palette and is refused (stb_image
+         * would read its uninitialised stack there). */
+        unsigned char pb[54 + 8 + 8] = {'B', 'M'};
+        pb[10] = 54 + 8, pb[14] = 40, pb[18] = 4, pb[22] = 2, pb[26] = 1, pb[28] = 8;
+        unsigned char pal[8] = {0, 0, 0, 0, 255, 255, 255, 0};
+        memcpy(pb + 54, pal, 8);
+        unsigned char pix[8] = {0, 1, 1, 0, 1, 0, 0, 1}; /* bottom row first */
+        memcpy(pb + 62, pix, 8);
+        write_bytes(at("pal.bmp"), pb, sizeof pb);
+        deconv_image *ok = deconv_image_read(at("pal.bmp"), 0, NULL, &err);
+        CHECK(ok && ok->data[0] == 1.0f && ok->data[1] == 0.0f && ok->data[5] == 1.0f,
+              "palette bmp: %s",
+              ok ? "wrong values" : err.message);
+        deconv_image_free(ok);
+        pb[62 + 5] = 7;
+        write_bytes(at("palbad.bmp"), pb, sizeof pb);
+        ok = deconv_image_read(at("palbad.bmp"), 0, NULL, &err);
+        CHECK(!ok && strstr(err.message, "past the palette"), "index past the palette: %s",
+              ok ? "accepted" : err.message);
+        deconv_image_free(ok);
+    }
     im = deconv_image_read(at("huge.bmp"), 1000000, NULL, &err);
     CHECK(im == NULL && err.code == DECONV_ERR_TOO_LARGE, "huge bmp: code %d '%s'", err.code,
           err.message);
