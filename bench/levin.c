@@ -11,7 +11,8 @@
  * 180-degree rotation of MODEL.md's h (see the data's README).
  *
  *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--threads N]
- *         [blind flags: --iterations N --tv L --levels N --sparse-prior 0|1 ...] */
+ *         [blind flags: --iterations N --tv L --levels N --refine N
+ *         --refine-lambda L --sparse-prior 0|1 ...] */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>

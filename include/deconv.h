@@ -334,8 +334,9 @@ typedef struct {
                                worse than TV on the Levin benchmark so far;
                                default 0 */
     int refine;             /* alternations of the final refinement at the
-                               finest level (L0 x step); default 10 */
-    double refine_lambda;   /* L0 weight of the refinement; default 2e-4 */
+                               finest level (L0 x step, kernel step on
+                               every gradient); default 10, 0: none */
+    double refine_lambda;   /* L0 weight of the refinement; default 5e-4 */
     int threads;
     deconv_progress_fn progress;
     void *progress_user;

@@ -27,10 +27,16 @@
  *                computed once per step by FFT, so each kernel iteration
  *                costs a kernel-sized correlation, not an image-sized one.
  *
- * After each kernel step, values below max/20 are removed; at the end of a
+ * After each kernel step, values below max/50 are removed; at the end of a
  * level, pieces of the kernel not connected to its main mass are removed
  * and the kernel is recentred (moving x with it). Each level starts from
- * the image and kernel of the level below, resampled. */
+ * the image and kernel of the level below, resampled.
+ *
+ * Last, a refinement at the finest level alternates `refine` times an L0
+ * image step with a small weight (refine_lambda) and a kernel step on every
+ * non-zero gradient of that x: from the TV loop's kernel, this fits the
+ * kernel's fine structure, which the TV image (flattened, strong edges
+ * only) cannot. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -39,7 +45,9 @@
 #include "internal.h"
 #include "sparse_prior.h"
 
-static double REFINE_PRUNE = 0.05; // EXPERIMENT
+/* Kernel values below this fraction of the maximum are removed after each
+ * kernel step: low enough to keep the faint tails of long trajectories. */
+static const double PRUNE = 0.02;
 
 void deconv_blind_defaults(deconv_blind_params *p)
 {
@@ -53,7 +61,7 @@ void deconv_blind_defaults(deconv_blind_params *p)
     p->levels = 0;        /* automatic */
     p->scale = 0.7071067811865476;
     p->refine = 10;
-    p->refine_lambda = 2e-4;
+    p->refine_lambda = 5e-4;
 }
 
 /* One pyramid level's problem: y is N x M, x is (N+kw-1) x (M+kh-1). */
@@ -560,7 +568,8 @@ static deconv_status check_params(const deconv_image *y, const deconv_blind_para
                            p->kernel_width, p->kernel_height, y->width, y->height);
     if (p->iterations < 1 || p->kernel_iterations < 1 || p->image_iterations < 1 ||
         !(p->scale > 0.05 && p->scale < 1) || p->levels < 0 || !isfinite(p->tv) ||
-        !isfinite(p->tv_final) || !isfinite(p->step) || !isfinite(p->kernel_step))
+        !isfinite(p->tv_final) || !isfinite(p->step) || !isfinite(p->kernel_step) ||
+        p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)))
         return deconv_fail(err, DECONV_ERR_ARG, "blind parameters out of range");
     if (p->init && (p->init->width != p->kernel_width || p->init->height != p->kernel_height))
         return deconv_fail(err, DECONV_ERR_ARG,
@@ -681,7 +690,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
             select_edges(&cur, p->sparse_prior ? 1e30 : count * pow(1.1, it));
             double energy = kernel_setup(&cur);
             kernel_steps(&cur, p->kernel_iterations, gamma_rel * energy);
-            prune_small(cur.h, cur.kw, cur.kh, getenv("MP") ? atof(getenv("MP")) : 0.05); // EXPERIMENT
+            prune_small(cur.h, cur.kw, cur.kh, PRUNE);
             if (p->progress) {
                 deconv_progress pr = {it + 1, 0, 1, f, f, 0, "kernel", lv, levels};
                 if (p->progress(&pr, p->progress_user)) {
@@ -698,7 +707,6 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
      * fits the kernel far more accurately from a good start.
      *   x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0
      *   h step: E(h) as above, with every non-zero gradient of x */
-    if (getenv("RP")) REFINE_PRUNE = atof(getenv("RP")); // EXPERIMENT
     for (int it = 0; it < p->refine; it++) {
         if (p->cancel && *p->cancel) {
             deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
@@ -712,7 +720,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
         select_edges(&cur, 1e30);
         double energy = kernel_setup(&cur);
         kernel_steps(&cur, p->kernel_iterations, gamma_rel * energy);
-        prune_small(cur.h, cur.kw, cur.kh, REFINE_PRUNE);
+        prune_small(cur.h, cur.kw, cur.kh, PRUNE);
     }
     if (p->refine > 0) {
         prune_pieces(&cur, 0.1);

@@ -142,6 +142,11 @@ static void test_end_to_end(void)
     deconv_blind_params p;
     deconv_blind_defaults(&p);
     p.kernel_width = kw + 4, p.kernel_height = kh + 4;
+    p.refine_lambda = 0;
+    CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
+          "a refinement without an L0 weight is rejected");
+    deconv_blind_defaults(&p);
+    p.kernel_width = kw + 4, p.kernel_height = kh + 4;
     deconv_kernel *est = deconv_blind_kernel(y, &p, &err);
     CHECK(est != NULL, "blind estimate failed: %s", err.message);
     if (est) {
