@@ -9,16 +9,8 @@
 # output byte-identical; a success must write a PNG. No row may take more
 # than a minute (a hang fails it).
 #   usage: bash bad_inputs.sh /path/to/deconv /path/to/tests/data
-set -u
-DECONV=${1:?usage: bad_inputs.sh DECONV DATA}
-DATA=${2:?usage: bad_inputs.sh DECONV DATA}
+. "$(dirname "$0")/lib/harness.sh" "$@"
 SEEDS=$DATA/../fuzz/corpus/fuzz_image # small valid files of every format
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 OUT=$T/out.png
 printf 'sentinel output, must survive\n' >"$T/sentinel"
 
@@ -279,5 +271,4 @@ expect 0 "" deblur "$T/k20.png" -o "$OUT" --gaussian 1 --iterations 5 --quiet --
 if [ "$(od -An -tu1 -j24 -N1 "$OUT" 2>/dev/null | tr -d ' ')" = 16 ]; then ok; else bad "full16.pgm: the output is not 16-bit"; fi
 rm -f "$OUT"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

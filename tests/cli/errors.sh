@@ -3,15 +3,7 @@
 # went wrong on stderr, create no output file and leave an existing output
 # file byte-identical.
 #   usage: bash errors.sh /path/to/deconv /path/to/tests/data
-set -u
-DECONV=${1:?usage: errors.sh DECONV DATA}
-DATA=${2:?usage: errors.sh DECONV DATA}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib/harness.sh" "$@"
 
 CAM=$DATA/camera.png
 OUT=$T/out.png
@@ -169,5 +161,4 @@ if [ "$rc" -eq 2 ] && grep -qF -- "--log '$T/in.png' is the input" "$T/stderr" &
     cmp -s "$CAM" "$T/in.png" && [ ! -e "$OUT" ]; then ok; else bad "--log over the input: exit $rc"; fi
 rm -f "$OUT"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -3,15 +3,7 @@
 # deblur (same bytes with 1 or 2 threads, a real PSNR gain), compare, the
 # log, --full, --bits, --force, colour, and a small blind run.
 #   usage: bash roundtrip.sh /path/to/deconv /path/to/tests/data
-set -u
-DECONV=${1:?usage: roundtrip.sh DECONV DATA}
-DATA=${2:?usage: roundtrip.sh DECONV DATA}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib/harness.sh" "$@"
 check() { # DESCRIPTION COMMAND...: the command must succeed
     local what=$1
     shift
@@ -163,5 +155,4 @@ done
 check "deblur help shows the library's default of --iterations" grep -q -- "--iterations N .*(default [0-9]" "$T/help"
 check "help overview" "$DECONV" --help >/dev/null
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -2,20 +2,13 @@
 # Ctrl-C and SIGTERM: deconv stops at the next iteration, exits 128+signal
 # (130 for SIGINT), writes no output, and leaves a complete log.
 #   usage: bash signals.sh /path/to/deconv /path/to/tests/data
-set -u
-DECONV=${1:?usage: signals.sh DECONV DATA}
-DATA=${2:?usage: signals.sh DECONV DATA}
-T=$(mktemp -d)
+. "$(dirname "$0")/lib/harness.sh" "$@"
 pid=
 cleanup() {
     if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; fi
     rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # interrupt SIGNAL CODE ARGS...: start deconv with ARGS (which log to
 # $T/log.csv), send SIGNAL once the log has a few rows, expect exit CODE.
@@ -58,5 +51,4 @@ interrupt TERM 143 deblur "$DATA/coffee.png" -o "$T/out.png" --gaussian 2 "${SLO
 interrupt INT 130 blind "$DATA/camera.png" -o "$T/out.png" --kernel-size 15 --iterations 100000 \
     --kernel-out "$T/k.csv" --quiet --log "$T/log.csv"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

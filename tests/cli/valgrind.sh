@@ -3,13 +3,7 @@
 # no invalid access, no use of uninitialised values, no definite leak.
 # One thread (libgomp's thread pool is not a leak but is noise).
 #   usage: bash valgrind.sh /path/to/deconv /path/to/tests/data
-set -u
-DECONV=${1:?usage: valgrind.sh DECONV DATA}
-DATA=${2:?usage: valgrind.sh DECONV DATA}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
+. "$(dirname "$0")/lib/harness.sh" "$@"
 # A sanitizer build is checked by its sanitizers; valgrind cannot run it.
 if ldd "$DECONV" 2>/dev/null | grep -q libasan; then
     echo "sanitizer build: memcheck left to AddressSanitizer"
@@ -41,5 +35,4 @@ memcheck "deblur" 0 deblur "$T/b.png" -o "$T/d.png" --motion 7,20 --iterations 3
 memcheck "deblur --conv fft" 0 deblur "$T/b.png" -o "$T/f.png" --motion 7,20 --iterations 2 --conv fft --quiet
 memcheck "blind" 0 blind "$T/b.png" -o "$T/bl.png" --kernel-size 7 --iterations 2 --levels 2 --kernel-out "$T/k.csv" --quiet
 memcheck "a missing kernel file" 1 deblur "$T/b.png" -o "$T/x.png" --psf "$T/missing.csv" --quiet
-echo "$pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish
