@@ -111,17 +111,36 @@ static double regularizers(const problem *q, const float *x, float *g)
 /* A step that never increases F: 1 / L, L bounding the curvature of each
  * term (||H|| <= ||h||_1; the discrete gradient has norm^2 <= 8; TV's
  * curvature is at most 1/eps times Tikhonov's). */
-static double safe_step(const problem *q)
+static double kernel_l1(const problem *q)
 {
     double l1 = 0;
     for (int t = 0; t < q->kw * q->kh; t++)
         l1 += fabs(q->h[t]);
+    return l1;
+}
+
+static double safe_step(const problem *q)
+{
+    double l1 = kernel_l1(q);
     double L = l1 * l1;
     if (q->p->tv > 0)
         L += 8.0 * q->p->tv / q->p->tv_eps;
     if (q->p->tikhonov > 0)
         L += 8.0 * q->p->tikhonov;
     return L > 0 ? 1.0 / L : 1.0;
+}
+
+/* The first trial step: the user's; else the safe step for a fixed step;
+ * else 1 / ||h||_1^2, the data term's bound, which Armijo shrinks if the
+ * regularisers need it; the exact rule only uses it to scale d. */
+static double first_step(const problem *q)
+{
+    if (q->p->step > 0)
+        return q->p->step;
+    if (q->p->rule == DECONV_STEP_NONE)
+        return safe_step(q);
+    double l1 = kernel_l1(q);
+    return q->p->rule == DECONV_STEP_ARMIJO && l1 > 0 ? 1.0 / (l1 * l1) : 1.0;
 }
 
 static void residual(problem *q, const float *x, float *r)
@@ -168,17 +187,25 @@ static void direction(const problem *q, const float *z, float s, double *gd, dou
     two_dots(q, g, d, d, d, q->nx, gd, dd);
 }
 
+/* The curvature of the quadratic part of F along d: ||Hd||^2 plus
+ * Tikhonov's 2 tik Tik(d) (Tik(d) = 1/2 ||grad d||^2). */
+static double quadratic_curvature(const problem *q, double hdhd)
+{
+    if (q->p->tikhonov > 0)
+        hdhd += q->p->tikhonov * 2.0 * deconv_tikhonov(q->d, q->xw, q->xh, 0, NULL);
+    return hdhd;
+}
+
 /* The outcome of a search along d from z. */
 typedef struct {
     double t, F, data;
-    int ok; /* the rule's condition holds */
 } trial;
 
 /* Evaluate z + t d (into out) given the data term fz and <rz,Hd>, ||Hd||^2. */
 static trial evaluate(const problem *q, const float *z, double t, double fz, double rhd,
                       double hdhd, float *out)
 {
-    trial tr = {t, 0, fz + t * rhd + 0.5 * t * t * hdhd, 0};
+    trial tr = {t, 0, fz + t * rhd + 0.5 * t * t * hdhd};
     axpy_to(out, z, (float)t, q->d, q->nx);
     tr.F = tr.data + regularizers(q, out, NULL);
     return tr;
@@ -198,7 +225,7 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
         double gd, dd;
         direction(q, z, (float)*s, &gd, &dd);
         if (!(gd < 0)) { /* stationary: nothing left to gain */
-            tr = (trial){0, Fz, fz, 1};
+            tr = (trial){0, Fz, fz};
             memcpy(out, z, q->nx * sizeof(float));
             memset(q->hd, 0, q->ny * sizeof(float));
             return tr;
@@ -212,9 +239,7 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
             /* MODEL.md's alpha = -<g,d> / ||Hd||^2 (plus Tikhonov's exact
              * curvature), capped at 1 to stay in the box; TV is not
              * quadratic, so halve t until F decreases enough. */
-            double curv = hdhd;
-            if (p->tikhonov > 0)
-                curv += p->tikhonov * 2.0 * deconv_tikhonov(q->d, q->xw, q->xh, 0, NULL);
+            double curv = quadratic_curvature(q, hdhd);
             double t = curv > 0 ? -gd / curv : 1.0;
             if (p->clip && t > 1.0)
                 t = 1.0;
@@ -223,7 +248,6 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
                 if (tr.F <= Fz + 1e-4 * t * gd)
                     break;
             }
-            tr.ok = 1;
             /* the next trial direction: as long as the exact step */
             *s *= t >= 1.0 ? 2.0 : (t > 0.25 ? t * 1.5 : 0.5);
             return tr;
@@ -232,7 +256,6 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
          * (Beck and Teboulle): F(z + d) <= F(z) + <g,d> + ||d||^2 / (2s). */
         tr = evaluate(q, z, 1.0, fz, rhd, hdhd, out);
         if (tr.F <= Fz + gd + dd / (2.0 * *s) && tr.F <= Fz) {
-            tr.ok = 1;
             return tr;
         }
         *s *= 0.5;
@@ -262,17 +285,13 @@ static trial cg_step(problem *q, const float *x, double fdata, double F, double 
         beta = 0.0f; /* lost conjugacy to rounding: restart along -g */
     }
     if (!(gd < 0)) /* g = 0: a minimum */
-        return (trial){0, F, fdata, 1};
+        return (trial){0, F, fdata};
     deconv_op_apply(q->op, q->d, q->hd);
     double rhd, hdhd;
     two_dots(q, q->r, q->hd, q->hd, q->hd, q->ny, &rhd, &hdhd);
-    double curv = hdhd;
-    if (q->p->tikhonov > 0)
-        curv += q->p->tikhonov * 2.0 * deconv_tikhonov(q->d, q->xw, q->xh, 0, NULL);
+    double curv = quadratic_curvature(q, hdhd);
     double t = curv > 0 ? -gd / curv : 0.0;
-    trial tr = evaluate(q, x, t, fdata, rhd, hdhd, out);
-    tr.ok = 1;
-    return tr;
+    return evaluate(q, x, t, fdata, rhd, hdhd, out);
 }
 
 static deconv_status report_progress(problem *q, int k, double F, double data, double step,
@@ -296,13 +315,7 @@ static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj
 {
     const deconv_deblur_params *p = q->p;
     const int nesterov = p->method == DECONV_METHOD_NESTEROV;
-    double s = p->step > 0 ? p->step : (p->rule == DECONV_STEP_NONE ? safe_step(q) : 1.0);
-    if (p->rule == DECONV_STEP_ARMIJO && p->step <= 0) {
-        double l1 = 0;
-        for (int t = 0; t < q->kw * q->kh; t++)
-            l1 += fabs(q->h[t]);
-        s = l1 > 0 ? 1.0 / (l1 * l1) : 1.0;
-    }
+    double s = first_step(q);
     /* x: the iterate; xprev: the one before (Nesterov); xfree: scratch
      * for z (Nesterov) or the trial point (gradient descent). */
     float *x = x_out, *xprev = q->xb, *xfree = q->xa;

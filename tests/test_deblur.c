@@ -39,6 +39,13 @@ static void make_case(int N, int M, const deconv_kernel *k, float *x, float *y, 
         y[i] += (float)(noise * (check_rand(&seed) - 0.5) * 3.46);
 }
 
+/* MODEL.md's start: y extended by edge replication to the size of x. */
+static void start_from_y(int N, int M, const deconv_kernel *k, const float *y, float *x)
+{
+    deconv_pad_replicate(y, N, M, (k->height - 1) / 2, k->height / 2, (k->width - 1) / 2,
+                         k->width / 2, x);
+}
+
 static void monotone(deconv_method method, deconv_step_rule rule, double tv, int clip)
 {
     deconv_error err;
@@ -46,8 +53,7 @@ static void monotone(deconv_method method, deconv_step_rule rule, double tv, int
     int N = 40, M = 33, xw = N + k->width - 1, xh = M + k->height - 1;
     float *x = malloc(sizeof(float) * xw * xh), *y = malloc(sizeof(float) * N * M);
     make_case(N, M, k, x, y, 0.01);
-    deconv_pad_replicate(y, N, M, (k->height - 1) / 2, k->height / 2, (k->width - 1) / 2,
-                         k->width / 2, x);
+    start_from_y(N, M, k, y, x);
     deconv_deblur_params p;
     deconv_deblur_defaults(&p);
     monitor m = {0};
@@ -71,8 +77,7 @@ static double final_objective(deconv_method method, int iterations, deconv_statu
     int N = 48, M = 40, xw = N + k->width - 1, xh = M + k->height - 1;
     float *x = malloc(sizeof(float) * xw * xh), *y = malloc(sizeof(float) * N * M);
     make_case(N, M, k, x, y, 0.01);
-    deconv_pad_replicate(y, N, M, (k->height - 1) / 2, k->height / 2, (k->width - 1) / 2,
-                         k->width / 2, x);
+    start_from_y(N, M, k, y, x);
     deconv_deblur_params p;
     deconv_deblur_defaults(&p);
     p.method = method, p.tv = 0, p.clip = 0, p.iterations = iterations, p.tol = 0;
