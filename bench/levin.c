@@ -1,16 +1,23 @@
 /* The blind-deconvolution benchmark of Levin et al. (CVPR 2009): 4 images x
  * 8 camera-shake kernels. For each case: estimate the kernel with
  * deconv_blind_kernel at the true kernel size, restore y non-blind with the
- * estimate and with the true kernel (the same settings for both), and print
+ * estimate and with the true kernel (the same settings for both: those
+ * `deconv blind` restores with, deconv_blind_restore_defaults, or a fixed
+ * TV weight with --restore-tv), and print
  *   - the error ratio: SSD(estimated) / SSD(true), each at its best shift
  *     within SHIFT pixels, borders of BORDER pixels left out;
  *   - the normalised cross-correlation of the kernels at their best shift;
- *   - the seconds the blind estimate took.
+ *   - the seconds the blind estimate took;
+ *   - the PSNR of both restorations (same shift and border).
+ * --out DIR writes each estimate (CSV and PNG) and its restoration;
+ * --reuse DIR reads the CSV estimates of an earlier --out instead of
+ * estimating (to compare non-blind settings on the same kernels).
  * The data are read from their folder (argument 1, default
  * ../shared/data/levin); nothing is copied. The stored kernels f are the
  * 180-degree rotation of MODEL.md's h (see the data's README).
  *
- *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--threads N]
+ *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--reuse DIR]
+ *         [--restore-tv L] [--threads N]
  *         [blind flags: --iterations N --tv L --levels N --refine N
  *         --refine-lambda L --sparse-prior 0|1 ...] */
 #include <math.h>
@@ -69,10 +76,12 @@ static double kernel_ncc(const deconv_kernel *a, const deconv_kernel *b)
     return best;
 }
 
-static deconv_image *restore(const deconv_image *y, const deconv_kernel *k)
+static deconv_image *restore(const deconv_image *y, const deconv_kernel *k, double tv)
 {
     deconv_deblur_params p;
-    deconv_deblur_defaults(&p);
+    deconv_blind_restore_defaults(&p);
+    if (tv >= 0)
+        p.tv = tv;
     deconv_error err;
     deconv_image *x = deconv_deblur(y, k, &p, NULL, &err);
     if (!x) {
@@ -92,7 +101,8 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *dir = "../shared/data/levin", *cases = NULL, *out = NULL;
+    const char *dir = "../shared/data/levin", *cases = NULL, *out = NULL, *reuse = NULL;
+    double restore_tv = -1;
     deconv_blind_params bp;
     deconv_blind_defaults(&bp);
     for (int i = 1; i < argc; i++) {
@@ -102,6 +112,8 @@ int main(int argc, char **argv)
         i++;
         if (!strcmp(a, "--cases")) cases = v;
         else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--reuse")) reuse = v;
+        else if (!strcmp(a, "--restore-tv")) restore_tv = atof(v);
         else if (!strcmp(a, "--threads")) bp.threads = atoi(v);
         else if (!strcmp(a, "--iterations")) bp.iterations = atoi(v);
         else if (!strcmp(a, "--kernel-iterations")) bp.kernel_iterations = atoi(v);
@@ -116,7 +128,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--refine-lambda")) bp.refine_lambda = atof(v);
         else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
     }
-    printf("case,kernel,ratio,ncc,seconds\n");
+    printf("case,kernel,ratio,ncc,seconds,psnr_estimated,psnr_true\n");
     double ratios[32], nccs[32], secs[32];
     int n = 0;
     for (int im = 1; im <= 4; im++)
@@ -143,19 +155,30 @@ int main(int argc, char **argv)
                 h->data[t] = f->data[nk - 1 - t];
             bp.kernel_width = bp.kernel_height = kernel_sizes[kn - 1];
             double t0 = omp_get_wtime();
-            deconv_kernel *est = deconv_blind_kernel(y, &bp, &err);
+            deconv_kernel *est;
+            if (reuse) {
+                snprintf(path, sizeof path, "%s/%s_kernel.csv", reuse, name);
+                est = deconv_kernel_load(path, 1, &err);
+            } else {
+                est = deconv_blind_kernel(y, &bp, &err);
+            }
             double dt = omp_get_wtime() - t0;
             if (!est) {
                 fprintf(stderr, "levin: %s: %s\n", name, err.message);
                 return 1;
             }
-            deconv_image *xe = restore(y, est), *xt = restore(y, h);
-            double ratio = best_ssd(xe, sharp) / best_ssd(xt, sharp);
+            deconv_image *xe = restore(y, est, restore_tv), *xt = restore(y, h, restore_tv);
+            double ssd_e = best_ssd(xe, sharp), ssd_t = best_ssd(xt, sharp);
+            double ratio = ssd_e / ssd_t;
+            double npx = (double)(sharp->width - 2 * BORDER) * (sharp->height - 2 * BORDER);
             double ncc = kernel_ncc(est, h);
-            printf("%s,%d,%.3f,%.3f,%.2f\n", name, kernel_sizes[kn - 1], ratio, ncc, dt);
+            printf("%s,%d,%.3f,%.3f,%.2f,%.2f,%.2f\n", name, kernel_sizes[kn - 1], ratio, ncc, dt,
+                   10 * log10(npx / ssd_e), 10 * log10(npx / ssd_t));
             fflush(stdout);
             if (out) {
                 snprintf(path, sizeof path, "%s/%s_kernel.png", out, name);
+                deconv_kernel_save(est, path, &err);
+                snprintf(path, sizeof path, "%s/%s_kernel.csv", out, name);
                 deconv_kernel_save(est, path, &err);
                 snprintf(path, sizeof path, "%s/%s_restored.png", out, name);
                 deconv_image_write_png(xe, path, 8, &err);

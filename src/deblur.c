@@ -16,10 +16,17 @@ void deconv_deblur_defaults(deconv_deblur_params *p)
     p->rule = DECONV_STEP_ARMIJO;
     p->step = 0;
     p->tv = -1;
+    p->tv_min = 0;
     p->tv_eps = 1e-2;
     p->tikhonov = 0;
     p->clip = 1;
     p->threads = 0;
+}
+
+void deconv_blind_restore_defaults(deconv_deblur_params *p)
+{
+    deconv_deblur_defaults(p);
+    p->tv_min = DECONV_BLIND_RESTORE_TV_MIN;
 }
 
 static deconv_status check_inputs(const deconv_image *y, const deconv_kernel *k,
@@ -34,7 +41,8 @@ static deconv_status check_inputs(const deconv_image *y, const deconv_kernel *k,
         if (!isfinite(k->data[t]))
             return deconv_fail(err, DECONV_ERR_KERNEL, "kernel has a NaN or infinite entry");
     if (p->iterations < 0 || !(p->tol >= 0) || !isfinite(p->step) || !isfinite(p->tv) ||
-        !(p->tikhonov >= 0) || !isfinite(p->tikhonov) || !(p->tv_eps > 0))
+        !(p->tikhonov >= 0) || !isfinite(p->tikhonov) || !(p->tv_eps > 0) ||
+        !(p->tv_min >= 0) || !isfinite(p->tv_min))
         return deconv_fail(err, DECONV_ERR_ARG, "parameters out of range");
     return DECONV_OK;
 }
@@ -74,7 +82,7 @@ deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,
     for (int c = 0; c < colors; c++)
         sigma += deconv_estimate_noise(deconv_image_plane(y, c), N, M) / colors;
     if (p.tv < 0)
-        p.tv = automatic_tv(sigma);
+        p.tv = fmax(automatic_tv(sigma), p.tv_min);
     if (report) {
         memset(report, 0, sizeof *report);
         report->noise = sigma;

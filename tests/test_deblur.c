@@ -160,6 +160,53 @@ static void thread_independent(void)
     deconv_kernel_free(k);
 }
 
+/* The floor of the automatic TV weight (tv_min, the restoration after a
+ * blind estimate): it raises the weight of a clean image to the floor,
+ * leaves a weight above it alone, never overrides a weight the caller set,
+ * and a negative floor is refused. */
+static void tv_floor(void)
+{
+    deconv_error err;
+    deconv_kernel *k = deconv_kernel_disk(2, &err);
+    deconv_image *y = deconv_image_new(60, 50, 1);
+    deconv_deblur_params p;
+    deconv_report rep;
+    for (int noisy = 0; noisy < 2; noisy++) {
+        /* a smooth ramp, whose noise estimate is only its noise */
+        for (int i = 0; i < 50; i++)
+            for (int j = 0; j < 60; j++)
+                y->data[i * 60 + j] = (float)(0.3 + 0.4 * j / 60.0 +
+                                              (noisy ? 0.05 * (check_rand(&seed) - 0.5) * 3.46 : 0));
+        deconv_deblur_defaults(&p);
+        p.iterations = 2;
+        deconv_image *a = deconv_deblur(y, k, &p, &rep, &err);
+        double automatic = rep.tv;
+        deconv_image_free(a);
+        deconv_blind_restore_defaults(&p);
+        p.iterations = 2;
+        a = deconv_deblur(y, k, &p, &rep, &err);
+        CHECK(a != NULL, "deblur with the floor: %s", a ? "" : err.message);
+        CHECK(rep.tv == fmax(automatic, DECONV_BLIND_RESTORE_TV_MIN),
+              "noise %d: weight %g, automatic %g, floor %g", noisy, rep.tv, automatic,
+              DECONV_BLIND_RESTORE_TV_MIN);
+        CHECK(noisy || automatic < DECONV_BLIND_RESTORE_TV_MIN,
+              "a clean image's automatic weight %g should be below the floor", automatic);
+        CHECK(!noisy || automatic > DECONV_BLIND_RESTORE_TV_MIN,
+              "5 %% noise: automatic weight %g should be above the floor", automatic);
+        deconv_image_free(a);
+    }
+    p.tv = 1e-5;
+    deconv_image *a = deconv_deblur(y, k, &p, &rep, &err);
+    CHECK(a && rep.tv == 1e-5, "a weight set by the caller is kept: %g", rep.tv);
+    deconv_image_free(a);
+    p.tv = -1, p.tv_min = -1;
+    a = deconv_deblur(y, k, &p, &rep, &err);
+    CHECK(!a && err.code == DECONV_ERR_ARG, "a negative floor is refused");
+    deconv_image_free(a);
+    deconv_image_free(y);
+    deconv_kernel_free(k);
+}
+
 /* camera.png blurred by a motion kernel with 1 % noise, restored with the
  * defaults: the PSNR against the sharp photo must rise by several dB. */
 static void end_to_end(void)
@@ -229,6 +276,7 @@ int main(void)
     cg_ahead();
     diverging();
     thread_independent();
+    tv_floor();
     end_to_end();
     return check_done("deblur");
 }

@@ -121,6 +121,9 @@ static const arg_spec options[] = {
      "how each step size is chosen", NULL},
     {"--tv", NULL, K_REAL, CMD_BLIND, OFF(blind.tv), 0, INFINITY, AUTO_NONPOS, "L",
      "starting total-variation weight (0: automatic)", "automatic"},
+    {"--restore-tv", NULL, K_REAL, CMD_BLIND, OFF(restore_tv), 0, INFINITY, AUTO_NEG, "L",
+     "total-variation weight of the final restoration with the estimated kernel",
+     "automatic, at least 5e-4"},
     {"--levels", NULL, K_LEVELS, CMD_BLIND, OFF(blind.levels), 1, 30, 0, "N|auto",
      "pyramid levels, coarse to fine", NULL},
     {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,
@@ -461,6 +464,7 @@ static void defaults(cli_options *o)
 {
     memset(o, 0, sizeof *o);
     deconv_deblur_defaults(&o->deblur);
+    o->restore_tv = -1;
     deconv_blind_defaults(&o->blind);
     o->max_pixels = DEFAULT_MAX_PIXELS;
     o->seed = 1;
@@ -555,7 +559,8 @@ void cli_print_help(FILE *f, cli_command cmd)
         if ((options[i].cmds & cmd) && !(options[i].flags & GROUP_KERNEL))
             print_option(f, &options[i], &o);
     if (cmd == CMD_BLIND)
-        fprintf(f, "\nThe image is then restored with the 'deblur' defaults and --threads.\n");
+        fprintf(f, "\nThe image is then restored with the 'deblur' defaults, --threads and\n"
+                   "--restore-tv (automatic: at least 5e-4, as the estimated kernel is not exact).\n");
     fprintf(f, "\nExample:\n  %s\n", c->example);
 }
 

@@ -50,6 +50,7 @@ typedef struct {
     int64_t max_pixels;
     double noise;
     int64_t seed;
+    double restore_tv;       /* blind --restore-tv; < 0: automatic */
 
     deconv_deblur_params deblur; /* from deconv_deblur_defaults, then flags */
     deconv_blind_params blind;   /* from deconv_blind_defaults, then flags */

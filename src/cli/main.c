@@ -397,8 +397,12 @@ static int cmd_blind(cli_options *o)
         goto done;
     }
 
+    /* the restoration with the estimate: deblur's defaults with a floor on
+     * the automatic TV weight, as the kernel is not exact */
     deconv_deblur_params dp;
-    deconv_deblur_defaults(&dp);
+    deconv_blind_restore_defaults(&dp);
+    if (o->restore_tv >= 0)
+        dp.tv = o->restore_tv;
     dp.threads = bp.threads;
     dp.progress = on_progress;
     dp.progress_user = &pc;
