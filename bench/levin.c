@@ -3,7 +3,8 @@
  * deconv_blind_kernel at the true kernel size, restore y non-blind with the
  * estimate and with the true kernel (the same settings for both: those
  * `deconv blind` restores with, deconv_blind_restore_defaults, or a fixed
- * TV weight with --restore-tv), and print
+ * TV weight with --restore-tv, or deblur's own defaults with
+ * --plain-restore), and print
  *   - the error ratio: SSD(estimated) / SSD(true), each at its best shift
  *     within SHIFT pixels, borders of BORDER pixels left out;
  *   - the normalised cross-correlation of the kernels at their best shift;
@@ -11,13 +12,14 @@
  *   - the PSNR of both restorations (same shift and border).
  * --out DIR writes each estimate (CSV and PNG) and its restoration;
  * --reuse DIR reads the CSV estimates of an earlier --out instead of
- * estimating (to compare non-blind settings on the same kernels).
+ * estimating (to compare non-blind settings on the same kernels); --oracle
+ * fits the kernel on the true sharp image instead (see oracle_kernel).
  * The data are read from their folder (argument 1, default
  * ../shared/data/levin); nothing is copied. The stored kernels f are the
  * 180-degree rotation of MODEL.md's h (see the data's README).
  *
  *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--reuse DIR]
- *         [--restore-tv L] [--threads N]
+ *         [--restore-tv L] [--plain-restore] [--oracle] [--threads N]
  *         [blind flags: --iterations N --tv L --levels N --refine N
  *         --refine-lambda L --sparse-prior 0|1 ...] */
 #include <math.h>
@@ -31,6 +33,42 @@
 enum { SHIFT = 6, BORDER = 20 };
 
 static const int kernel_sizes[8] = {19, 17, 15, 27, 13, 21, 23, 23};
+
+/* Where conv2(x, h, 'valid') sits in y for each kernel: the window
+ * y[ty : ty+256-kh, tx : tx+256-kw] (the data's README, Conventions 4). */
+static const int window_row[8] = {9, 8, 8, 11, 6, 6, 9, 9};
+static const int window_col[8] = {10, 7, 8, 16, 6, 14, 13, 13};
+
+/* The kernel step of blind.c, for the tests and this benchmark (not part of
+ * the API). */
+int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  double *e0, double *e1);
+
+/* --oracle: the kernel that blind.c's kernel step fits on the true sharp
+ * image (every gradient, 300 iterations from a delta): what the kernel step
+ * reaches when the image estimate is perfect. */
+static deconv_kernel *oracle_kernel(const deconv_image *y, const deconv_image *sharp, int kn)
+{
+    int k = kernel_sizes[kn - 1], N = sharp->width + 1 - k, M = sharp->height + 1 - k;
+    deconv_kernel *h = deconv_kernel_new(k, k);
+    float *window = malloc(sizeof(float) * N * M);
+    if (!h || !window) {
+        free(window);
+        deconv_kernel_free(h);
+        return NULL;
+    }
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++)
+            window[i * N + j] =
+                y->data[(i + window_row[kn - 1]) * y->width + j + window_col[kn - 1]];
+    memset(h->data, 0, sizeof(float) * k * k);
+    h->data[(k / 2) * k + k / 2] = 1;
+    double e0, e1;
+    deconv_blind_test_kernel_step(sharp->data, window, N, M, h->data, k, k, 0, 300, 0, &e0, &e1);
+    free(window);
+    return h;
+}
 
 /* Sum of squared differences of the restored image r against the sharp s
  * (both n x n), minimised over integer shifts of r. */
@@ -76,10 +114,13 @@ static double kernel_ncc(const deconv_kernel *a, const deconv_kernel *b)
     return best;
 }
 
-static deconv_image *restore(const deconv_image *y, const deconv_kernel *k, double tv)
+static deconv_image *restore(const deconv_image *y, const deconv_kernel *k, double tv, int plain)
 {
     deconv_deblur_params p;
-    deconv_blind_restore_defaults(&p);
+    if (plain)
+        deconv_deblur_defaults(&p);
+    else
+        deconv_blind_restore_defaults(&p);
     if (tv >= 0)
         p.tv = tv;
     deconv_error err;
@@ -103,11 +144,14 @@ int main(int argc, char **argv)
 {
     const char *dir = "../shared/data/levin", *cases = NULL, *out = NULL, *reuse = NULL;
     double restore_tv = -1;
+    int plain = 0, oracle = 0;
     deconv_blind_params bp;
     deconv_blind_defaults(&bp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-') { dir = a; continue; }
+        if (!strcmp(a, "--plain-restore")) { plain = 1; continue; }
+        if (!strcmp(a, "--oracle")) { oracle = 1; continue; }
         if (!v) { fprintf(stderr, "levin: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--cases")) cases = v;
@@ -156,7 +200,9 @@ int main(int argc, char **argv)
             bp.kernel_width = bp.kernel_height = kernel_sizes[kn - 1];
             double t0 = omp_get_wtime();
             deconv_kernel *est;
-            if (reuse) {
+            if (oracle) {
+                est = oracle_kernel(y, sharp, kn);
+            } else if (reuse) {
                 snprintf(path, sizeof path, "%s/%s_kernel.csv", reuse, name);
                 est = deconv_kernel_load(path, 1, &err);
             } else {
@@ -167,7 +213,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "levin: %s: %s\n", name, err.message);
                 return 1;
             }
-            deconv_image *xe = restore(y, est, restore_tv), *xt = restore(y, h, restore_tv);
+            deconv_image *xe = restore(y, est, restore_tv, plain),
+                         *xt = restore(y, h, restore_tv, plain);
             double ssd_e = best_ssd(xe, sharp), ssd_t = best_ssd(xt, sharp);
             double ratio = ssd_e / ssd_t;
             double npx = (double)(sharp->width - 2 * BORDER) * (sharp->height - 2 * BORDER);

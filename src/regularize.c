@@ -31,63 +31,39 @@ static double sum_rows(const double *rows, int h)
  * then carries from row to row. */
 #define TV_BLOCK 32
 
-/* Partial sums of TV in float over this many samples, added in double:
- * float sums vectorise, and 64 terms keep their rounding near 1e-7. */
-#define TV_CHUNK 64
-
-/* One row's TV terms: n = sqrt(dx^2 + dy^2 + eps^2) at each pixel, summed;
- * if ax and ay are not NULL, dx / n and dy / n stored into them. `below`
- * is the next row (NULL for the last row: dy = 0). One square root a pixel,
- * and loops without branches or carried dependencies, so that they
- * vectorise. */
+/* One row's TV terms n = sqrt(dx^2 + dy^2 + eps^2), into n; with the
+ * gradient, also dx / n into ax, dy / n into ay and -(dx + dy) / n into
+ * own. `below` is the next row (NULL for the last row: dy = 0). One square
+ * root a pixel, in loops without branches or carried dependencies, so that
+ * they vectorise; each value is rounded exactly as a plain loop over the
+ * pixels rounds it. Returns the row's sum, added in order in double. */
 static double tv_row(const float *restrict row, const float *restrict below, int w, float e2,
-                     float *restrict ax, float *restrict ay)
+                     float *restrict n, float *restrict ax, float *restrict ay,
+                     float *restrict own)
 {
-    double s = 0.0;
     const int last = w - 1; /* dx = 0 in the last column */
-    for (int j0 = 0; j0 < last; j0 += TV_CHUNK) {
-        const int j1 = j0 + TV_CHUNK < last ? j0 + TV_CHUNK : last;
-        float cs = 0.0f;
-        if (below && ax) {
-#pragma omp simd reduction(+ : cs)
-            for (int j = j0; j < j1; j++) {
-                float dx = row[j + 1] - row[j], dy = below[j] - row[j];
-                float n = sqrtf(dx * dx + dy * dy + e2), inv = 1.0f / n;
-                cs += n;
-                ax[j] = dx * inv;
-                ay[j] = dy * inv;
-            }
-        } else if (below) {
-#pragma omp simd reduction(+ : cs)
-            for (int j = j0; j < j1; j++) {
-                float dx = row[j + 1] - row[j], dy = below[j] - row[j];
-                cs += sqrtf(dx * dx + dy * dy + e2);
-            }
-        } else if (ax) {
-#pragma omp simd reduction(+ : cs)
-            for (int j = j0; j < j1; j++) {
-                float dx = row[j + 1] - row[j];
-                float n = sqrtf(dx * dx + e2);
-                cs += n;
-                ax[j] = dx / n;
-                ay[j] = 0.0f;
-            }
-        } else {
-#pragma omp simd reduction(+ : cs)
-            for (int j = j0; j < j1; j++) {
-                float dx = row[j + 1] - row[j];
-                cs += sqrtf(dx * dx + e2);
-            }
-        }
-        s += cs;
+#pragma omp simd
+    for (int j = 0; j < last; j++) {
+        float dx = row[j + 1] - row[j], dy = below ? below[j] - row[j] : 0.0f;
+        n[j] = sqrtf(dx * dx + dy * dy + e2);
     }
-    float dy = below ? below[last] - row[last] : 0.0f;
-    float n = sqrtf(dy * dy + e2);
-    s += n;
+    float dy_last = below ? below[last] - row[last] : 0.0f;
+    n[last] = sqrtf(0.0f * 0.0f + dy_last * dy_last + e2);
     if (ax) {
+#pragma omp simd
+        for (int j = 0; j < last; j++) {
+            float dx = row[j + 1] - row[j], dy = below ? below[j] - row[j] : 0.0f;
+            ax[j] = dx / n[j];
+            ay[j] = dy / n[j];
+            own[j] = -(dx + dy) / n[j];
+        }
         ax[last] = 0.0f;
-        ay[last] = dy / n;
+        ay[last] = dy_last / n[last];
+        own[last] = -(0.0f + dy_last) / n[last];
     }
+    double s = 0.0;
+    for (int j = 0; j < w; j++)
+        s += n[j];
     return s;
 }
 
@@ -101,44 +77,48 @@ double deconv_tv(const float *x, int w, int h, double eps, double weight, float 
     int failed = 0;
 #pragma omp parallel if ((size_t)w * h >= DECONV_PARALLEL_MIN)
     {
-        /* this row's dx/n and dy/n, and the upper row's dy/n */
-        float *ax = NULL, *ay = NULL, *ay_up = NULL;
-        if (g) {
-            ax = malloc((size_t)3 * w * sizeof(float));
-            if (ax)
-                ay = ax + w, ay_up = ay + w;
-            else {
+        /* n; with the gradient this row's dx/n, dy/n, -(dx+dy)/n and the
+         * upper row's dy/n */
+        float *n = malloc((size_t)(g ? 5 : 1) * w * sizeof(float));
+        float *ax = NULL, *ay = NULL, *own = NULL, *ay_up = NULL;
+        if (!n) {
 #pragma omp atomic write
-                failed = 1;
-            }
+            failed = 1;
+        } else if (g) {
+            ax = n + w, ay = ax + w, own = ay + w, ay_up = own + w;
         }
 #pragma omp for schedule(static)
         for (int b = 0; b < nblocks; b++) {
-            if (g && !ax)
+            if (!n)
                 continue;
             int i0 = b * TV_BLOCK, i1 = i0 + TV_BLOCK < h ? i0 + TV_BLOCK : h;
             if (g && i0 > 0) /* the upper row's terms, for the block's first row */
-                tv_row(x + (size_t)(i0 - 1) * w, x + (size_t)i0 * w, w, e2, ax, ay_up);
-            else if (g) /* no row above the first */
-                memset(ay_up, 0, (size_t)w * sizeof(float));
+                tv_row(x + (size_t)(i0 - 1) * w, x + (size_t)i0 * w, w, e2, n, ax, ay_up, own);
             for (int i = i0; i < i1; i++) {
                 const float *row = x + (size_t)i * w;
                 const float *below = i + 1 < h ? row + w : NULL;
-                rows[i] = tv_row(row, below, w, e2, ax, ay);
+                rows[i] = tv_row(row, below, w, e2, n, ax, ay, own);
                 if (!g)
                     continue;
                 /* d/dx[i][j] of this pixel's term and of its left and
                  * upper neighbours' terms, which also hold x[i][j] */
                 float *restrict gi = g + (size_t)i * w;
-                gi[0] += wt * (-(ax[0] + ay[0]) + ay_up[0]);
+                if (i > 0) {
+                    gi[0] += wt * ((own[0] + 0.0f) + ay_up[0]);
 #pragma omp simd
-                for (int j = 1; j < w; j++)
-                    gi[j] += wt * (-(ax[j] + ay[j]) + ax[j - 1] + ay_up[j]);
+                    for (int j = 1; j < w; j++)
+                        gi[j] += wt * ((own[j] + ax[j - 1]) + ay_up[j]);
+                } else {
+                    gi[0] += wt * (own[0] + 0.0f);
+#pragma omp simd
+                    for (int j = 1; j < w; j++)
+                        gi[j] += wt * (own[j] + ax[j - 1]);
+                }
                 float *t = ay_up;
                 ay_up = ay, ay = t;
             }
         }
-        free(ax);
+        free(n);
     }
     double total = failed ? NAN : sum_rows(rows, h);
     free(rows);
