@@ -352,9 +352,9 @@ void deconv_blind_defaults(deconv_blind_params *p);
  * automatic TV weight at least DECONV_BLIND_RESTORE_TV_MIN. An estimated
  * kernel is never exact, and its error acts on the restoration like noise
  * that the noise estimate of y does not see: on the Levin benchmark the
- * floor gains 2.3 dB with the estimated kernels (and 2.0 dB with the true
+ * floor gains 1.4 dB with the estimated kernels (and 1.1 dB with the true
  * ones, real photographs not being exact convolutions); on the synthetic
- * sample 0.3 dB (bench/levin --restore-tv, README). */
+ * sample 0.3 dB (bench/levin --plain-restore and --restore-tv, README). */
 #define DECONV_BLIND_RESTORE_TV_MIN 5e-4
 void deconv_blind_restore_defaults(deconv_deblur_params *p);
 

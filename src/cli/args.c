@@ -58,6 +58,10 @@ typedef struct {
 } arg_spec;
 
 #define OFF(field) offsetof(cli_options, field)
+/* the library's floor of the restoration after a blind estimate, as text */
+#define TEXT_OF(x) #x
+#define EXPANDED_TEXT_OF(x) TEXT_OF(x)
+#define RESTORE_TV_MIN_TEXT EXPANDED_TEXT_OF(DECONV_BLIND_RESTORE_TV_MIN)
 #define ALL_IO (CMD_DEBLUR | CMD_BLIND | CMD_BLUR)
 #define KERNEL_CMDS (CMD_DEBLUR | CMD_BLUR | CMD_PSF)
 #define ANY (CMD_DEBLUR | CMD_BLIND | CMD_BLUR | CMD_PSF | CMD_COMPARE)
@@ -123,7 +127,7 @@ static const arg_spec options[] = {
      "starting total-variation weight (0: automatic)", "automatic"},
     {"--restore-tv", NULL, K_REAL, CMD_BLIND, OFF(restore_tv), 0, INFINITY, AUTO_NEG, "L",
      "total-variation weight of the final restoration with the estimated kernel",
-     "automatic, at least 5e-4"},
+     "automatic, at least " RESTORE_TV_MIN_TEXT},
     {"--levels", NULL, K_LEVELS, CMD_BLIND, OFF(blind.levels), 1, 30, 0, "N|auto",
      "pyramid levels, coarse to fine", NULL},
     {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,
@@ -560,7 +564,8 @@ void cli_print_help(FILE *f, cli_command cmd)
             print_option(f, &options[i], &o);
     if (cmd == CMD_BLIND)
         fprintf(f, "\nThe image is then restored with the 'deblur' defaults, --threads and\n"
-                   "--restore-tv (automatic: at least 5e-4, as the estimated kernel is not exact).\n");
+                   "--restore-tv (automatic: at least " RESTORE_TV_MIN_TEXT
+                   ", as the estimated kernel is not exact).\n");
     fprintf(f, "\nExample:\n  %s\n", c->example);
 }
 
