@@ -25,7 +25,7 @@
  *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--reuse DIR]
  *         [--restore-tv L] [--plain-restore] [--oracle] [--no-sps] [--threads N]
  *         [blind flags: --iterations N --tv L --levels N --refine N
- *         --refine-lambda L --sparse-prior 0|1 ...] */
+ *         --refine-lambda L --sparse-prior 0|1 --starts N ...] */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -191,6 +191,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--sparse-prior")) bp.sparse_prior = atoi(v);
         else if (!strcmp(a, "--refine")) bp.refine = atoi(v);
         else if (!strcmp(a, "--refine-lambda")) bp.refine_lambda = atof(v);
+        else if (!strcmp(a, "--starts")) bp.starts = atoi(v);
         else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
     }
     printf("case,kernel,ratio,ncc,seconds,psnr_estimated,psnr_true,ratio_sps,"
@@ -230,11 +231,11 @@ int main(int argc, char **argv)
             } else {
                 est = deconv_blind_kernel(y, &bp, &err);
             }
-            double dt = omp_get_wtime() - t0;
             if (!est) {
                 fprintf(stderr, "levin: %s: %s\n", name, err.message);
                 return 1;
             }
+            double dt = omp_get_wtime() - t0;
             deconv_image *xe = restore(y, est, restore_tv, plain),
                          *xt = restore(y, h, restore_tv, plain);
             double ssd_e = best_ssd(xe, sharp), ssd_t = best_ssd(xt, sharp);

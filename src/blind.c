@@ -49,6 +49,9 @@
  * kernel step: low enough to keep the faint tails of long trajectories. */
 static const double PRUNE = 0.02;
 
+/* The TV weight at the start of each level when p->tv is not given. */
+static const double DEFAULT_TV = 0.02;
+
 void deconv_blind_defaults(deconv_blind_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -62,6 +65,7 @@ void deconv_blind_defaults(deconv_blind_params *p)
     p->scale = 0.7071067811865476;
     p->refine = 10;
     p->refine_lambda = 5e-4;
+    p->starts = 1;
 }
 
 /* One pyramid level's problem: y is N x M, x is (N+kw-1) x (M+kh-1). */
@@ -569,7 +573,8 @@ static deconv_status check_params(const deconv_image *y, const deconv_blind_para
     if (p->iterations < 1 || p->kernel_iterations < 1 || p->image_iterations < 1 ||
         !(p->scale > 0.05 && p->scale < 1) || p->levels < 0 || !isfinite(p->tv) ||
         !isfinite(p->tv_final) || !isfinite(p->step) || !isfinite(p->kernel_step) ||
-        p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)))
+        p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)) || p->starts < 0 ||
+        p->starts > 16)
         return deconv_fail(err, DECONV_ERR_ARG, "blind parameters out of range");
     if (p->init && (p->init->width != p->kernel_width || p->init->height != p->kernel_height))
         return deconv_fail(err, DECONV_ERR_ARG,
@@ -596,27 +601,20 @@ static void initial_kernel(level *l, const deconv_blind_params *p)
     project_kernel(l->h, l->kw, l->kh);
 }
 
-deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
-                                   deconv_error *err)
+/* One estimate of the kernel of the luminance lum, the TV schedule of the
+ * blind loop starting at tv0: the coarse-to-fine alternation, then the
+ * refinement. Writes the kernel (KW x KH) to h_out. progress: whether to
+ * call p->progress (only one of several concurrent estimates does). */
+static deconv_status estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
+                              int progress, float *h_out, deconv_error *err)
 {
-    if (check_params(y, p, err) != DECONV_OK)
-        return NULL;
-    int saved_threads = omp_get_max_threads();
-    if (p->threads > 0)
-        omp_set_num_threads(p->threads);
-
-    deconv_kernel *result = NULL;
+    deconv_status status = DECONV_OK;
     level cur = {0}, next = {0};
-    deconv_image *lum = deconv_image_luminance(y);
-    if (!lum) {
-        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    const int KW = p->kernel_width, KH = p->kernel_height, N = y->width, M = y->height;
+    const int KW = p->kernel_width, KH = p->kernel_height, N = lum->width, M = lum->height;
     const double scale = p->scale;
     const int levels = p->levels > 0 ? p->levels : automatic_levels(KW, KH, scale);
-    const double tv0 = p->tv > 0 ? p->tv : 0.02;
-    const double tv1 = p->tv_final > 0 ? p->tv_final : tv0 / 10.0;
+    const double tv1 = p->tv_final > 0 ? p->tv_final * tv0 / (p->tv > 0 ? p->tv : DEFAULT_TV)
+                                       : tv0 / 10.0;
     const double gamma_rel = p->kernel_reg;
     double prev_sc = 1;
 
@@ -631,7 +629,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
         if (m < kh)
             m = kh;
         if (!level_alloc(&next, n, m, kw, kh)) {
-            deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for pyramid level %d", lv + 1);
+            status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for pyramid level %d", lv + 1);
             goto done;
         }
         deconv_resize(lum->data, N, M, next.y, n, m);
@@ -662,7 +660,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
         double count = 2.0 * sqrt((double)kw * kh);
         for (int it = 0; it < p->iterations; it++) {
             if (p->cancel && *p->cancel) {
-                deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at level %d", lv + 1);
+                status = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at level %d", lv + 1);
                 goto done;
             }
             double f = 0;
@@ -672,7 +670,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
                 double lambda = 4e-3 * pow(0.1, it / (double)(p->iterations > 1 ? p->iterations - 1 : 1));
                 if (deconv_l0_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw, cur.kh,
                                          lambda, 1e5)) {
-                    deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
+                    status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
                     goto done;
                 }
             } else {
@@ -681,8 +679,10 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
                 ip.tv = tv0 * pow(decay, it);
                 deconv_status st = deconv_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw,
                                                      cur.kh, &ip, 0, 1, NULL, &f, err);
-                if (st != DECONV_OK)
+                if (st != DECONV_OK) {
+                    status = st;
                     goto done;
+                }
             }
             /* h step: E(h) = 1/2 sum_d ||h * P_d - D_d y||^2 + gamma/2 ||h||^2,
              * h >= 0, on the selected edges P of x (every non-zero gradient
@@ -691,10 +691,10 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
             double energy = kernel_setup(&cur);
             kernel_steps(&cur, p->kernel_iterations, gamma_rel * energy);
             prune_small(cur.h, cur.kw, cur.kh, PRUNE);
-            if (p->progress) {
+            if (progress && p->progress) {
                 deconv_progress pr = {it + 1, 0, 1, f, f, 0, "kernel", lv, levels};
                 if (p->progress(&pr, p->progress_user)) {
-                    deconv_fail(err, DECONV_ERR_INTERRUPTED, "stopped at level %d", lv + 1);
+                    status = deconv_fail(err, DECONV_ERR_INTERRUPTED, "stopped at level %d", lv + 1);
                     goto done;
                 }
             }
@@ -709,12 +709,12 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
      *   h step: E(h) as above, with every non-zero gradient of x */
     for (int it = 0; it < p->refine; it++) {
         if (p->cancel && *p->cancel) {
-            deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
+            status = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
             goto done;
         }
         if (deconv_l0_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw, cur.kh,
                                  p->refine_lambda, 1e5)) {
-            deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
+            status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
             goto done;
         }
         select_edges(&cur, 1e30);
@@ -726,16 +726,127 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
         prune_pieces(&cur, 0.1);
         recentre(&cur);
     }
-    result = deconv_kernel_new(KW, KH);
+    memcpy(h_out, cur.h, (size_t)KW * KH * sizeof(float));
+done:
+    level_free(&cur);
+    level_free(&next);
+    return status;
+}
+
+/* How sharp and clean the restoration with kernel h looks: the normalised
+ * sparsity ||grad x||_1 / ||grad x||_2 of x restored (briefly, with the
+ * settings `deconv blind` restores with) from the centre of lum, at most
+ * SCORE_SIDE square. A wrong kernel leaves blur or rings, both of which
+ * spread the gradient over more pixels and raise the measure (Krishnan,
+ * Tay and Fergus, CVPR 2011, who use it as a prior). Lower is better;
+ * INFINITY when out of memory. */
+enum { SCORE_SIDE = 1024, SCORE_ITERATIONS = 30 };
+
+static double restoration_sparsity(const deconv_image *lum, const float *h, int kw, int kh)
+{
+    int w = lum->width < SCORE_SIDE ? lum->width : SCORE_SIDE;
+    int ht = lum->height < SCORE_SIDE ? lum->height : SCORE_SIDE;
+    deconv_image *crop = deconv_image_new(w, ht, 1);
+    deconv_kernel *k = deconv_kernel_new(kw, kh);
+    double score = INFINITY;
+    if (crop && k) {
+        deconv_crop(lum->data, lum->width, (lum->height - ht) / 2, (lum->width - w) / 2, w, ht,
+                    crop->data);
+        memcpy(k->data, h, (size_t)kw * kh * sizeof(float));
+        deconv_deblur_params dp;
+        deconv_blind_restore_defaults(&dp);
+        dp.iterations = SCORE_ITERATIONS;
+        deconv_error e;
+        deconv_image *x = deconv_deblur(crop, k, &dp, NULL, &e);
+        deconv_image *c = x ? deconv_crop_to_input(x, kw, kh) : NULL;
+        if (c) {
+            double l1 = 0, l2 = 0;
+            for (int i = 0; i + 1 < c->height; i++)
+                for (int j = 0; j + 1 < c->width; j++) {
+                    const float *q = c->data + (size_t)i * c->width + j;
+                    double a = q[1] - q[0], b = q[c->width] - q[0];
+                    l1 += fabs(a) + fabs(b), l2 += a * a + b * b;
+                }
+            score = l2 > 0 ? l1 / sqrt(l2) : INFINITY;
+        }
+        deconv_image_free(c);
+        deconv_image_free(x);
+    }
+    deconv_image_free(crop);
+    deconv_kernel_free(k);
+    return score;
+}
+
+/* The starting TV weight of start s, relative to p->tv: the estimates
+ * differ in how much of the image the first kernels are fitted to. */
+static double start_tv_factor(int s)
+{
+    static const double f[] = {1, 2, 0.5, 4};
+    return f[s % 4];
+}
+
+deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
+                                   deconv_error *err)
+{
+    if (check_params(y, p, err) != DECONV_OK)
+        return NULL;
+    int saved_threads = omp_get_max_threads();
+    if (p->threads > 0)
+        omp_set_num_threads(p->threads);
+    const int threads = omp_get_max_threads(), starts = p->starts > 1 ? p->starts : 1;
+    const int nk = p->kernel_width * p->kernel_height;
+    const double tv = p->tv > 0 ? p->tv : DEFAULT_TV;
+
+    deconv_kernel *result = NULL;
+    deconv_image *lum = deconv_image_luminance(y);
+    float *h = malloc(sizeof(float) * nk * starts);
+    double *score = malloc(sizeof(double) * starts);
+    deconv_error *errs = calloc(starts, sizeof(deconv_error));
+    deconv_status *st = calloc(starts, sizeof(deconv_status));
+    if (!lum || !h || !score || !errs || !st) {
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (starts == 1) {
+        st[0] = estimate(lum, p, tv, 1, h, &errs[0]);
+        score[0] = 0;
+    } else {
+        /* The starts run side by side, the threads shared out between them
+         * (each start's result does not depend on its thread count). */
+        int outer = starts < threads ? starts : threads;
+        int inner = threads / outer > 1 ? threads / outer : 1;
+#pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
+        for (int s = 0; s < starts; s++) {
+            omp_set_num_threads(inner);
+            st[s] = estimate(lum, p, tv * start_tv_factor(s), s == 0, h + (size_t)s * nk,
+                             &errs[s]);
+            score[s] = st[s] == DECONV_OK ? restoration_sparsity(lum, h + (size_t)s * nk,
+                                                                 p->kernel_width,
+                                                                 p->kernel_height)
+                                          : INFINITY;
+        }
+    }
+    int best = -1;
+    for (int s = 0; s < starts; s++) {
+        if (st[s] != DECONV_OK) {
+            /* a failure of any start (interrupted, out of memory) is the
+             * run's: the caller asked for all of them */
+            if (err)
+                *err = errs[s];
+            goto done;
+        }
+        if (best < 0 || score[s] < score[best])
+            best = s;
+    }
+    result = deconv_kernel_new(p->kernel_width, p->kernel_height);
     if (!result) {
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
         goto done;
     }
-    memcpy(result->data, cur.h, (size_t)KW * KH * sizeof(float));
+    memcpy(result->data, h + (size_t)best * nk, sizeof(float) * nk);
 done:
-    level_free(&cur);
-    level_free(&next);
     deconv_image_free(lum);
+    free(h), free(score), free(errs), free(st);
     omp_set_num_threads(saved_threads);
     return result;
 }

@@ -174,6 +174,62 @@ static void test_end_to_end(void)
     deconv_kernel_free(k);
 }
 
+/* Several starts: the kernel returned is exactly one of the single-start
+ * estimates (start s runs with the TV weight tv x 1, 2, ...), and it does
+ * not depend on the number of threads the starts are shared out on. */
+static void test_starts(void)
+{
+    deconv_error err;
+    deconv_kernel *k = deconv_kernel_motion(7, 120, &err);
+    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
+    CHECK(k && im, "inputs: %s", err.message);
+    if (!k || !im) {
+        deconv_kernel_free(k), deconv_image_free(im);
+        return;
+    }
+    const int N = 96, M = 80, xw = N + k->width - 1, xh = M + k->height - 1;
+    float *x = malloc(sizeof(float) * xw * xh);
+    for (int i = 0; i < xh; i++)
+        for (int j = 0; j < xw; j++)
+            x[i * xw + j] = im->data[(size_t)(60 + i) * im->width + 200 + j];
+    deconv_image *y = deconv_image_new(N, M, 1);
+    deconv_conv_valid(x, xw, xh, k->data, k->width, k->height, y->data);
+
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = p.kernel_height = 9;
+    p.iterations = 10, p.refine = 3;
+    deconv_kernel *single[2];
+    for (int s = 0; s < 2; s++) {
+        p.tv = 0.02 * (s + 1);
+        single[s] = deconv_blind_kernel(y, &p, &err);
+        CHECK(single[s] != NULL, "single start %d: %s", s, err.message);
+    }
+    p.tv = 0.02, p.starts = 2;
+    deconv_kernel *multi[2];
+    for (int t = 0; t < 2; t++) {
+        p.threads = t + 1;
+        multi[t] = deconv_blind_kernel(y, &p, &err);
+        CHECK(multi[t] != NULL, "two starts on %d threads: %s", t + 1, err.message);
+    }
+    if (single[0] && single[1] && multi[0] && multi[1]) {
+        size_t bytes = sizeof(float) * 81;
+        CHECK(!memcmp(multi[0]->data, single[0]->data, bytes) ||
+                  !memcmp(multi[0]->data, single[1]->data, bytes),
+              "two starts returned neither start's kernel");
+        CHECK(!memcmp(multi[0]->data, multi[1]->data, bytes),
+              "two starts: 1 and 2 threads give different kernels");
+    }
+    p.starts = 17;
+    CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
+          "17 starts are refused");
+    for (int s = 0; s < 2; s++)
+        deconv_kernel_free(single[s]), deconv_kernel_free(multi[s]);
+    free(x);
+    deconv_image_free(y), deconv_image_free(im);
+    deconv_kernel_free(k);
+}
+
 /* The FFT normal equations of the kernel step match the direct sums:
  * c = X^T r (deconv_corr_kernel) and the autocorrelation at a few shifts. */
 static void test_normal_fft(void)
@@ -210,5 +266,6 @@ int main(void)
     test_projection();
     test_kernel_step();
     test_end_to_end();
+    test_starts();
     return check_done("test_blind");
 }

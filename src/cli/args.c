@@ -130,6 +130,9 @@ static const arg_spec options[] = {
      "automatic, at least " RESTORE_TV_MIN_TEXT},
     {"--levels", NULL, K_LEVELS, CMD_BLIND, OFF(blind.levels), 1, 30, 0, "N|auto",
      "pyramid levels, coarse to fine", NULL},
+    {"--starts", NULL, K_INT, CMD_BLIND, OFF(blind.starts), 1, 16, 0, "N",
+     "independent estimates, each from its own starting TV weight; the kernel whose "
+     "restoration is sharpest is kept", NULL},
     {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,
      "delta|gaussian|FILE", "starting kernel (a FILE must have the --kernel-size)", NULL},
 
