@@ -11,6 +11,12 @@
  *   step    seconds per iteration of deconv_image_step (tol 0, auto path,
  *           31x31 kernel): (time of 12 iterations - time of 2) / 10, so the
  *           operator's set-up is left out, at 1, 4 and 12 megapixels
+ *   blind   seconds per alternation of deconv_blind_kernel at the finest
+ *           level (31x31 kernel), 1, 4 and 12 megapixels: the TV loop's
+ *           (8 image iterations, then a kernel step on the selected edges)
+ *           and the refinement's (an L0 image step, then a kernel step on
+ *           every gradient), each from the difference of two runs with 1
+ *           and 3 alternations, so the set-up is left out
  *   memory  peak resident memory (ru_maxrss) of deconv_deblur on a
  *           12-megapixel RGB image with a 31x31 kernel, 3 iterations, in a
  *           child process so the other sections do not count
@@ -18,7 +24,7 @@
  * Every time is the median of --reps repetitions (default 5; cases longer
  * than a second get 3, longer than 4 seconds 1). The whole default run
  * takes a few minutes on 2 cores; select sections with
- *   speed [--peak] [--conv] [--step] [--memory] [--reps N] [--quick]
+ *   speed [--peak] [--conv] [--step] [--blind] [--memory] [--reps N] [--quick]
  *         [--threads 1,2] [--mp 0.25,1,4,12] [--kernels 3,7,15,31,63]
  *         [--csv FILE]
  * (no section flag: all). --quick: images up to 4 MP only; --mp and
@@ -286,6 +292,62 @@ static void bench_step(const int *threads, int nthreads, int quick)
 }
 
 /* ------------------------------------------------------------------ */
+/* blind                                                                */
+/* ------------------------------------------------------------------ */
+
+static double time_blind(const deconv_image *y, int iterations, int refine)
+{
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = p.kernel_height = 31;
+    p.levels = 1, p.iterations = iterations, p.refine = refine;
+    p.estimate_pixels = 0; /* the loop at this size, not on a window */
+    deconv_error err;
+    double t0 = now();
+    deconv_kernel *k = deconv_blind_kernel(y, &p, &err);
+    double t = now() - t0;
+    if (!k) {
+        fprintf(stderr, "speed: blind: %s\n", err.message);
+        exit(1);
+    }
+    deconv_kernel_free(k);
+    return t;
+}
+
+static void bench_blind(const int *threads, int nthreads, int quick)
+{
+    static const double mpix[] = {1, 4, 12};
+    const int nm = quick ? 2 : 3;
+    printf("\n== blind: seconds per alternation at the finest level (31x31 kernel) ==\n");
+    printf("%6s %7s %12s %12s\n", "MP", "threads", "TV loop (s)", "refine (s)");
+    for (int im = 0; im < nm; im++) {
+        int M = (int)lround(sqrt(mpix[im] * 1e6 * 3.0 / 4.0)), N = (int)lround(M * 4.0 / 3.0);
+        deconv_image *y = deconv_image_new(N, M, 1);
+        /* a blurred random image: edges of every orientation for the kernel
+         * step to select */
+        float *r = random_floats((size_t)(N + 30) * (M + 30));
+        deconv_kernel *g = deconv_kernel_gaussian(2.0, 31, NULL);
+        deconv_conv_valid(r, N + 30, M + 30, g->data, 31, 31, y->data);
+        for (int it = 0; it < nthreads; it++) {
+            omp_set_num_threads(threads[it]);
+            int n = mpix[im] > 1 ? 1 : (reps < 3 ? reps : 3);
+            double tl[8], tr[8];
+            for (int k = 0; k < n; k++) {
+                tl[k] = (time_blind(y, 3, 0) - time_blind(y, 1, 0)) / 2;
+                tr[k] = (time_blind(y, 1, 3) - time_blind(y, 1, 1)) / 2;
+            }
+            double sl = median(tl, n), sr = median(tr, n);
+            printf("%6.2f %7d %12.3f %12.3f\n", N * (double)M * 1e-6, threads[it], sl, sr);
+            fprintf(csv, "blind,%d,%d,31,%d,%.6g,%.6g\n", N, M, threads[it], sl, sr);
+            fflush(stdout);
+        }
+        free(r);
+        deconv_kernel_free(g);
+        deconv_image_free(y);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* memory                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -341,7 +403,7 @@ static void bench_memory(int nthreads)
 int main(int argc, char **argv)
 {
     fftwf_init_threads(); /* for the FFTW reference's own threads */
-    int peak = 0, conv = 0, step = 0, memory = 0, quick = 0;
+    int peak = 0, conv = 0, step = 0, blind = 0, memory = 0, quick = 0;
     int threads[8] = {1, 2}, nthreads = 2;
     const char *csv_path = "speed.csv";
     if (argc == 3 && !strcmp(argv[1], "--memory-child"))
@@ -353,6 +415,8 @@ int main(int argc, char **argv)
             conv = 1;
         else if (!strcmp(argv[i], "--step"))
             step = 1;
+        else if (!strcmp(argv[i], "--blind"))
+            blind = 1;
         else if (!strcmp(argv[i], "--memory"))
             memory = 1;
         else if (!strcmp(argv[i], "--quick"))
@@ -375,7 +439,7 @@ int main(int argc, char **argv)
                 threads[nthreads++] = atoi(s);
         } else {
             fprintf(stderr,
-                    "usage: speed [--peak] [--conv] [--step] [--memory] [--quick] [--reps N] "
+                    "usage: speed [--peak] [--conv] [--step] [--blind] [--memory] [--quick] [--reps N] "
                     "[--threads 1,2] [--mp 0.25,1,4,12] [--kernels 3,7,15,31,63] "
                     "[--csv FILE]\n");
             return 2;
@@ -383,8 +447,8 @@ int main(int argc, char **argv)
     }
     if (reps < 1 || reps > 64)
         reps = 5;
-    if (!peak && !conv && !step && !memory)
-        peak = conv = step = memory = 1;
+    if (!peak && !conv && !step && !blind && !memory)
+        peak = conv = step = blind = memory = 1;
     csv = fopen(csv_path, "w");
     if (!csv) {
         perror(csv_path);
@@ -392,7 +456,7 @@ int main(int argc, char **argv)
     }
     fprintf(csv, "# section,fields...: peak,isa,threads,gflops | conv,N,M,k,threads,"
                  "s_direct,s_fft,gtaps_direct,gtaps_fft,auto,auto_over_best | step,N,M,k,"
-                 "threads,s_per_iter,path | memory,N,M,k,threads,maxrss_mb\n");
+                 "threads,s_per_iter,path | blind,N,M,k,threads,s_tv_loop,s_refine | memory,N,M,k,threads,maxrss_mb\n");
     double t0 = now();
     if (peak)
         bench_peak();
@@ -400,6 +464,8 @@ int main(int argc, char **argv)
         bench_conv(threads, nthreads, quick);
     if (step)
         bench_step(threads, nthreads, quick);
+    if (blind)
+        bench_blind(threads, nthreads, quick);
     if (memory)
         bench_memory(threads[nthreads - 1]);
     printf("\n(total %.0f s; CSV in %s)\n", now() - t0, csv_path);

@@ -66,6 +66,7 @@ void deconv_blind_defaults(deconv_blind_params *p)
     p->refine = 10;
     p->refine_lambda = 5e-4;
     p->starts = 1;
+    p->estimate_pixels = DECONV_BLIND_ESTIMATE_PIXELS;
 }
 
 /* One pyramid level's problem: y is N x M, x is (N+kw-1) x (M+kh-1). */
@@ -574,7 +575,7 @@ static deconv_status check_params(const deconv_image *y, const deconv_blind_para
         !(p->scale > 0.05 && p->scale < 1) || p->levels < 0 || !isfinite(p->tv) ||
         !isfinite(p->tv_final) || !isfinite(p->step) || !isfinite(p->kernel_step) ||
         p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)) || p->starts < 0 ||
-        p->starts > 16)
+        p->starts > 16 || !(p->estimate_pixels >= 0))
         return deconv_fail(err, DECONV_ERR_ARG, "blind parameters out of range");
     if (p->init && (p->init->width != p->kernel_width || p->init->height != p->kernel_height))
         return deconv_fail(err, DECONV_ERR_ARG,
@@ -785,6 +786,56 @@ static double start_tv_factor(int s)
     return f[s % 4];
 }
 
+/* The window of the luminance (w x h at left, top) the kernel is estimated
+ * on: the whole image when it has at most max_pixels pixels (or
+ * max_pixels <= 0); else a window of about max_pixels with the image's
+ * aspect, at the position, on a grid of 1/16 of the free range, where the
+ * sum of |grad| is largest. The kernel is the same everywhere in the model,
+ * and the edges are what carry it; a few megapixels hold far more of them
+ * than the kernel step needs, and the cost of the estimate is linear in
+ * the pixels. */
+void deconv_blind_test_window(const deconv_image *lum, double max_pixels, int kw, int kh,
+                              int *left, int *top, int *w, int *h);
+void deconv_blind_test_window(const deconv_image *lum, double max_pixels, int kw, int kh,
+                              int *left, int *top, int *w, int *h)
+{
+    const int N = lum->width, M = lum->height;
+    *left = *top = 0, *w = N, *h = M;
+    if (max_pixels <= 0 || (double)N * M <= max_pixels)
+        return;
+    int ww = (int)fmin(N, lround(sqrt(max_pixels * N / M)));
+    int wh = (int)fmin(M, lround(max_pixels / ww));
+    ww = ww < 2 * kw ? (2 * kw < N ? 2 * kw : N) : ww;
+    wh = wh < 2 * kh ? (2 * kh < M ? 2 * kh : M) : wh;
+    /* column sums of |grad| per row band would do; an integral image is
+     * simplest: S[i][j] = sum over rows < i, columns < j */
+    double *S = calloc((size_t)(N + 1) * (M + 1), sizeof(double));
+    if (!S) {
+        *left = (N - ww) / 2, *top = (M - wh) / 2, *w = ww, *h = wh;
+        return;
+    }
+    for (int i = 0; i < M; i++) {
+        double row = 0;
+        for (int j = 0; j < N; j++) {
+            const float *q = lum->data + (size_t)i * N + j;
+            double g = (j + 1 < N ? fabs(q[1] - q[0]) : 0) + (i + 1 < M ? fabs(q[N] - q[0]) : 0);
+            row += g;
+            S[(size_t)(i + 1) * (N + 1) + j + 1] = S[(size_t)i * (N + 1) + j + 1] + row;
+        }
+    }
+    double best = -1;
+    for (int a = 0; a <= 16; a++)
+        for (int b = 0; b <= 16; b++) {
+            int t = (int)((long)(M - wh) * a / 16), l = (int)((long)(N - ww) * b / 16);
+            double v = S[(size_t)(t + wh) * (N + 1) + l + ww] - S[(size_t)t * (N + 1) + l + ww] -
+                       S[(size_t)(t + wh) * (N + 1) + l] + S[(size_t)t * (N + 1) + l];
+            if (v > best)
+                best = v, *left = l, *top = t;
+        }
+    *w = ww, *h = wh;
+    free(S);
+}
+
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err)
 {
@@ -799,6 +850,18 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
 
     deconv_kernel *result = NULL;
     deconv_image *lum = deconv_image_luminance(y);
+    if (lum) {
+        int left, top, w, ht;
+        deconv_blind_test_window(lum, p->estimate_pixels, p->kernel_width, p->kernel_height,
+                                 &left, &top, &w, &ht);
+        if (w != lum->width || ht != lum->height) {
+            deconv_image *win = deconv_image_new(w, ht, 1);
+            if (win)
+                deconv_crop(lum->data, lum->width, top, left, w, ht, win->data);
+            deconv_image_free(lum);
+            lum = win;
+        }
+    }
     float *h = malloc(sizeof(float) * nk * starts);
     double *score = malloc(sizeof(double) * starts);
     deconv_error *errs = calloc(starts, sizeof(deconv_error));

@@ -75,6 +75,7 @@ int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h,
 
     /* x into the periodic domain; the extra samples (if any) replicate the
      * edges */
+#pragma omp parallel for schedule(static)
     for (int p = 0; p < PH; p++)
         for (int q = 0; q < PW; q++)
             xs[(size_t)p * PW + q] = x[(size_t)(p < xh ? p : xh - 1) * xw + (q < xw ? q : xw - 1)];
@@ -83,12 +84,14 @@ int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h,
 
     for (double beta = 2 * lambda; beta < beta_max; beta *= 2) {
         /* periodic data: y where it is observed, the prediction elsewhere */
+#pragma omp parallel for schedule(static)
         for (size_t k = 0; k < nc; k++) {
             float re = Hf[k][0] * Xf[k][0] - Hf[k][1] * Xf[k][1];
             float im = Hf[k][0] * Xf[k][1] + Hf[k][1] * Xf[k][0];
             Wf[k][0] = re, Wf[k][1] = im;
         }
         fftwf_execute_dft_c2r(bwd, Wf, w);
+#pragma omp parallel for schedule(static)
         for (size_t k = 0; k < np; k++)
             w[k] *= inv;
         for (int i = 0; i < M; i++)
@@ -97,6 +100,7 @@ int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h,
 
         /* g step, then D^T g into w */
         const float t = (float)(lambda / beta);
+#pragma omp parallel for schedule(static)
         for (int p = 0; p < PH; p++) {
             const float *row = xs + (size_t)p * PW, *below = xs + (size_t)((p + 1) % PH) * PW;
             for (int q = 0; q < PW; q++) {
@@ -106,6 +110,7 @@ int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h,
                 gy[(size_t)p * PW + q] = keep ? b : 0.0f;
             }
         }
+#pragma omp parallel for schedule(static)
         for (int p = 0; p < PH; p++) {
             const float *gxr = gx + (size_t)p * PW, *gyr = gy + (size_t)p * PW;
             const float *gya = gy + (size_t)((p + PH - 1) % PH) * PW;
@@ -116,6 +121,7 @@ int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h,
 
         /* x step: X = (conj(H) Y + beta G) / (|H|^2 + beta |D|^2) */
         const float bf = (float)beta;
+#pragma omp parallel for schedule(static)
         for (size_t k = 0; k < nc; k++) {
             float re = Hf[k][0] * Yf[k][0] + Hf[k][1] * Yf[k][1] + bf * Wf[k][0];
             float im = Hf[k][0] * Yf[k][1] - Hf[k][1] * Yf[k][0] + bf * Wf[k][1];
@@ -124,6 +130,7 @@ int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h,
             Wf[k][0] = Xf[k][0], Wf[k][1] = Xf[k][1];
         }
         fftwf_execute_dft_c2r(bwd, Wf, xs);
+#pragma omp parallel for schedule(static)
         for (size_t k = 0; k < np; k++)
             xs[k] *= inv;
     }

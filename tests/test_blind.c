@@ -230,6 +230,63 @@ static void test_starts(void)
     deconv_kernel_free(k);
 }
 
+/* blind.c's choice of the estimation window (internal). */
+void deconv_blind_test_window(const deconv_image *lum, double max_pixels, int kw, int kh,
+                              int *left, int *top, int *w, int *h);
+
+/* A large photo's kernel is estimated on the window with the most edges:
+ * the window lies in the textured half of an image whose other half is
+ * flat, and the kernel is exactly the one estimated on that window alone. */
+static void test_window(void)
+{
+    deconv_error err;
+    deconv_kernel *k = deconv_kernel_motion(7, 45, &err);
+    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
+    CHECK(k && im, "inputs: %s", err.message);
+    if (!k || !im) {
+        deconv_kernel_free(k), deconv_image_free(im);
+        return;
+    }
+    const int N = 400, M = 200, xw = N + k->width - 1, xh = M + k->height - 1;
+    float *x = malloc(sizeof(float) * xw * xh);
+    for (int i = 0; i < xh; i++)
+        for (int j = 0; j < xw; j++)
+            x[i * xw + j] = j < xw / 2 ? 0.3f : im->data[(size_t)(100 + i) * im->width + j];
+    deconv_image *y = deconv_image_new(N, M, 1);
+    deconv_conv_valid(x, xw, xh, k->data, k->width, k->height, y->data);
+
+    int left, top, w, h;
+    deconv_blind_test_window(y, 0, 9, 9, &left, &top, &w, &h);
+    CHECK(left == 0 && top == 0 && w == N && h == M, "no limit: the whole image");
+    deconv_blind_test_window(y, (double)N * M, 9, 9, &left, &top, &w, &h);
+    CHECK(w == N && h == M, "an image at the limit is used whole");
+    deconv_blind_test_window(y, 1e4, 9, 9, &left, &top, &w, &h);
+    CHECK(fabs((double)w * h - 1e4) < 200 && w > h, "window %dx%d: not ~1e4 pixels of the "
+          "image's aspect", w, h);
+    CHECK(left + w / 2 > N / 2 && left >= 0 && top >= 0 && left + w <= N && top + h <= M,
+          "window at (%d, %d) %dx%d is not in the textured half", left, top, w, h);
+
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = p.kernel_height = 9;
+    p.iterations = 10, p.refine = 3;
+    p.estimate_pixels = 1e4;
+    deconv_kernel *a = deconv_blind_kernel(y, &p, &err);
+    deconv_image *win = deconv_image_new(w, h, 1);
+    deconv_crop(y->data, N, top, left, w, h, win->data);
+    p.estimate_pixels = 0;
+    deconv_kernel *b = deconv_blind_kernel(win, &p, &err);
+    CHECK(a && b && !memcmp(a->data, b->data, sizeof(float) * 81),
+          "the estimate is not the one on its window");
+    p.estimate_pixels = -1;
+    CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
+          "a negative window is refused");
+    deconv_kernel_free(a), deconv_kernel_free(b);
+    deconv_image_free(win), deconv_image_free(y), deconv_image_free(im);
+    free(x);
+    deconv_kernel_free(k);
+}
+
 /* The FFT normal equations of the kernel step match the direct sums:
  * c = X^T r (deconv_corr_kernel) and the autocorrelation at a few shifts. */
 static void test_normal_fft(void)
@@ -267,5 +324,6 @@ int main(void)
     test_kernel_step();
     test_end_to_end();
     test_starts();
+    test_window();
     return check_done("test_blind");
 }

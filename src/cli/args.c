@@ -130,6 +130,9 @@ static const arg_spec options[] = {
      "automatic, at least " RESTORE_TV_MIN_TEXT},
     {"--levels", NULL, K_LEVELS, CMD_BLIND, OFF(blind.levels), 1, 30, 0, "N|auto",
      "pyramid levels, coarse to fine", NULL},
+    {"--estimate-pixels", NULL, K_REAL, CMD_BLIND, OFF(blind.estimate_pixels), 0, 1e15, 0,
+     "N", "estimate the kernel on a window of about N pixels where the photo has the most "
+     "edges (0: the whole photo)", NULL},
     {"--starts", NULL, K_INT, CMD_BLIND, OFF(blind.starts), 1, 16, 0, "N",
      "independent estimates, each from its own starting TV weight; the kernel whose "
      "restoration is sharpest is kept", NULL},

@@ -134,6 +134,7 @@ expect 2 "--restore-tv: must be a non-negative finite number, got '-1'" blind "$
 expect 2 "deblur does not take '--restore-tv'" deblur "$CAM" -o "$OUT" "${K[@]}" --restore-tv 1
 expect 2 "--starts: must be an integer from 1 to 16, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 0
 expect 2 "--starts: must be an integer from 1 to 16, got '17'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 17
+expect 2 "--estimate-pixels: must be" blind "$CAM" -o "$OUT" --kernel-size 9 --estimate-pixels -5
 expect 2 "deblur does not take '--starts'" deblur "$CAM" -o "$OUT" "${K[@]}" --starts 2
 expect 2 "--kernel-init: '$T/delta3.csv' is 3x3 but --kernel-size is 9x9" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-init "$T/delta3.csv"
 expect 1 "missing.csv" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-init "$T/missing.csv"
