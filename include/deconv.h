@@ -352,6 +352,12 @@ typedef struct {
                                everywhere; the cost is linear in the
                                pixels); 0: the whole image. Default
                                DECONV_BLIND_ESTIMATE_PIXELS */
+    int region_x, region_y, region_width, region_height;
+                            /* the window of y to estimate the kernel on,
+                               instead of the automatic one (a part in
+                               focus, without moving subjects); width and
+                               height 0: automatic. Must lie inside y and
+                               hold the kernel */
     int threads;
     deconv_progress_fn progress;
     void *progress_user;

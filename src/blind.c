@@ -577,6 +577,19 @@ static deconv_status check_params(const deconv_image *y, const deconv_blind_para
         p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)) || p->starts < 0 ||
         p->starts > 16 || !(p->estimate_pixels >= 0))
         return deconv_fail(err, DECONV_ERR_ARG, "blind parameters out of range");
+    if (p->region_width || p->region_height) {
+        if (p->region_x < 0 || p->region_y < 0 || p->region_width < 1 || p->region_height < 1 ||
+            p->region_width > y->width - p->region_x || p->region_height > y->height - p->region_y)
+            return deconv_fail(err, DECONV_ERR_ARG,
+                               "the region %dx%d at (%d, %d) is not inside the %dx%d image",
+                               p->region_width, p->region_height, p->region_x, p->region_y,
+                               y->width, y->height);
+        if (p->region_width < p->kernel_width || p->region_height < p->kernel_height)
+            return deconv_fail(err, DECONV_ERR_KERNEL,
+                               "the region %dx%d is smaller than the kernel %dx%d",
+                               p->region_width, p->region_height, p->kernel_width,
+                               p->kernel_height);
+    }
     if (p->init && (p->init->width != p->kernel_width || p->init->height != p->kernel_height))
         return deconv_fail(err, DECONV_ERR_ARG,
                            "the starting kernel is %dx%d, not the kernel size %dx%d",
@@ -851,9 +864,10 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     deconv_kernel *result = NULL;
     deconv_image *lum = deconv_image_luminance(y);
     if (lum) {
-        int left, top, w, ht;
-        deconv_blind_test_window(lum, p->estimate_pixels, p->kernel_width, p->kernel_height,
-                                 &left, &top, &w, &ht);
+        int left = p->region_x, top = p->region_y, w = p->region_width, ht = p->region_height;
+        if (!w)
+            deconv_blind_test_window(lum, p->estimate_pixels, p->kernel_width, p->kernel_height,
+                                     &left, &top, &w, &ht);
         if (w != lum->width || ht != lum->height) {
             deconv_image *win = deconv_image_new(w, ht, 1);
             if (win)

@@ -278,6 +278,20 @@ static void test_window(void)
     deconv_kernel *b = deconv_blind_kernel(win, &p, &err);
     CHECK(a && b && !memcmp(a->data, b->data, sizeof(float) * 81),
           "the estimate is not the one on its window");
+    /* a region given by the caller is used as it is */
+    p.estimate_pixels = 1e4;
+    p.region_x = left, p.region_y = top, p.region_width = w, p.region_height = h;
+    deconv_kernel *c = deconv_blind_kernel(y, &p, &err);
+    CHECK(c && b && !memcmp(c->data, b->data, sizeof(float) * 81),
+          "the estimate on a region is not the one on the region alone");
+    deconv_kernel_free(c);
+    p.region_x = N - 10;
+    CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
+          "a region outside the image is refused");
+    p.region_x = 0, p.region_width = 8;
+    CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_KERNEL,
+          "a region smaller than the kernel is refused");
+    p.region_width = p.region_height = 0;
     p.estimate_pixels = -1;
     CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
           "a negative window is refused");

@@ -31,6 +31,7 @@ typedef enum {
     K_LEVELS,   /* N or auto (0) */
     K_KSIZE,    /* N or WxH into blind.kernel_width/height */
     K_KINIT,    /* delta|gaussian|FILE */
+    K_REGION,   /* X,Y,W,H into blind.region_* */
     K_PSF,      /* the kernel options */
     K_GAUSSIAN,
     K_MOTION,
@@ -133,6 +134,9 @@ static const arg_spec options[] = {
     {"--estimate-pixels", NULL, K_REAL, CMD_BLIND, OFF(blind.estimate_pixels), 0, 1e15, 0,
      "N", "estimate the kernel on a window of about N pixels where the photo has the most "
      "edges (0: the whole photo)", NULL},
+    {"--region", NULL, K_REGION, CMD_BLIND, OFF(blind), 0, 0, 0, "X,Y,W,H",
+     "estimate the kernel on this window (W x H pixels, X, Y from the top left) "
+     "instead of the automatic one", NULL},
     {"--starts", NULL, K_INT, CMD_BLIND, OFF(blind.starts), 1, 16, 0, "N",
      "independent estimates, each from its own starting TV weight; the kernel whose "
      "restoration is sharpest is kept", NULL},
@@ -404,6 +408,26 @@ static int parse_value(const arg_spec *a, const char *v, cli_options *o)
         }
         o->blind.kernel_width = w;
         o->blind.kernel_height = h;
+        return 0;
+    }
+    case K_REGION: {
+        int r[4];
+        const char *names[4] = {"--region X", "--region Y", "--region W", "--region H"};
+        const char *q = v;
+        for (int t = 0; t < 4; t++) {
+            const char *end = strchr(q, ',');
+            size_t len = end ? (size_t)(end - q) : strlen(q);
+            if ((t < 3) != (end != NULL) || len == 0 || len >= sizeof buf) {
+                cli_error("%s: expected X,Y,W,H (e.g. 100,50,800,600), got '%s'", n, v);
+                return -1;
+            }
+            snprintf(buf, sizeof buf, "%.*s", (int)len, q);
+            if (parse_int(names[t], buf, t < 2 ? 0 : 1, MAX_KERNEL_SIDE * 100, &r[t]))
+                return -1;
+            q = end ? end + 1 : q + len;
+        }
+        o->blind.region_x = r[0], o->blind.region_y = r[1];
+        o->blind.region_width = r[2], o->blind.region_height = r[3];
         return 0;
     }
     case K_KINIT:

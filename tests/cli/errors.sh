@@ -135,6 +135,10 @@ expect 2 "deblur does not take '--restore-tv'" deblur "$CAM" -o "$OUT" "${K[@]}"
 expect 2 "--starts: must be an integer from 1 to 16, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 0
 expect 2 "--starts: must be an integer from 1 to 16, got '17'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 17
 expect 2 "--estimate-pixels: must be" blind "$CAM" -o "$OUT" --kernel-size 9 --estimate-pixels -5
+expect 2 "--region: expected X,Y,W,H" blind "$CAM" -o "$OUT" --kernel-size 9 --region 1,2,3
+expect 2 "--region W: must be" blind "$CAM" -o "$OUT" --kernel-size 9 --region 1,2,0,40
+expect 1 "is not inside the" blind "$CAM" -o "$OUT" --kernel-size 9 --region 0,0,100000,40
+expect 1 "is smaller than the kernel" blind "$CAM" -o "$OUT" --kernel-size 9 --region 0,0,5,40
 expect 2 "deblur does not take '--starts'" deblur "$CAM" -o "$OUT" "${K[@]}" --starts 2
 expect 2 "--kernel-init: '$T/delta3.csv' is 3x3 but --kernel-size is 9x9" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-init "$T/delta3.csv"
 expect 1 "missing.csv" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-init "$T/missing.csv"
