@@ -345,6 +345,7 @@ typedef struct {
                                run side by side on the threads; the one
                                whose restoration has the sparsest gradients
                                (||grad x||_1 / ||grad x||_2) is returned.
+                               progress reports the first start only.
                                Default 1 */
     double estimate_pixels; /* the kernel is estimated on a window of about
                                this many pixels, where the photo has the
