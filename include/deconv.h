@@ -340,8 +340,8 @@ typedef struct {
                                finest level (L0 x step, kernel step on
                                every gradient); default 10, 0: none */
     double refine_lambda;   /* L0 weight of the refinement; default 5e-4 */
-    int starts;             /* independent estimates, each with its own
-                               starting TV weight (tv x 1, 2, 0.5, 4, ...),
+    int starts;             /* 1 to 4 independent estimates, each with its
+                               own starting TV weight (tv x 1, 2, 0.5, 4),
                                run side by side on the threads; the one
                                whose restoration has the sparsest gradients
                                (||grad x||_1 / ||grad x||_2) is returned.

@@ -49,6 +49,9 @@
  * kernel step: low enough to keep the faint tails of long trajectories. */
 static const double PRUNE = 0.02;
 
+/* The most starts deconv_blind_kernel runs (start_tv_factor). */
+enum { MAX_STARTS = 4 };
+
 /* The TV weight at the start of each level when p->tv is not given. */
 static const double DEFAULT_TV = 0.02;
 
@@ -575,7 +578,7 @@ static deconv_status check_params(const deconv_image *y, const deconv_blind_para
         !(p->scale > 0.05 && p->scale < 1) || p->levels < 0 || !isfinite(p->tv) ||
         !isfinite(p->tv_final) || !isfinite(p->step) || !isfinite(p->kernel_step) ||
         p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)) || p->starts < 0 ||
-        p->starts > 16 || !(p->estimate_pixels >= 0))
+        p->starts > MAX_STARTS || !(p->estimate_pixels >= 0))
         return deconv_fail(err, DECONV_ERR_ARG, "blind parameters out of range");
     if (p->region_width || p->region_height) {
         if (p->region_x < 0 || p->region_y < 0 || p->region_width < 1 || p->region_height < 1 ||
@@ -792,12 +795,9 @@ static double restoration_sparsity(const deconv_image *lum, const float *h, int 
 }
 
 /* The starting TV weight of start s, relative to p->tv: the estimates
- * differ in how much of the image the first kernels are fitted to. */
-static double start_tv_factor(int s)
-{
-    static const double f[] = {1, 2, 0.5, 4};
-    return f[s % 4];
-}
+ * differ in how much of the image the first kernels are fitted to. Beyond
+ * these the weights are too far from the default to be worth running. */
+static const double start_tv_factor[MAX_STARTS] = {1, 2, 0.5, 4};
 
 /* The window of the luminance (w x h at left, top) the kernel is estimated
  * on: the whole image when it has at most max_pixels pixels (or
@@ -895,7 +895,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
 #pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
         for (int s = 0; s < starts; s++) {
             omp_set_num_threads(inner);
-            st[s] = estimate(lum, p, tv * start_tv_factor(s), s == 0, h + (size_t)s * nk,
+            st[s] = estimate(lum, p, tv * start_tv_factor[s], s == 0, h + (size_t)s * nk,
                              &errs[s]);
             score[s] = st[s] == DECONV_OK ? restoration_sparsity(lum, h + (size_t)s * nk,
                                                                  p->kernel_width,

@@ -137,7 +137,7 @@ static const arg_spec options[] = {
     {"--region", NULL, K_REGION, CMD_BLIND, OFF(blind), 0, 0, 0, "X,Y,W,H",
      "estimate the kernel on this window (W x H pixels, X, Y from the top left) "
      "instead of the automatic one", NULL},
-    {"--starts", NULL, K_INT, CMD_BLIND, OFF(blind.starts), 1, 16, 0, "N",
+    {"--starts", NULL, K_INT, CMD_BLIND, OFF(blind.starts), 1, 4, 0, "N",
      "independent estimates, each from its own starting TV weight; the kernel whose "
      "restoration is sharpest is kept", NULL},
     {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,

@@ -132,8 +132,8 @@ expect 2 "--kernel-size: 'abc' is not an integer" blind "$CAM" -o "$OUT" --kerne
 expect 2 "--levels: must be an integer from 1 to 30, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --levels 0
 expect 2 "--restore-tv: must be a non-negative finite number, got '-1'" blind "$CAM" -o "$OUT" --kernel-size 9 --restore-tv -1
 expect 2 "deblur does not take '--restore-tv'" deblur "$CAM" -o "$OUT" "${K[@]}" --restore-tv 1
-expect 2 "--starts: must be an integer from 1 to 16, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 0
-expect 2 "--starts: must be an integer from 1 to 16, got '17'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 17
+expect 2 "--starts: must be an integer from 1 to 4, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 0
+expect 2 "--starts: must be an integer from 1 to 4, got '5'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 5
 expect 2 "--estimate-pixels: must be" blind "$CAM" -o "$OUT" --kernel-size 9 --estimate-pixels -5
 expect 2 "--region: expected X,Y,W,H" blind "$CAM" -o "$OUT" --kernel-size 9 --region 1,2,3
 expect 2 "--region W: must be" blind "$CAM" -o "$OUT" --kernel-size 9 --region 1,2,0,40
