@@ -381,6 +381,13 @@ void deconv_blind_defaults(deconv_blind_params *p);
 #define DECONV_BLIND_RESTORE_TV_MIN 5e-4
 void deconv_blind_restore_defaults(deconv_deblur_params *p);
 
+/* The window of y (width x height at left, top) deconv_blind_kernel
+ * estimates the kernel on: the region, or the automatic window of
+ * estimate_pixels (the whole image when it is not larger). */
+deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_params *p,
+                                  int *left, int *top, int *width, int *height,
+                                  deconv_error *err);
+
 /* Estimate the kernel of y (on luminance). Returns it (sums to 1, >= 0). */
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err);

@@ -807,10 +807,8 @@ static const double start_tv_factor[MAX_STARTS] = {1, 2, 0.5, 4};
  * and the edges are what carry it; a few megapixels hold far more of them
  * than the kernel step needs, and the cost of the estimate is linear in
  * the pixels. */
-void deconv_blind_test_window(const deconv_image *lum, double max_pixels, int kw, int kh,
-                              int *left, int *top, int *w, int *h);
-void deconv_blind_test_window(const deconv_image *lum, double max_pixels, int kw, int kh,
-                              int *left, int *top, int *w, int *h)
+static void automatic_window(const deconv_image *lum, double max_pixels, int kw, int kh,
+                             int *left, int *top, int *w, int *h)
 {
     const int N = lum->width, M = lum->height;
     *left = *top = 0, *w = N, *h = M;
@@ -849,6 +847,26 @@ void deconv_blind_test_window(const deconv_image *lum, double max_pixels, int kw
     free(S);
 }
 
+deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_params *p,
+                                  int *left, int *top, int *width, int *height,
+                                  deconv_error *err)
+{
+    deconv_status st = check_params(y, p, err);
+    if (st != DECONV_OK)
+        return st;
+    *left = p->region_x, *top = p->region_y, *width = p->region_width,
+    *height = p->region_height;
+    if (*width)
+        return DECONV_OK;
+    deconv_image *lum = deconv_image_luminance(y);
+    if (!lum)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+    automatic_window(lum, p->estimate_pixels, p->kernel_width, p->kernel_height, left, top,
+                     width, height);
+    deconv_image_free(lum);
+    return DECONV_OK;
+}
+
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err)
 {
@@ -866,8 +884,8 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     if (lum) {
         int left = p->region_x, top = p->region_y, w = p->region_width, ht = p->region_height;
         if (!w)
-            deconv_blind_test_window(lum, p->estimate_pixels, p->kernel_width, p->kernel_height,
-                                     &left, &top, &w, &ht);
+            automatic_window(lum, p->estimate_pixels, p->kernel_width, p->kernel_height, &left,
+                             &top, &w, &ht);
         if (w != lum->width || ht != lum->height) {
             deconv_image *win = deconv_image_new(w, ht, 1);
             if (win)

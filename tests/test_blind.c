@@ -230,10 +230,6 @@ static void test_starts(void)
     deconv_kernel_free(k);
 }
 
-/* blind.c's choice of the estimation window (internal). */
-void deconv_blind_test_window(const deconv_image *lum, double max_pixels, int kw, int kh,
-                              int *left, int *top, int *w, int *h);
-
 /* A large photo's kernel is estimated on the window with the most edges:
  * the window lies in the textured half of an image whose other half is
  * flat, and the kernel is exactly the one estimated on that window alone. */
@@ -255,22 +251,25 @@ static void test_window(void)
     deconv_image *y = deconv_image_new(N, M, 1);
     deconv_conv_valid(x, xw, xh, k->data, k->width, k->height, y->data);
 
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = p.kernel_height = 9;
+    p.iterations = 10, p.refine = 3;
     int left, top, w, h;
-    deconv_blind_test_window(y, 0, 9, 9, &left, &top, &w, &h);
-    CHECK(left == 0 && top == 0 && w == N && h == M, "no limit: the whole image");
-    deconv_blind_test_window(y, (double)N * M, 9, 9, &left, &top, &w, &h);
+    p.estimate_pixels = 0;
+    CHECK(deconv_blind_window(y, &p, &left, &top, &w, &h, &err) == DECONV_OK && left == 0 &&
+              top == 0 && w == N && h == M,
+          "no limit: the whole image");
+    p.estimate_pixels = (double)N * M;
+    deconv_blind_window(y, &p, &left, &top, &w, &h, &err);
     CHECK(w == N && h == M, "an image at the limit is used whole");
-    deconv_blind_test_window(y, 1e4, 9, 9, &left, &top, &w, &h);
+    p.estimate_pixels = 1e4;
+    deconv_blind_window(y, &p, &left, &top, &w, &h, &err);
     CHECK(fabs((double)w * h - 1e4) < 200 && w > h, "window %dx%d: not ~1e4 pixels of the "
           "image's aspect", w, h);
     CHECK(left + w / 2 > N / 2 && left >= 0 && top >= 0 && left + w <= N && top + h <= M,
           "window at (%d, %d) %dx%d is not in the textured half", left, top, w, h);
 
-    deconv_blind_params p;
-    deconv_blind_defaults(&p);
-    p.kernel_width = p.kernel_height = 9;
-    p.iterations = 10, p.refine = 3;
-    p.estimate_pixels = 1e4;
     deconv_kernel *a = deconv_blind_kernel(y, &p, &err);
     deconv_image *win = deconv_image_new(w, h, 1);
     deconv_crop(y->data, N, top, left, w, h, win->data);
@@ -281,6 +280,9 @@ static void test_window(void)
     /* a region given by the caller is used as it is */
     p.estimate_pixels = 1e4;
     p.region_x = left, p.region_y = top, p.region_width = w, p.region_height = h;
+    int l2, t2, w2, h2;
+    deconv_blind_window(y, &p, &l2, &t2, &w2, &h2, &err);
+    CHECK(l2 == left && t2 == top && w2 == w && h2 == h, "the region is not the window");
     deconv_kernel *c = deconv_blind_kernel(y, &p, &err);
     CHECK(c && b && !memcmp(c->data, b->data, sizeof(float) * 81),
           "the estimate on a region is not the one on the region alone");

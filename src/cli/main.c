@@ -384,6 +384,11 @@ static int cmd_blind(cli_options *o)
     bp.progress_user = &pc;
     bp.cancel = &g_cancel;
     install_signals();
+    int win_x = 0, win_y = 0, win_w = y->width, win_h = y->height;
+    if (deconv_blind_window(y, &bp, &win_x, &win_y, &win_w, &win_h, &err) != DECONV_OK) {
+        code = lib_failure(&err);
+        goto done;
+    }
     pc.t0 = pc.t_phase = now_seconds();
     k = deconv_blind_kernel(y, &bp, &err);
     double t_kernel = now_seconds() - pc.t0;
@@ -417,10 +422,16 @@ static int cmd_blind(cli_options *o)
     code = x ? write_result(x, kw, kh, 0, o->bits ? o->bits : info.bits, o->output,
                             o->kernel_out)
              : lib_failure_kept(&err, o->kernel_out);
-    if (code == CLI_OK && !o->quiet)
-        fprintf(stderr, "deconv: kernel %dx%d estimated in %.1f s; restored %dx%d %s in %.1f s -> %s\n",
-                kw, kh, t_kernel, y->width, y->height, cli_channels_name(y->channels), t_restore,
-                o->output);
+    if (code == CLI_OK && !o->quiet) {
+        char where[96] = "";
+        if (win_w != y->width || win_h != y->height)
+            snprintf(where, sizeof where, " on the %dx%d window at (%d, %d)", win_w, win_h,
+                     win_x, win_y);
+        fprintf(stderr,
+                "deconv: kernel %dx%d estimated%s in %.1f s; restored %dx%d %s in %.1f s -> %s\n",
+                kw, kh, where, t_kernel, y->width, y->height, cli_channels_name(y->channels),
+                t_restore, o->output);
+    }
 done:
     deconv_image_free(x);
     deconv_kernel_free(k);
