@@ -82,6 +82,8 @@ typedef struct {
     float *c, *tmp;       /* kernel sized: P^T D y, correlation scratch */
     double *g, *z, *hp;   /* kernel sized, FISTA */
     int *stack;           /* kernel sized, component labelling */
+    deconv_l0 *l0;        /* the L0 image step's plans and buffers, made at
+                             the level's first L0 step */
 } level;
 
 static void level_free(level *l)
@@ -100,6 +102,7 @@ static void level_free(level *l)
     free(l->z);
     free(l->hp);
     free(l->stack);
+    deconv_l0_free(l->l0);
     memset(l, 0, sizeof *l);
 }
 
@@ -542,6 +545,16 @@ int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, 
     return 0;
 }
 
+/* The L0 image step on level l with weight lambda (sparse_prior.c), its
+ * work made at the first call. Returns 0 when out of memory. */
+static int l0_step(level *l, double lambda)
+{
+    if (!l->l0 && !(l->l0 = deconv_l0_new(l->N, l->M, l->kw, l->kh)))
+        return 0;
+    deconv_l0_image_step(l->l0, l->x, l->y, l->h, lambda, 1e5);
+    return 1;
+}
+
 /* A kernel size scaled for a pyramid level, keeping the parity of the
  * full size (odd kernels keep a middle pixel). */
 static int level_kernel_size(int k, double scale)
@@ -685,8 +698,7 @@ static deconv_status estimate(const deconv_image *lum, const deconv_blind_params
                 /* x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0,
                  * lambda from 4e-3 to 4e-4 within the level (sparse_prior.c) */
                 double lambda = 4e-3 * pow(0.1, it / (double)(p->iterations > 1 ? p->iterations - 1 : 1));
-                if (deconv_l0_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw, cur.kh,
-                                         lambda, 1e5)) {
+                if (!l0_step(&cur, lambda)) {
                     status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
                     goto done;
                 }
@@ -729,8 +741,7 @@ static deconv_status estimate(const deconv_image *lum, const deconv_blind_params
             status = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
             goto done;
         }
-        if (deconv_l0_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw, cur.kh,
-                                 p->refine_lambda, 1e5)) {
+        if (!l0_step(&cur, p->refine_lambda)) {
             status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
             goto done;
         }

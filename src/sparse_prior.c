@@ -30,34 +30,73 @@
 #include "internal.h"
 #include "sparse_prior.h"
 
-int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h, int kw, int kh,
-                         double lambda, double beta_max)
-{
-    const int xw = N + kw - 1, xh = M + kh - 1;
-    const int PW = deconv_fft_good_size(xw, 1), PH = deconv_fft_good_size(xh, 0);
-    const int CW = PW / 2 + 1;
-    const size_t np = (size_t)PW * PH, nc = (size_t)CW * PH;
-    const float inv = 1.0f / (float)np;
+struct deconv_l0 {
+    int N, M, kw, kh, xw, xh, PW, PH, CW;
+    size_t np, nc;
+    float *xs, *w, *gx, *gy, *den, *dd;
+    fftwf_complex *Hf, *Xf, *Yf, *Wf;
+    fftwf_plan fwd, bwd;
+};
 
-    float *xs = fftwf_malloc(np * sizeof(float)), *w = fftwf_malloc(np * sizeof(float));
-    float *gx = malloc(np * sizeof(float)), *gy = malloc(np * sizeof(float));
-    float *den = malloc(nc * sizeof(float)), *dd = malloc(nc * sizeof(float));
-    fftwf_complex *Hf = fftwf_malloc(nc * sizeof(fftwf_complex));
-    fftwf_complex *Xf = fftwf_malloc(nc * sizeof(fftwf_complex));
-    fftwf_complex *Yf = fftwf_malloc(nc * sizeof(fftwf_complex));
-    fftwf_complex *Wf = fftwf_malloc(nc * sizeof(fftwf_complex));
-    fftwf_plan fwd = NULL, bwd = NULL;
-    int rc = -1;
-    if (!xs || !w || !gx || !gy || !den || !dd || !Hf || !Xf || !Yf || !Wf)
-        goto done;
+void deconv_l0_free(deconv_l0 *s)
+{
+    if (!s)
+        return;
 #pragma omp critical(deconv_fftw_planner)
     {
-        fwd = fftwf_plan_dft_r2c_2d(PH, PW, w, Wf, FFTW_ESTIMATE);
-        bwd = fftwf_plan_dft_c2r_2d(PH, PW, Wf, w, FFTW_ESTIMATE);
+        if (s->fwd)
+            fftwf_destroy_plan(s->fwd);
+        if (s->bwd)
+            fftwf_destroy_plan(s->bwd);
     }
-    if (!fwd || !bwd)
-        goto done;
+    fftwf_free(s->xs), fftwf_free(s->w), free(s->gx), free(s->gy), free(s->den), free(s->dd);
+    fftwf_free(s->Hf), fftwf_free(s->Xf), fftwf_free(s->Yf), fftwf_free(s->Wf);
+    free(s);
+}
 
+deconv_l0 *deconv_l0_new(int N, int M, int kw, int kh)
+{
+    deconv_l0 *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->N = N, s->M = M, s->kw = kw, s->kh = kh, s->xw = N + kw - 1, s->xh = M + kh - 1;
+    s->PW = deconv_fft_good_size(s->xw, 1), s->PH = deconv_fft_good_size(s->xh, 0);
+    s->CW = s->PW / 2 + 1;
+    s->np = (size_t)s->PW * s->PH, s->nc = (size_t)s->CW * s->PH;
+    s->xs = fftwf_malloc(s->np * sizeof(float)), s->w = fftwf_malloc(s->np * sizeof(float));
+    s->gx = malloc(s->np * sizeof(float)), s->gy = malloc(s->np * sizeof(float));
+    s->den = malloc(s->nc * sizeof(float)), s->dd = malloc(s->nc * sizeof(float));
+    s->Hf = fftwf_malloc(s->nc * sizeof(fftwf_complex));
+    s->Xf = fftwf_malloc(s->nc * sizeof(fftwf_complex));
+    s->Yf = fftwf_malloc(s->nc * sizeof(fftwf_complex));
+    s->Wf = fftwf_malloc(s->nc * sizeof(fftwf_complex));
+    if (!s->xs || !s->w || !s->gx || !s->gy || !s->den || !s->dd || !s->Hf || !s->Xf ||
+        !s->Yf || !s->Wf) {
+        deconv_l0_free(s);
+        return NULL;
+    }
+#pragma omp critical(deconv_fftw_planner)
+    {
+        s->fwd = fftwf_plan_dft_r2c_2d(s->PH, s->PW, s->w, s->Wf, FFTW_ESTIMATE);
+        s->bwd = fftwf_plan_dft_c2r_2d(s->PH, s->PW, s->Wf, s->w, FFTW_ESTIMATE);
+    }
+    if (!s->fwd || !s->bwd) {
+        deconv_l0_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h,
+                          double lambda, double beta_max)
+{
+    const int N = s->N, M = s->M, kw = s->kw, kh = s->kh, xw = s->xw, xh = s->xh;
+    const int PW = s->PW, PH = s->PH, CW = s->CW;
+    const size_t np = s->np, nc = s->nc;
+    const float inv = 1.0f / (float)np;
+    float *xs = s->xs, *w = s->w, *gx = s->gx, *gy = s->gy, *den = s->den, *dd = s->dd;
+    fftwf_complex *Hf = s->Hf, *Xf = s->Xf, *Yf = s->Yf, *Wf = s->Wf;
+    fftwf_plan fwd = s->fwd, bwd = s->bwd;
     /* the kernel's spectrum, h[a][b] at (a, b): (h (*) x)[p][q] =
      * sum h[a][b] x[p-a][q-b], so y[i][j] sits at (i+kh-1, j+kw-1) */
     memset(w, 0, np * sizeof(float));
@@ -136,18 +175,6 @@ int deconv_l0_image_step(float *x, const float *y, int N, int M, const float *h,
     }
     for (int p = 0; p < xh; p++)
         memcpy(x + (size_t)p * xw, xs + (size_t)p * PW, xw * sizeof(float));
-    rc = 0;
-done:
-#pragma omp critical(deconv_fftw_planner)
-    {
-        if (fwd)
-            fftwf_destroy_plan(fwd);
-        if (bwd)
-            fftwf_destroy_plan(bwd);
-    }
-    fftwf_free(xs), fftwf_free(w), free(gx), free(gy), free(den), free(dd);
-    fftwf_free(Hf), fftwf_free(Xf), fftwf_free(Yf), fftwf_free(Wf);
-    return rc;
 }
 
 int deconv_kernel_normal_fft(const float *v, int w, int h, const float *r, int kw, int kh,
