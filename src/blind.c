@@ -811,17 +811,23 @@ static double restoration_sparsity(const deconv_image *lum, const float *h, int 
 static const double start_tv_factor[MAX_STARTS] = {1, 2, 0.5, 4};
 
 /* The window of the luminance (w x h at left, top) the kernel is estimated
- * on: the whole image when it has at most max_pixels pixels (or
- * max_pixels <= 0); else a window of about max_pixels with the image's
+ * on: p's region when it has one; the whole image when it has at most
+ * p->estimate_pixels pixels (or that is 0); else a window of about
+ * estimate_pixels with the image's
  * aspect, at the position, on a grid of 1/16 of the free range, where the
  * sum of |grad| is largest. The kernel is the same everywhere in the model,
  * and the edges are what carry it; a few megapixels hold far more of them
  * than the kernel step needs, and the cost of the estimate is linear in
  * the pixels. */
-static void automatic_window(const deconv_image *lum, double max_pixels, int kw, int kh,
-                             int *left, int *top, int *w, int *h)
+static void choose_window(const deconv_image *lum, const deconv_blind_params *p, int *left,
+                          int *top, int *w, int *h)
 {
-    const int N = lum->width, M = lum->height;
+    const int N = lum->width, M = lum->height, kw = p->kernel_width, kh = p->kernel_height;
+    const double max_pixels = p->estimate_pixels;
+    if (p->region_width) {
+        *left = p->region_x, *top = p->region_y, *w = p->region_width, *h = p->region_height;
+        return;
+    }
     *left = *top = 0, *w = N, *h = M;
     if (max_pixels <= 0 || (double)N * M <= max_pixels)
         return;
@@ -865,15 +871,10 @@ deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_para
     deconv_status st = check_params(y, p, err);
     if (st != DECONV_OK)
         return st;
-    *left = p->region_x, *top = p->region_y, *width = p->region_width,
-    *height = p->region_height;
-    if (*width)
-        return DECONV_OK;
     deconv_image *lum = deconv_image_luminance(y);
     if (!lum)
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
-    automatic_window(lum, p->estimate_pixels, p->kernel_width, p->kernel_height, left, top,
-                     width, height);
+    choose_window(lum, p, left, top, width, height);
     deconv_image_free(lum);
     return DECONV_OK;
 }
@@ -893,10 +894,8 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     deconv_kernel *result = NULL;
     deconv_image *lum = deconv_image_luminance(y);
     if (lum) {
-        int left = p->region_x, top = p->region_y, w = p->region_width, ht = p->region_height;
-        if (!w)
-            automatic_window(lum, p->estimate_pixels, p->kernel_width, p->kernel_height, &left,
-                             &top, &w, &ht);
+        int left, top, w, ht;
+        choose_window(lum, p, &left, &top, &w, &ht);
         if (w != lum->width || ht != lum->height) {
             deconv_image *win = deconv_image_new(w, ht, 1);
             if (win)

@@ -389,6 +389,8 @@ static int cmd_blind(cli_options *o)
         code = lib_failure(&err);
         goto done;
     }
+    /* the window found once: the estimate takes it as its region */
+    bp.region_x = win_x, bp.region_y = win_y, bp.region_width = win_w, bp.region_height = win_h;
     pc.t0 = pc.t_phase = now_seconds();
     k = deconv_blind_kernel(y, &bp, &err);
     double t_kernel = now_seconds() - pc.t0;
