@@ -24,33 +24,29 @@
  * valid correlation d[i][j] = sum_t c_t x[i + di_t][j + dj_t]. */
 typedef struct {
     int taps, dw, dh; /* output is (w - dw) x (h - dh) */
-    int di[3], dj[3];
+    int di[4], dj[4];
     float c[4];
 } deriv;
 
 static const deriv derivs[5] = {
-    {2, 1, 0, {0, 0}, {0, 1}, {1, -1}},          /* x */
-    {2, 0, 1, {0, 1}, {0, 0}, {1, -1}},          /* y */
-    {3, 2, 0, {0, 0, 0}, {0, 1, 2}, {-1, 2, -1}}, /* xx */
-    {3, 0, 2, {0, 1, 2}, {0, 0, 0}, {-1, 2, -1}}, /* yy */
-    {4, 1, 1, {0}, {0}, {0}},                    /* xy, special-cased */
+    {2, 1, 0, {0, 0}, {0, 1}, {1, -1}},                    /* x */
+    {2, 0, 1, {0, 1}, {0, 0}, {1, -1}},                    /* y */
+    {3, 2, 0, {0, 0, 0}, {0, 1, 2}, {-1, 2, -1}},          /* xx */
+    {3, 0, 2, {0, 1, 2}, {0, 0, 0}, {-1, 2, -1}},          /* yy */
+    {4, 1, 1, {0, 0, 1, 1}, {0, 1, 0, 1}, {-1, 1, 1, -1}}, /* xy */
 };
 
 static void deriv_apply(int k, const float *x, int w, int h, float *d)
 {
-    int ow = w - derivs[k].dw, oh = h - derivs[k].dh;
+    const deriv *f = &derivs[k];
+    int ow = w - f->dw, oh = h - f->dh;
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < oh; i++)
         for (int j = 0; j < ow; j++) {
             const float *p = x + (size_t)i * w + j;
-            float v;
-            if (k == 4)
-                v = -p[0] + p[1] + p[w] - p[w + 1];
-            else {
-                v = 0;
-                for (int t = 0; t < derivs[k].taps; t++)
-                    v += derivs[k].c[t] * p[derivs[k].di[t] * w + derivs[k].dj[t]];
-            }
+            float v = 0;
+            for (int t = 0; t < f->taps; t++)
+                v += f->c[t] * p[f->di[t] * w + f->dj[t]];
             d[(size_t)i * ow + j] = v;
         }
 }
@@ -59,25 +55,16 @@ static void deriv_apply(int k, const float *x, int w, int h, float *d)
 static void deriv_adjoint_add(int k, const float *d, const float *wt, int w, int h, double s,
                               float *out)
 {
-    int ow = w - derivs[k].dw, oh = h - derivs[k].dh;
+    const deriv *f = &derivs[k];
+    int ow = w - f->dw, oh = h - f->dh;
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < h; i++)
         for (int j = 0; j < w; j++) {
             double acc = 0;
-            if (k == 4) {
-                static const int di[4] = {0, 0, 1, 1}, dj[4] = {0, 1, 0, 1};
-                static const float c[4] = {-1, 1, 1, -1};
-                for (int t = 0; t < 4; t++) {
-                    int a = i - di[t], b = j - dj[t];
-                    if (a >= 0 && a < oh && b >= 0 && b < ow)
-                        acc += c[t] * wt[(size_t)a * ow + b] * d[(size_t)a * ow + b];
-                }
-            } else {
-                for (int t = 0; t < derivs[k].taps; t++) {
-                    int a = i - derivs[k].di[t], b = j - derivs[k].dj[t];
-                    if (a >= 0 && a < oh && b >= 0 && b < ow)
-                        acc += derivs[k].c[t] * wt[(size_t)a * ow + b] * d[(size_t)a * ow + b];
-                }
+            for (int t = 0; t < f->taps; t++) {
+                int a = i - f->di[t], b = j - f->dj[t];
+                if (a >= 0 && a < oh && b >= 0 && b < ow)
+                    acc += f->c[t] * wt[(size_t)a * ow + b] * d[(size_t)a * ow + b];
             }
             out[(size_t)i * w + j] += (float)(s * acc);
         }
@@ -102,15 +89,6 @@ static void normal_apply(problem *P, const float *p, float *q)
     }
 }
 
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
 /* max_it conjugate gradient iterations on the normal equations from x. */
 static void solve(problem *P, const float *b, float *x, int max_it, float *r, float *p,
                   float *q)
@@ -119,17 +97,17 @@ static void solve(problem *P, const float *b, float *x, int max_it, float *r, fl
     normal_apply(P, x, q);
     for (size_t i = 0; i < n; i++)
         r[i] = b[i] - q[i], p[i] = r[i];
-    double rho = dot(r, r, n);
+    double rho = deconv_dot(r, r, n);
     for (int it = 0; it < max_it && rho > 0; it++) {
         normal_apply(P, p, q);
-        double pq = dot(p, q, n);
+        double pq = deconv_dot(p, q, n);
         if (!(pq > 0))
             break;
         double alpha = rho / pq;
         for (size_t i = 0; i < n; i++)
             x[i] += (float)(alpha * p[i]), r[i] -= (float)(alpha * q[i]);
         double rho1 = rho;
-        rho = dot(r, r, n);
+        rho = deconv_dot(r, r, n);
         double beta = rho / rho1;
         for (size_t i = 0; i < n; i++)
             p[i] = r[i] + (float)(beta * p[i]);

@@ -115,6 +115,34 @@ static void test_kernel_step(void)
 }
 
 /* A crop of camera.png blurred by a known motion kernel plus noise. */
+/* y (N x M) = h * x (valid), x the (N+kw-1) x (M+kh-1) window of the
+ * photo im at (top, left), its first flat_cols columns replaced by a flat
+ * grey. */
+static deconv_image *blurred_window(const deconv_image *im, const deconv_kernel *k, int N, int M,
+                                    int top, int left, int flat_cols)
+{
+    const int xw = N + k->width - 1, xh = M + k->height - 1;
+    float *x = malloc(sizeof(float) * xw * xh);
+    deconv_image *y = deconv_image_new(N, M, 1);
+    if (x && y) {
+        for (int i = 0; i < xh; i++)
+            for (int j = 0; j < xw; j++)
+                x[i * xw + j] = j < flat_cols ? 0.3f
+                                              : im->data[(size_t)(top + i) * im->width + left + j];
+        deconv_conv_valid(x, xw, xh, k->data, k->width, k->height, y->data);
+    }
+    free(x);
+    return y;
+}
+
+/* Blind parameters for the small tests: a 9x9 kernel, short runs. */
+static void short_blind_params(deconv_blind_params *p)
+{
+    deconv_blind_defaults(p);
+    p->kernel_width = p->kernel_height = 9;
+    p->iterations = 10, p->refine = 3;
+}
+
 static void test_end_to_end(void)
 {
     deconv_error err;
@@ -129,13 +157,7 @@ static void test_end_to_end(void)
         return;
     }
     const int N = 200, M = 200, kw = k->width, kh = k->height;
-    const int xw = N + kw - 1, xh = M + kh - 1, top = 100, left = 150;
-    float *x = malloc(sizeof(float) * xw * xh);
-    for (int i = 0; i < xh; i++)
-        for (int j = 0; j < xw; j++)
-            x[i * xw + j] = im->data[(size_t)(top + i) * im->width + left + j];
-    deconv_image *y = deconv_image_new(N, M, 1);
-    deconv_conv_valid(x, xw, xh, k->data, kw, kh, y->data);
+    deconv_image *y = blurred_window(im, k, N, M, 100, 150, 0);
     for (int i = 0; i < N * M; i++)
         y->data[i] += (float)(0.002 * gauss());
 
@@ -168,7 +190,6 @@ static void test_end_to_end(void)
         free(ht);
         deconv_kernel_free(est);
     }
-    free(x);
     deconv_image_free(y);
     deconv_image_free(im);
     deconv_kernel_free(k);
@@ -187,18 +208,9 @@ static void test_starts(void)
         deconv_kernel_free(k), deconv_image_free(im);
         return;
     }
-    const int N = 96, M = 80, xw = N + k->width - 1, xh = M + k->height - 1;
-    float *x = malloc(sizeof(float) * xw * xh);
-    for (int i = 0; i < xh; i++)
-        for (int j = 0; j < xw; j++)
-            x[i * xw + j] = im->data[(size_t)(60 + i) * im->width + 200 + j];
-    deconv_image *y = deconv_image_new(N, M, 1);
-    deconv_conv_valid(x, xw, xh, k->data, k->width, k->height, y->data);
-
+    deconv_image *y = blurred_window(im, k, 96, 80, 60, 200, 0);
     deconv_blind_params p;
-    deconv_blind_defaults(&p);
-    p.kernel_width = p.kernel_height = 9;
-    p.iterations = 10, p.refine = 3;
+    short_blind_params(&p);
     deconv_kernel *single[2];
     for (int s = 0; s < 2; s++) {
         p.tv = 0.02 * (s + 1);
@@ -225,7 +237,6 @@ static void test_starts(void)
           "5 starts are refused");
     for (int s = 0; s < 2; s++)
         deconv_kernel_free(single[s]), deconv_kernel_free(multi[s]);
-    free(x);
     deconv_image_free(y), deconv_image_free(im);
     deconv_kernel_free(k);
 }
@@ -243,18 +254,10 @@ static void test_window(void)
         deconv_kernel_free(k), deconv_image_free(im);
         return;
     }
-    const int N = 400, M = 200, xw = N + k->width - 1, xh = M + k->height - 1;
-    float *x = malloc(sizeof(float) * xw * xh);
-    for (int i = 0; i < xh; i++)
-        for (int j = 0; j < xw; j++)
-            x[i * xw + j] = j < xw / 2 ? 0.3f : im->data[(size_t)(100 + i) * im->width + j];
-    deconv_image *y = deconv_image_new(N, M, 1);
-    deconv_conv_valid(x, xw, xh, k->data, k->width, k->height, y->data);
-
+    const int N = 400, M = 200;
+    deconv_image *y = blurred_window(im, k, N, M, 100, 0, (N + k->width - 1) / 2);
     deconv_blind_params p;
-    deconv_blind_defaults(&p);
-    p.kernel_width = p.kernel_height = 9;
-    p.iterations = 10, p.refine = 3;
+    short_blind_params(&p);
     int left, top, w, h;
     p.estimate_pixels = 0;
     CHECK(deconv_blind_window(y, &p, &left, &top, &w, &h, &err) == DECONV_OK && left == 0 &&
@@ -299,7 +302,6 @@ static void test_window(void)
           "a negative window is refused");
     deconv_kernel_free(a), deconv_kernel_free(b);
     deconv_image_free(win), deconv_image_free(y), deconv_image_free(im);
-    free(x);
     deconv_kernel_free(k);
 }
 
