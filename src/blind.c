@@ -84,6 +84,8 @@ typedef struct {
     int *stack;           /* kernel sized, component labelling */
     deconv_l0 *l0;        /* the L0 image step's plans and buffers, made at
                              the level's first L0 step */
+    deconv_normal *normal; /* the kernel step's FFT normal equations, made at
+                              the level's first kernel step */
 } level;
 
 static void level_free(level *l)
@@ -103,6 +105,7 @@ static void level_free(level *l)
     free(l->hp);
     free(l->stack);
     deconv_l0_free(l->l0);
+    deconv_normal_free(l->normal);
     memset(l, 0, sizeof *l);
 }
 
@@ -296,18 +299,15 @@ static double kernel_setup(level *l)
 {
     int kw = l->kw, kh = l->kh, nk = kw * kh;
     memset(l->ac, 0, (size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
-    {
-        /* by FFT: its cost does not grow with the number of edges kept */
+    /* by FFT: its cost does not grow with the number of edges kept */
+    if (l->normal || (l->normal = deconv_normal_new(l->xw, l->xh, kw, kh))) {
         memset(l->g, 0, nk * sizeof(double));
-        if (deconv_kernel_normal_fft(l->px, l->xw - 1, l->xh, l->dy_c, kw, kh, l->ac, l->g) == 0 &&
-            deconv_kernel_normal_fft(l->py, l->xw, l->xh - 1, l->dy_r, kw, kh, l->ac, l->g) == 0) {
-            for (int t = 0; t < nk; t++)
-                l->c[t] = (float)l->g[t];
-            return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
-        }
-        /* out of memory for the FFT: the direct sums over the edges */
-        memset(l->ac, 0, (size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
+        deconv_kernel_normal(l->normal, l->px, l->py, l->dy_c, l->dy_r, l->ac, l->g);
+        for (int t = 0; t < nk; t++)
+            l->c[t] = (float)l->g[t];
+        return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
     }
+    /* out of memory for the FFT: the direct sums over the edges */
     add_autocorrelation(l->px, l->xw - 1, l->xh, kw, kh, l->ac);
     add_autocorrelation(l->py, l->xw, l->xh - 1, kw, kh, l->ac);
     deconv_corr_kernel(l->px, l->xw - 1, l->xh, l->dy_c, kw, kh, l->c);

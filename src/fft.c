@@ -1,4 +1,5 @@
 /* Plans of one padded size for the operator's FFT path (see fft.h). */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__linux__)
@@ -9,11 +10,12 @@
 
 struct deconv_fft {
     int ph, pw, nc;   /* padded size; pw/2+1 complex columns */
+    int nblocks;      /* blocks of DECONV_FFT_BLOCK columns */
     size_t cs;        /* complex numbers per buffer row */
     fftwf_plan row_f, row_b;
-    /* column blocks: full width, and the last narrower block (if any) */
-    fftwf_plan col_f, col_b, tail_f, tail_b;
-    int tail0;        /* first column of the narrower block (nc if none) */
+    fftwf_plan col_f, col_b;  /* the columns of a gathered block */
+    int threads, blocks;      /* scratch: `blocks` gathered blocks a thread */
+    fftwf_complex *scratch;
 };
 
 int deconv_fft_good_size(int n, int even)
@@ -35,6 +37,16 @@ int deconv_fft_good_size(int n, int even)
 
 size_t deconv_fft_cstride(const deconv_fft *f) { return f->cs; }
 int deconv_fft_ncols(const deconv_fft *f) { return f->nc; }
+int deconv_fft_nblocks(const deconv_fft *f) { return f->nblocks; }
+int deconv_fft_threads(const deconv_fft *f) { return f->threads; }
+
+/* complex numbers in a gathered block */
+static size_t block_size(const deconv_fft *f) { return (size_t)f->ph * DECONV_FFT_BLOCK; }
+
+fftwf_complex *deconv_fft_scratch(const deconv_fft *f, int k)
+{
+    return f->scratch + ((size_t)omp_get_thread_num() * f->blocks + k) * block_size(f);
+}
 
 void *deconv_fft_alloc_bytes(size_t bytes)
 {
@@ -61,62 +73,58 @@ fftwf_complex *deconv_fft_alloc(const deconv_fft *f)
     return deconv_fft_alloc_bytes((size_t)f->ph * f->cs * sizeof(fftwf_complex));
 }
 
-static fftwf_plan plan_cols(int ph, int width, size_t cs, fftwf_complex *buf, int sign)
+fftwf_complex *deconv_fft_alloc_blocks(const deconv_fft *f)
 {
-    int n[1] = {ph};
-    return fftwf_plan_many_dft(1, n, width, buf, NULL, (int)cs, 1, buf, NULL, (int)cs, 1, sign,
-                               FFTW_ESTIMATE);
+    return deconv_fft_alloc_bytes((size_t)f->nblocks * block_size(f) * sizeof(fftwf_complex));
 }
 
 static void destroy_plans(deconv_fft *f)
 {
-    fftwf_plan plans[] = {f->row_f, f->row_b, f->col_f, f->col_b, f->tail_f, f->tail_b};
+    fftwf_plan plans[] = {f->row_f, f->row_b, f->col_f, f->col_b};
     for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++)
         if (plans[i])
             fftwf_destroy_plan(plans[i]);
 }
 
-deconv_fft *deconv_fft_new(int ph, int pw)
+deconv_fft *deconv_fft_new(int ph, int pw, int blocks)
 {
     deconv_fft *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
     f->ph = ph, f->pw = pw, f->nc = pw / 2 + 1;
-    f->cs = ((size_t)f->nc + 7) & ~(size_t)7;
-    int full = f->nc / DECONV_FFT_BLOCK, rest = f->nc % DECONV_FFT_BLOCK;
-    f->tail0 = full * DECONV_FFT_BLOCK;
-    /* Plans are made on a buffer of the real layout: FFTW_ESTIMATE never
-     * touches it, but it fixes the alignment and in-placeness. */
+    f->nblocks = (f->nc + DECONV_FFT_BLOCK - 1) / DECONV_FFT_BLOCK;
+    f->cs = (size_t)f->nblocks * DECONV_FFT_BLOCK;
+    f->threads = omp_get_max_threads(), f->blocks = blocks > 0 ? blocks : 1;
+    f->scratch = deconv_fft_alloc_bytes((size_t)f->threads * f->blocks * block_size(f) *
+                                        sizeof(fftwf_complex));
+    /* Plans are made on buffers of the real layouts: FFTW_ESTIMATE never
+     * touches them, but they fix the alignment and in-placeness. */
     fftwf_complex *buf = aligned_alloc(64, (size_t)ph * f->cs * sizeof(fftwf_complex));
-    if (!buf) {
-        free(f);
+    if (!buf || !f->scratch) {
+        free(buf), free(f->scratch), free(f);
         return NULL;
     }
     int ok;
     /* FFTW's planner keeps global state and is not thread-safe. */
 #pragma omp critical(deconv_fftw_planner)
     {
-        int n[1] = {pw};
+        int n[1] = {pw}, m[1] = {ph};
         f->row_f = fftwf_plan_many_dft_r2c(1, n, 1, (float *)buf, NULL, 1, 0, buf, NULL, 1, 0,
                                            FFTW_ESTIMATE);
         f->row_b = fftwf_plan_many_dft_c2r(1, n, 1, buf, NULL, 1, 0, (float *)buf, NULL, 1, 0,
                                            FFTW_ESTIMATE);
-        if (full) {
-            f->col_f = plan_cols(ph, DECONV_FFT_BLOCK, f->cs, buf, FFTW_FORWARD);
-            f->col_b = plan_cols(ph, DECONV_FFT_BLOCK, f->cs, buf, FFTW_BACKWARD);
-        }
-        if (rest) {
-            f->tail_f = plan_cols(ph, rest, f->cs, buf, FFTW_FORWARD);
-            f->tail_b = plan_cols(ph, rest, f->cs, buf, FFTW_BACKWARD);
-        }
-        ok = f->row_f && f->row_b && (!full || (f->col_f && f->col_b)) &&
-             (!rest || (f->tail_f && f->tail_b));
+        fftwf_complex *g = f->scratch;
+        f->col_f = fftwf_plan_many_dft(1, m, DECONV_FFT_BLOCK, g, NULL, 1, ph, g, NULL, 1, ph,
+                                       FFTW_FORWARD, FFTW_ESTIMATE);
+        f->col_b = fftwf_plan_many_dft(1, m, DECONV_FFT_BLOCK, g, NULL, 1, ph, g, NULL, 1, ph,
+                                       FFTW_BACKWARD, FFTW_ESTIMATE);
+        ok = f->row_f && f->row_b && f->col_f && f->col_b;
         if (!ok)
             destroy_plans(f);
     }
     free(buf);
     if (!ok) {
-        free(f);
+        free(f->scratch), free(f);
         return NULL;
     }
     return f;
@@ -128,6 +136,7 @@ void deconv_fft_free(deconv_fft *f)
         return;
 #pragma omp critical(deconv_fftw_planner)
     destroy_plans(f);
+    free(f->scratch);
     free(f);
 }
 
@@ -141,12 +150,37 @@ void deconv_fft_row_inverse(const deconv_fft *f, float *row)
     fftwf_execute_dft_c2r(f->row_b, (fftwf_complex *)row, row);
 }
 
-void deconv_fft_cols(const deconv_fft *f, fftwf_complex *buf, int c0, int sign)
+void deconv_fft_gather(const deconv_fft *f, const fftwf_complex *buf, int blk, fftwf_complex *g)
 {
-    fftwf_plan p;
-    if (c0 >= f->tail0)
-        p = sign == FFTW_FORWARD ? f->tail_f : f->tail_b;
-    else
-        p = sign == FFTW_FORWARD ? f->col_f : f->col_b;
-    fftwf_execute_dft(p, buf + c0, buf + c0);
+    /* every column of the block, those past nc too (zeros in every work
+     * buffer, and independent of the others): one whole cache line a row */
+    const float *src = (const float *)(buf + (size_t)blk * DECONV_FFT_BLOCK);
+    float *dst = (float *)g;
+    const size_t ph = (size_t)f->ph, step = 2 * f->cs;
+    for (size_t i = 0; i < ph; i++, src += step)
+        for (int c = 0; c < DECONV_FFT_BLOCK; c++) {
+            dst[2 * (c * ph + i)] = src[2 * c];
+            dst[2 * (c * ph + i) + 1] = src[2 * c + 1];
+        }
+}
+
+void deconv_fft_scatter(const deconv_fft *f, const fftwf_complex *g, int blk, fftwf_complex *buf,
+                        int r0, int r1)
+{
+    const int c0 = blk * DECONV_FFT_BLOCK;
+    const int width = c0 + DECONV_FFT_BLOCK <= f->nc ? DECONV_FFT_BLOCK : f->nc - c0;
+    const size_t ph = (size_t)f->ph;
+    const float *src = (const float *)g;
+    for (int i = r0; i < r1; i++) {
+        float *dst = (float *)(buf + (size_t)i * f->cs + c0);
+        for (int c = 0; c < width; c++) {
+            dst[2 * c] = src[2 * (c * ph + i)];
+            dst[2 * c + 1] = src[2 * (c * ph + i) + 1];
+        }
+    }
+}
+
+void deconv_fft_block(const deconv_fft *f, fftwf_complex *g, int sign)
+{
+    fftwf_execute_dft(sign == FFTW_FORWARD ? f->col_f : f->col_b, g, g);
 }

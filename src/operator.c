@@ -25,8 +25,9 @@
  * crop to g, the projection giving d, crop to Hd), so no spectrum can be
  * carried from one operator to the next (see the report of issue 4).
  *
- * Nothing is allocated by apply or adjoint: the work buffer and the
- * kernel's spectrum are made in deconv_op_new. Every sample is computed by
+ * Nothing is allocated by apply or adjoint: the work buffer, the kernel's
+ * spectrum and each thread's column block are made in deconv_op_new (a
+ * parallel region has at most the threads there were then). Every sample is computed by
  * one thread with the same 1-D plans whatever the thread count, so the
  * results do not depend on it. */
 #include <math.h>
@@ -47,7 +48,7 @@ struct deconv_op {
     int ph, pw, nc;
     size_t cs;             /* complex numbers per row of buf */
     fftwf_complex *buf;    /* ph x cs work buffer */
-    fftwf_complex *kspec;  /* ph x nc: FFT(h) / (ph pw) */
+    fftwf_complex *kspec;  /* FFT(h) / (ph pw), as gathered blocks */
 };
 
 /* The cost model of DECONV_CONV_AUTO: seconds of one deconv_op_apply on
@@ -56,21 +57,19 @@ struct deconv_op {
  *     bench/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12
  * (dense random kernels 3x3 .. 63x63, 4:3 images), taking for each case
  * the fastest of three runs' medians (the machine is shared), and fitted
- * by least squares on the relative error:
+ * by least squares on the relative error (bench/fit_cost.py fits the FFT
+ * part):
  *   direct: N M (DIRECT_C work + DIRECT_P), work = deconv_direct_work()
  *           (about the non-zero taps; more per tap for small kernels)
- *   fft:    P (FFT_A + FFT_B L + FFT_C L^2), P = ph pw, L = log2 P
- * The FFT's cost per point grows faster than log P: from 0.25 to 12
- * megapixels the work buffers leave the caches and the column passes go
- * to memory. On the fitted cases the choice was never more than 1.07x
- * slower than the better path. Only the ratio matters, and both paths
- * scale alike with threads. Other machines: re-run and re-fit (the fit is
- * in the report of issue 4). */
+ *   fft:    P (FFT_A + FFT_B L), P = ph pw, L = log2 P
+ * With the column passes on gathered blocks (fft.h) the FFT's cost per
+ * point follows P log P from 0.25 to 12 megapixels (within 12 % on the
+ * fitted cases but one small one). Only the ratio matters, and both paths
+ * scale alike with threads. Other machines: re-run and re-fit. */
 #define DIRECT_C 1.714e-11
 #define DIRECT_P 2.969e-10
-#define FFT_A 1.400e-7
-#define FFT_B (-1.584e-8)
-#define FFT_C 4.760e-10
+#define FFT_A 8.069e-9
+#define FFT_B 1.101e-10
 
 static double direct_cost(int N, int M, const float *h, int kw, int kh)
 {
@@ -80,7 +79,7 @@ static double direct_cost(int N, int M, const float *h, int kw, int kh)
 static double fft_cost(int ph, int pw)
 {
     double P = (double)ph * pw, L = log2(P);
-    return P * (FFT_A + FFT_B * L + FFT_C * L * L);
+    return P * (FFT_A + FFT_B * L);
 }
 
 /* The padded size of the FFT path for an x of xh x xw. */
@@ -105,48 +104,48 @@ static void zero_row(const deconv_op *op, float *row)
 }
 
 /* Column pass: forward, times the kernel's spectrum (conjugated for the
- * adjoint), backward; one column block at a time. Called inside a
- * parallel region. */
-static void spectral_product(deconv_op *op, int conj)
+ * adjoint), backward; one gathered block at a time, rows r0 <= i < r1
+ * written back. Called inside a parallel region. */
+static void spectral_product(deconv_op *op, int conj, int r0, int r1)
 {
-    const int nblocks = (op->nc + DECONV_FFT_BLOCK - 1) / DECONV_FFT_BLOCK;
+    const int nblocks = deconv_fft_nblocks(op->fft);
+    const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
     const float sgn = conj ? -1.0f : 1.0f;
+    float *restrict g = (float *)deconv_fft_scratch(op->fft, 0);
 #pragma omp for schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
-        int c0 = blk * DECONV_FFT_BLOCK;
-        int c1 = c0 + DECONV_FFT_BLOCK < op->nc ? c0 + DECONV_FFT_BLOCK : op->nc;
-        deconv_fft_cols(op->fft, op->buf, c0, FFTW_FORWARD);
-        for (int i = 0; i < op->ph; i++) {
-            float *restrict b = (float *)(op->buf + (size_t)i * op->cs);
-            const float *restrict k = (const float *)(op->kspec + (size_t)i * op->nc);
+        const float *restrict k = (const float *)(op->kspec + (size_t)blk * n);
+        deconv_fft_gather(op->fft, op->buf, blk, (fftwf_complex *)g);
+        deconv_fft_block(op->fft, (fftwf_complex *)g, FFTW_FORWARD);
 #pragma omp simd
-            for (int c = c0; c < c1; c++) {
-                float br = b[2 * c], bi = b[2 * c + 1];
-                float kr = k[2 * c], ki = sgn * k[2 * c + 1];
-                b[2 * c] = br * kr - bi * ki;
-                b[2 * c + 1] = br * ki + bi * kr;
-            }
+        for (size_t t = 0; t < n; t++) {
+            float br = g[2 * t], bi = g[2 * t + 1];
+            float kr = k[2 * t], ki = sgn * k[2 * t + 1];
+            g[2 * t] = br * kr - bi * ki;
+            g[2 * t + 1] = br * ki + bi * kr;
         }
-        deconv_fft_cols(op->fft, op->buf, c0, FFTW_BACKWARD);
+        deconv_fft_block(op->fft, (fftwf_complex *)g, FFTW_BACKWARD);
+        deconv_fft_scatter(op->fft, (fftwf_complex *)g, blk, op->buf, r0, r1);
     }
 }
 
 static deconv_status fft_init(deconv_op *op)
 {
     padded_size(op->xw, op->xh, &op->pw, &op->ph);
-    op->fft = deconv_fft_new(op->ph, op->pw);
+    op->fft = deconv_fft_new(op->ph, op->pw, 1);
     if (!op->fft)
         return DECONV_ERR_NOMEM;
     op->nc = deconv_fft_ncols(op->fft);
     op->cs = deconv_fft_cstride(op->fft);
     op->buf = deconv_fft_alloc(op->fft);
-    op->kspec = deconv_fft_alloc_bytes((size_t)op->ph * op->nc * sizeof(fftwf_complex));
+    op->kspec = deconv_fft_alloc_blocks(op->fft);
     if (!op->buf || !op->kspec)
         return DECONV_ERR_NOMEM;
     /* K = FFT(h at the origin) / (ph pw): the inverse's scale folded in. */
     const float scale = (float)(1.0 / ((double)op->ph * op->pw));
-    const int nblocks = (op->nc + DECONV_FFT_BLOCK - 1) / DECONV_FFT_BLOCK;
-#pragma omp parallel if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
+    const int nblocks = deconv_fft_nblocks(op->fft);
+#pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
+    if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
@@ -159,12 +158,11 @@ static deconv_status fft_init(deconv_op *op)
             }
         }
 #pragma omp for schedule(static)
-        for (int blk = 0; blk < nblocks; blk++)
-            deconv_fft_cols(op->fft, op->buf, blk * DECONV_FFT_BLOCK, FFTW_FORWARD);
-#pragma omp for schedule(static)
-        for (int i = 0; i < op->ph; i++)
-            memcpy(op->kspec + (size_t)i * op->nc, op->buf + (size_t)i * op->cs,
-                   (size_t)op->nc * sizeof(fftwf_complex));
+        for (int blk = 0; blk < nblocks; blk++) {
+            fftwf_complex *k = op->kspec + (size_t)blk * op->ph * DECONV_FFT_BLOCK;
+            deconv_fft_gather(op->fft, op->buf, blk, k);
+            deconv_fft_block(op->fft, k, FFTW_FORWARD);
+        }
     }
     return DECONV_OK;
 }
@@ -220,7 +218,8 @@ void deconv_op_apply(deconv_op *op, const float *x, float *y)
     }
     const int xw = op->xw, xh = op->xh, N = op->N, M = op->M;
     const int top = op->kh - 1, left = op->kw - 1;
-#pragma omp parallel if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
+#pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
+    if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
@@ -233,7 +232,7 @@ void deconv_op_apply(deconv_op *op, const float *x, float *y)
                 zero_row(op, row);
             }
         }
-        spectral_product(op, 0);
+        spectral_product(op, 0, top, top + M);
 #pragma omp for schedule(static)
         for (int i = 0; i < M; i++) {
             float *row = (float *)(op->buf + (size_t)(i + top) * op->cs);
@@ -251,7 +250,8 @@ void deconv_op_adjoint(deconv_op *op, const float *r, float *g)
     }
     const int xw = op->xw, xh = op->xh, N = op->N, M = op->M;
     const int top = op->kh - 1, left = op->kw - 1;
-#pragma omp parallel if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
+#pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
+    if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
@@ -265,7 +265,7 @@ void deconv_op_adjoint(deconv_op *op, const float *r, float *g)
                 zero_row(op, row);
             }
         }
-        spectral_product(op, 1);
+        spectral_product(op, 1, 0, xh);
 #pragma omp for schedule(static)
         for (int i = 0; i < xh; i++) {
             float *row = (float *)(op->buf + (size_t)i * op->cs);

@@ -20,7 +20,13 @@
  * periodic product h (*) x where the kernel does not wrap around. The
  * other samples of the periodic data are filled with the current
  * prediction h (*) x before each x solve (a majorise-minimise step for the
- * masked data term), so x's border is estimated, not assumed. */
+ * masked data term), so x's border is estimated, not assumed.
+ *
+ * The transforms are fft.c's: rows and gathered blocks of columns shared
+ * out on the threads, so results do not depend on their number. Work that
+ * touches one row (the data fill, the g step and D^T g) or one block of
+ * columns (the spectral products and the solve) is done between the 1-D
+ * transforms, while the row or block is in cache. */
 #include <fftw3.h>
 #include <math.h>
 #include <stdlib.h>
@@ -30,27 +36,28 @@
 #include "internal.h"
 #include "sparse_prior.h"
 
+/* Row i of a work buffer seen as reals. */
+static float *buffer_row(const deconv_fft *f, fftwf_complex *buf, int i)
+{
+    return (float *)(buf + (size_t)i * deconv_fft_cstride(f));
+}
+
 struct deconv_l0 {
-    int N, M, kw, kh, xw, xh, PW, PH, CW;
-    size_t np, nc;
-    float *xs, *w, *gx, *gy, *den, *dd;
-    fftwf_complex *Hf, *Xf, *Yf, *Wf;
-    fftwf_plan fwd, bwd;
+    int N, M, kw, kh, xw, xh, PW, PH;
+    deconv_fft *fft;
+    float *xs;                 /* x in the periodic domain, PH x PW */
+    fftwf_complex *H, *X;      /* spectra of h and x, as gathered blocks */
+    fftwf_complex *W, *G;      /* work buffers (fft.h's layout): the data, D^T g */
+    float *cos_row, *cos_col;  /* 2 cos(2 pi u / PH), 2 cos(2 pi v / PW): |D|^2 */
 };
 
 void deconv_l0_free(deconv_l0 *s)
 {
     if (!s)
         return;
-#pragma omp critical(deconv_fftw_planner)
-    {
-        if (s->fwd)
-            fftwf_destroy_plan(s->fwd);
-        if (s->bwd)
-            fftwf_destroy_plan(s->bwd);
-    }
-    fftwf_free(s->xs), fftwf_free(s->w), free(s->gx), free(s->gy), free(s->den), free(s->dd);
-    fftwf_free(s->Hf), fftwf_free(s->Xf), fftwf_free(s->Yf), fftwf_free(s->Wf);
+    deconv_fft_free(s->fft);
+    free(s->xs), free(s->H), free(s->X), free(s->W), free(s->G);
+    free(s->cos_row), free(s->cos_col);
     free(s);
 }
 
@@ -61,182 +68,285 @@ deconv_l0 *deconv_l0_new(int N, int M, int kw, int kh)
         return NULL;
     s->N = N, s->M = M, s->kw = kw, s->kh = kh, s->xw = N + kw - 1, s->xh = M + kh - 1;
     s->PW = deconv_fft_good_size(s->xw, 1), s->PH = deconv_fft_good_size(s->xh, 0);
-    s->CW = s->PW / 2 + 1;
-    s->np = (size_t)s->PW * s->PH, s->nc = (size_t)s->CW * s->PH;
-    s->xs = fftwf_malloc(s->np * sizeof(float)), s->w = fftwf_malloc(s->np * sizeof(float));
-    s->gx = malloc(s->np * sizeof(float)), s->gy = malloc(s->np * sizeof(float));
-    s->den = malloc(s->nc * sizeof(float)), s->dd = malloc(s->nc * sizeof(float));
-    s->Hf = fftwf_malloc(s->nc * sizeof(fftwf_complex));
-    s->Xf = fftwf_malloc(s->nc * sizeof(fftwf_complex));
-    s->Yf = fftwf_malloc(s->nc * sizeof(fftwf_complex));
-    s->Wf = fftwf_malloc(s->nc * sizeof(fftwf_complex));
-    if (!s->xs || !s->w || !s->gx || !s->gy || !s->den || !s->dd || !s->Hf || !s->Xf ||
-        !s->Yf || !s->Wf) {
+    s->fft = deconv_fft_new(s->PH, s->PW, 1);
+    if (!s->fft) {
         deconv_l0_free(s);
         return NULL;
     }
-#pragma omp critical(deconv_fftw_planner)
-    {
-        s->fwd = fftwf_plan_dft_r2c_2d(s->PH, s->PW, s->w, s->Wf, FFTW_ESTIMATE);
-        s->bwd = fftwf_plan_dft_c2r_2d(s->PH, s->PW, s->Wf, s->w, FFTW_ESTIMATE);
-    }
-    if (!s->fwd || !s->bwd) {
+    /* every column of the blocks, those past the spectrum's (zeros) too */
+    int nc = (int)deconv_fft_cstride(s->fft);
+    s->xs = deconv_fft_alloc_bytes((size_t)s->PW * s->PH * sizeof(float));
+    s->H = deconv_fft_alloc_blocks(s->fft), s->X = deconv_fft_alloc_blocks(s->fft);
+    s->W = deconv_fft_alloc(s->fft), s->G = deconv_fft_alloc(s->fft);
+    s->cos_row = malloc((size_t)s->PH * sizeof(float));
+    s->cos_col = malloc((size_t)nc * sizeof(float));
+    if (!s->xs || !s->H || !s->X || !s->W || !s->G || !s->cos_row || !s->cos_col) {
         deconv_l0_free(s);
         return NULL;
     }
+    for (int u = 0; u < s->PH; u++)
+        s->cos_row[u] = (float)(2.0 * cos(2 * M_PI * u / s->PH));
+    for (int v = 0; v < nc; v++)
+        s->cos_col[v] = (float)(2.0 * cos(2 * M_PI * v / s->PW));
     return s;
+}
+
+/* g = grad x at one pixel, kept where |grad x|^2 >= t: the forward
+ * differences a (along the row) and b (down), and which of them is
+ * wanted. */
+static inline float kept(float a, float b, float t, float want)
+{
+    return a * a + b * b >= t ? want : 0.0f;
+}
+
+/* Row p of D^T g, g = grad x (forward differences, periodic) where
+ * |grad x|^2 >= t and 0 elsewhere, from the rows of xs around p:
+ * (D^T g)[p][q] = gx[p][q-1] - gx[p][q] + gy[p-1][q] - gy[p][q]. */
+static void divergence_row(const deconv_l0 *s, int p, float t, float *restrict out)
+{
+    const int PW = s->PW, PH = s->PH;
+    const float *restrict up = s->xs + (size_t)((p + PH - 1) % PH) * PW;
+    const float *restrict row = s->xs + (size_t)p * PW;
+    const float *restrict down = s->xs + (size_t)((p + 1) % PH) * PW;
+#define DIVERGENCE(q, ql, qr)                                                          \
+    (kept(row[q] - row[ql], down[ql] - row[ql], t, row[q] - row[ql]) -                 \
+     kept(row[qr] - row[q], down[q] - row[q], t, row[qr] - row[q]) +                   \
+     kept(up[qr] - up[q], row[q] - up[q], t, row[q] - up[q]) -                         \
+     kept(row[qr] - row[q], down[q] - row[q], t, down[q] - row[q]))
+    out[0] = DIVERGENCE(0, PW - 1, 1 % PW);
+#pragma omp simd
+    for (int q = 1; q < PW - 1; q++)
+        out[q] = DIVERGENCE(q, q - 1, q + 1);
+    if (PW > 1)
+        out[PW - 1] = DIVERGENCE(PW - 1, PW - 2, 0);
+#undef DIVERGENCE
 }
 
 void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h,
                           double lambda, double beta_max)
 {
     const int N = s->N, M = s->M, kw = s->kw, kh = s->kh, xw = s->xw, xh = s->xh;
-    const int PW = s->PW, PH = s->PH, CW = s->CW;
-    const size_t np = s->np, nc = s->nc;
-    const float inv = 1.0f / (float)np;
-    float *xs = s->xs, *w = s->w, *gx = s->gx, *gy = s->gy, *den = s->den, *dd = s->dd;
-    fftwf_complex *Hf = s->Hf, *Xf = s->Xf, *Yf = s->Yf, *Wf = s->Wf;
-    fftwf_plan fwd = s->fwd, bwd = s->bwd;
-    /* the kernel's spectrum, h[a][b] at (a, b): (h (*) x)[p][q] =
-     * sum h[a][b] x[p-a][q-b], so y[i][j] sits at (i+kh-1, j+kw-1) */
-    memset(w, 0, np * sizeof(float));
-    for (int a = 0; a < kh; a++)
-        for (int b = 0; b < kw; b++)
-            w[(size_t)a * PW + b] = h[a * kw + b];
-    fftwf_execute_dft_r2c(fwd, w, Hf);
-    /* |D_col|^2 + |D_row|^2 of forward differences */
-    for (int u = 0; u < PH; u++)
-        for (int v = 0; v < CW; v++) {
-            size_t k = (size_t)u * CW + v;
-            dd[k] = (float)(4.0 - 2.0 * cos(2 * M_PI * v / PW) - 2.0 * cos(2 * M_PI * u / PH));
-            den[k] = Hf[k][0] * Hf[k][0] + Hf[k][1] * Hf[k][1];
-        }
+    const int PW = s->PW, PH = s->PH;
+    const deconv_fft *f = s->fft;
+    const int nc = deconv_fft_ncols(f), nblocks = deconv_fft_nblocks(f);
+    const size_t bn = (size_t)PH * DECONV_FFT_BLOCK; /* complex numbers a block */
+    const float inv = (float)(1.0 / ((double)PW * PH));
+    float *xs = s->xs;
 
-    /* x into the periodic domain; the extra samples (if any) replicate the
-     * edges */
-#pragma omp parallel for schedule(static)
-    for (int p = 0; p < PH; p++)
-        for (int q = 0; q < PW; q++)
-            xs[(size_t)p * PW + q] = x[(size_t)(p < xh ? p : xh - 1) * xw + (q < xw ? q : xw - 1)];
-    memcpy(w, xs, np * sizeof(float));
-    fftwf_execute_dft_r2c(fwd, w, Xf);
-
-    for (double beta = 2 * lambda; beta < beta_max; beta *= 2) {
-        /* periodic data: y where it is observed, the prediction elsewhere */
-#pragma omp parallel for schedule(static)
-        for (size_t k = 0; k < nc; k++) {
-            float re = Hf[k][0] * Xf[k][0] - Hf[k][1] * Xf[k][1];
-            float im = Hf[k][0] * Xf[k][1] + Hf[k][1] * Xf[k][0];
-            Wf[k][0] = re, Wf[k][1] = im;
-        }
-        fftwf_execute_dft_c2r(bwd, Wf, w);
-#pragma omp parallel for schedule(static)
-        for (size_t k = 0; k < np; k++)
-            w[k] *= inv;
-        for (int i = 0; i < M; i++)
-            memcpy(w + (size_t)(i + kh - 1) * PW + kw - 1, y + (size_t)i * N, N * sizeof(float));
-        fftwf_execute_dft_r2c(fwd, w, Yf);
-
-        /* g step, then D^T g into w */
-        const float t = (float)(lambda / beta);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel num_threads(deconv_fft_threads(f)) if ((size_t)PW * PH >= DECONV_PARALLEL_MIN)
+    {
+        float *restrict g = (float *)deconv_fft_scratch(f, 0);
+        /* the spectra of h (rows in W), h[a][b] at (a, b): (h (*) x)[p][q] =
+         * sum h[a][b] x[p-a][q-b], so y[i][j] sits at (i+kh-1, j+kw-1);
+         * and of x (rows in G), whose extra periodic samples (if any)
+         * replicate the edges */
+#pragma omp for schedule(static)
         for (int p = 0; p < PH; p++) {
-            const float *row = xs + (size_t)p * PW, *below = xs + (size_t)((p + 1) % PH) * PW;
-            for (int q = 0; q < PW; q++) {
-                float a = row[(q + 1) % PW] - row[q], b = below[q] - row[q];
-                int keep = a * a + b * b >= t;
-                gx[(size_t)p * PW + q] = keep ? a : 0.0f;
-                gy[(size_t)p * PW + q] = keep ? b : 0.0f;
+            float *hr = buffer_row(f, s->W, p), *xr = buffer_row(f, s->G, p);
+            float *xsr = xs + (size_t)p * PW;
+            memset(hr, 0, 2 * (size_t)nc * sizeof(float));
+            if (p < kh) {
+                memcpy(hr, h + (size_t)p * kw, (size_t)kw * sizeof(float));
+                deconv_fft_row_forward(f, hr);
+            }
+            const float *src = x + (size_t)(p < xh ? p : xh - 1) * xw;
+            memcpy(xsr, src, (size_t)xw * sizeof(float));
+            for (int q = xw; q < PW; q++)
+                xsr[q] = src[xw - 1];
+            memcpy(xr, xsr, (size_t)PW * sizeof(float));
+            deconv_fft_row_forward(f, xr);
+        }
+#pragma omp for schedule(static)
+        for (int blk = 0; blk < nblocks; blk++) {
+            deconv_fft_gather(f, s->W, blk, s->H + blk * bn);
+            deconv_fft_block(f, s->H + blk * bn, FFTW_FORWARD);
+            deconv_fft_gather(f, s->G, blk, s->X + blk * bn);
+            deconv_fft_block(f, s->X + blk * bn, FFTW_FORWARD);
+        }
+
+        for (double beta = 2 * lambda; beta < beta_max; beta *= 2) {
+            const float t = (float)(lambda / beta), bf = (float)beta;
+            /* periodic data, y where it is observed and the prediction
+             * h (*) x elsewhere: the product, back by columns ... */
+#pragma omp for schedule(static)
+            for (int blk = 0; blk < nblocks; blk++) {
+                const float *restrict hb = (const float *)(s->H + blk * bn);
+                const float *restrict xb = (const float *)(s->X + blk * bn);
+#pragma omp simd
+                for (size_t k = 0; k < bn; k++) {
+                    float hr = hb[2 * k], hi = hb[2 * k + 1], xr = xb[2 * k], xi = xb[2 * k + 1];
+                    g[2 * k] = inv * (hr * xr - hi * xi);
+                    g[2 * k + 1] = inv * (hr * xi + hi * xr);
+                }
+                deconv_fft_block(f, (fftwf_complex *)g, FFTW_BACKWARD);
+                deconv_fft_scatter(f, (fftwf_complex *)g, blk, s->W, 0, PH);
+            }
+            /* ... then by rows, y put in, and forward again; D^T g of the
+             * g step by rows */
+#pragma omp for schedule(static)
+            for (int p = 0; p < PH; p++) {
+                float *wr = buffer_row(f, s->W, p), *gr = buffer_row(f, s->G, p);
+                deconv_fft_row_inverse(f, wr);
+                if (p >= kh - 1 && p < kh - 1 + M)
+                    memcpy(wr + kw - 1, y + (size_t)(p - kh + 1) * N, (size_t)N * sizeof(float));
+                deconv_fft_row_forward(f, wr);
+                divergence_row(s, p, t, gr);
+                deconv_fft_row_forward(f, gr);
+            }
+            /* x step by columns: X = (conj(H) Y + beta G) / (|H|^2 + beta |D|^2)
+             * (G gathered where X was: X is replaced), and back */
+#pragma omp for schedule(static)
+            for (int blk = 0; blk < nblocks; blk++) {
+                const float *restrict hb = (const float *)(s->H + blk * bn);
+                float *restrict xb = (float *)(s->X + blk * bn);
+                deconv_fft_gather(f, s->W, blk, (fftwf_complex *)g);
+                deconv_fft_block(f, (fftwf_complex *)g, FFTW_FORWARD);
+                deconv_fft_gather(f, s->G, blk, (fftwf_complex *)xb);
+                deconv_fft_block(f, (fftwf_complex *)xb, FFTW_FORWARD);
+                for (int v = 0; v < DECONV_FFT_BLOCK; v++) {
+                    const float dc = 4.0f - s->cos_col[blk * DECONV_FFT_BLOCK + v];
+                    const size_t o = (size_t)v * PH;
+#pragma omp simd
+                    for (int u = 0; u < PH; u++) {
+                        size_t k = 2 * (o + u);
+                        float hr = hb[k], hi = hb[k + 1], yr = g[k], yi = g[k + 1];
+                        float re = hr * yr + hi * yi + bf * xb[k];
+                        float im = hr * yi - hi * yr + bf * xb[k + 1];
+                        float r = 1.0f / (hr * hr + hi * hi + bf * (dc - s->cos_row[u]));
+                        xb[k] = re * r, xb[k + 1] = im * r;
+                        g[k] = inv * xb[k], g[k + 1] = inv * xb[k + 1];
+                    }
+                }
+                deconv_fft_block(f, (fftwf_complex *)g, FFTW_BACKWARD);
+                deconv_fft_scatter(f, (fftwf_complex *)g, blk, s->W, 0, PH);
+            }
+#pragma omp for schedule(static)
+            for (int p = 0; p < PH; p++) {
+                float *wr = buffer_row(f, s->W, p);
+                deconv_fft_row_inverse(f, wr);
+                memcpy(xs + (size_t)p * PW, wr, (size_t)PW * sizeof(float));
             }
         }
-#pragma omp parallel for schedule(static)
-        for (int p = 0; p < PH; p++) {
-            const float *gxr = gx + (size_t)p * PW, *gyr = gy + (size_t)p * PW;
-            const float *gya = gy + (size_t)((p + PH - 1) % PH) * PW;
-            for (int q = 0; q < PW; q++)
-                w[(size_t)p * PW + q] = gxr[(q + PW - 1) % PW] - gxr[q] + gya[q] - gyr[q];
-        }
-        fftwf_execute_dft_r2c(fwd, w, Wf);
-
-        /* x step: X = (conj(H) Y + beta G) / (|H|^2 + beta |D|^2) */
-        const float bf = (float)beta;
-#pragma omp parallel for schedule(static)
-        for (size_t k = 0; k < nc; k++) {
-            float re = Hf[k][0] * Yf[k][0] + Hf[k][1] * Yf[k][1] + bf * Wf[k][0];
-            float im = Hf[k][0] * Yf[k][1] - Hf[k][1] * Yf[k][0] + bf * Wf[k][1];
-            float d = den[k] + bf * dd[k];
-            Xf[k][0] = re / d, Xf[k][1] = im / d;
-            Wf[k][0] = Xf[k][0], Wf[k][1] = Xf[k][1];
-        }
-        fftwf_execute_dft_c2r(bwd, Wf, xs);
-#pragma omp parallel for schedule(static)
-        for (size_t k = 0; k < np; k++)
-            xs[k] *= inv;
     }
     for (int p = 0; p < xh; p++)
         memcpy(x + (size_t)p * xw, xs + (size_t)p * PW, xw * sizeof(float));
 }
 
-int deconv_kernel_normal_fft(const float *v, int w, int h, const float *r, int kw, int kh,
-                             double *ac, double *c)
+struct deconv_normal {
+    int xw, xh, kw, kh, PW, PH;
+    deconv_fft *fft;
+    fftwf_complex *vx, *rx, *vy, *ry;   /* spectra of P_col, D_col y, P_row, D_row y */
+};
+
+void deconv_normal_free(deconv_normal *s)
 {
-    const int PW = deconv_fft_good_size(w + kw, 1), PH = deconv_fft_good_size(h + kh, 0);
-    const int CW = PW / 2 + 1, rw = w - kw + 1, rh = h - kh + 1;
-    const size_t np = (size_t)PW * PH, nc = (size_t)CW * PH;
-    const double inv = 1.0 / (double)np;
-    float *buf = fftwf_malloc(np * sizeof(float));
-    fftwf_complex *V = fftwf_malloc(nc * sizeof(fftwf_complex));
-    fftwf_complex *R = fftwf_malloc(nc * sizeof(fftwf_complex));
-    fftwf_plan fwd = NULL, bwd = NULL;
-    int rc = -1;
-    if (!buf || !V || !R)
-        goto done;
-#pragma omp critical(deconv_fftw_planner)
+    if (!s)
+        return;
+    deconv_fft_free(s->fft);
+    free(s->vx), free(s->rx), free(s->vy), free(s->ry);
+    free(s);
+}
+
+deconv_normal *deconv_normal_new(int xw, int xh, int kw, int kh)
+{
+    deconv_normal *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->xw = xw, s->xh = xh, s->kw = kw, s->kh = kh;
+    /* no wrap-around for shifts below the kernel's size: at least
+     * xw + kw - 1 by xh + kh - 1 */
+    s->PW = deconv_fft_good_size(xw + kw - 1, 1), s->PH = deconv_fft_good_size(xh + kh - 1, 0);
+    s->fft = deconv_fft_new(s->PH, s->PW, 4);
+    if (s->fft) {
+        s->vx = deconv_fft_alloc(s->fft), s->rx = deconv_fft_alloc(s->fft);
+        s->vy = deconv_fft_alloc(s->fft), s->ry = deconv_fft_alloc(s->fft);
+    }
+    if (!s->fft || !s->vx || !s->rx || !s->vy || !s->ry) {
+        deconv_normal_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Row p of a w x h image into row p of buf, zero padded, and its row
+ * transform (nothing to transform below the image). */
+static void load_row(const deconv_fft *f, fftwf_complex *buf, int p, const float *v, int w,
+                     int h)
+{
+    float *row = buffer_row(f, buf, p);
+    memset(row, 0, 2 * (size_t)deconv_fft_ncols(f) * sizeof(float));
+    if (p < h) {
+        memcpy(row, v + (size_t)p * w, (size_t)w * sizeof(float));
+        deconv_fft_row_forward(f, row);
+    }
+}
+
+void deconv_kernel_normal(deconv_normal *s, const float *px, const float *py,
+                          const float *dy_c, const float *dy_r, double *ac, double *c)
+{
+    const int xw = s->xw, xh = s->xh, kw = s->kw, kh = s->kh, PW = s->PW, PH = s->PH;
+    const deconv_fft *f = s->fft;
+    const int nblocks = deconv_fft_nblocks(f);
+    const size_t bn = (size_t)PH * DECONV_FFT_BLOCK;
+    const double inv = 1.0 / ((double)PW * PH);
+
+#pragma omp parallel num_threads(deconv_fft_threads(f)) if ((size_t)PW * PH >= DECONV_PARALLEL_MIN)
     {
-        fwd = fftwf_plan_dft_r2c_2d(PH, PW, buf, V, FFTW_ESTIMATE);
-        bwd = fftwf_plan_dft_c2r_2d(PH, PW, V, buf, FFTW_ESTIMATE);
-    }
-    if (!fwd || !bwd)
-        goto done;
-    memset(buf, 0, np * sizeof(float));
-    for (int i = 0; i < h; i++)
-        memcpy(buf + (size_t)i * PW, v + (size_t)i * w, w * sizeof(float));
-    fftwf_execute_dft_r2c(fwd, buf, V);
-    memset(buf, 0, np * sizeof(float));
-    for (int i = 0; i < rh; i++)
-        memcpy(buf + (size_t)i * PW, r + (size_t)i * rw, rw * sizeof(float));
-    fftwf_execute_dft_r2c(fwd, buf, R);
-    /* cross-correlation sum_i r[i] v[i + s], s >= 0: conj(R) V */
-    for (size_t k = 0; k < nc; k++) {
-        float re = R[k][0] * V[k][0] + R[k][1] * V[k][1];
-        float im = R[k][0] * V[k][1] - R[k][1] * V[k][0];
-        R[k][0] = re, R[k][1] = im;
-    }
-    fftwf_execute_dft_c2r(bwd, R, buf);
-    for (int a = 0; a < kh; a++)
-        for (int b = 0; b < kw; b++)
-            c[a * kw + b] += inv * buf[(size_t)(kh - 1 - a) * PW + (kw - 1 - b)];
-    /* autocorrelation sum_i v[i] v[i + s]: |V|^2, negative shifts wrapped */
-    for (size_t k = 0; k < nc; k++) {
-        V[k][0] = V[k][0] * V[k][0] + V[k][1] * V[k][1];
-        V[k][1] = 0;
-    }
-    fftwf_execute_dft_c2r(bwd, V, buf);
-    int aw = 2 * kw - 1;
-    for (int sa = 0; sa < 2 * kh - 1; sa++)
-        for (int sb = 0; sb < aw; sb++) {
-            int di = (sa - (kh - 1) + PH) % PH, dj = (sb - (kw - 1) + PW) % PW;
-            ac[(size_t)sa * aw + sb] += inv * buf[(size_t)di * PW + dj];
+#pragma omp for schedule(static)
+        for (int p = 0; p < PH; p++) {
+            load_row(f, s->vx, p, px, xw - 1, xh);
+            load_row(f, s->rx, p, dy_c, xw - kw, xh - kh + 1);
+            load_row(f, s->vy, p, py, xw, xh - 1);
+            load_row(f, s->ry, p, dy_r, xw - kw + 1, xh - kh);
         }
-    rc = 0;
-done:
-#pragma omp critical(deconv_fftw_planner)
-    {
-        if (fwd)
-            fftwf_destroy_plan(fwd);
-        if (bwd)
-            fftwf_destroy_plan(bwd);
+        /* by columns: the cross-correlations sum_i r[i] v[i + s] (conj(R) V)
+         * and the autocorrelations (|V|^2) of both gradient directions,
+         * added, and back: only the rows of shifts below the kernel's size,
+         * 0 .. kh-1 for the cross-correlation, -(kh-1) .. kh-1 (wrapped)
+         * for the autocorrelation (PH >= 2 kh - 1: distinct rows) */
+        float *restrict g[4];
+        fftwf_complex *bufs[4] = {s->vx, s->rx, s->vy, s->ry};
+        for (int k = 0; k < 4; k++)
+            g[k] = (float *)deconv_fft_scratch(f, k);
+#pragma omp for schedule(static)
+        for (int blk = 0; blk < nblocks; blk++) {
+            for (int k = 0; k < 4; k++) {
+                deconv_fft_gather(f, bufs[k], blk, (fftwf_complex *)g[k]);
+                deconv_fft_block(f, (fftwf_complex *)g[k], FFTW_FORWARD);
+            }
+            float *restrict vx = g[0], *restrict rx = g[1];
+            const float *restrict vy = g[2], *restrict ry = g[3];
+#pragma omp simd
+            for (size_t t = 0; t < bn; t++) {
+                size_t k = 2 * t;
+                float cre = rx[k] * vx[k] + rx[k + 1] * vx[k + 1] + ry[k] * vy[k] + ry[k + 1] * vy[k + 1];
+                float cim = rx[k] * vx[k + 1] - rx[k + 1] * vx[k] + ry[k] * vy[k + 1] - ry[k + 1] * vy[k];
+                float a = vx[k] * vx[k] + vx[k + 1] * vx[k + 1] + vy[k] * vy[k] + vy[k + 1] * vy[k + 1];
+                rx[k] = cre, rx[k + 1] = cim;
+                vx[k] = a, vx[k + 1] = 0.0f;
+            }
+            deconv_fft_block(f, (fftwf_complex *)vx, FFTW_BACKWARD);
+            deconv_fft_block(f, (fftwf_complex *)rx, FFTW_BACKWARD);
+            deconv_fft_scatter(f, (fftwf_complex *)rx, blk, s->rx, 0, kh);
+            deconv_fft_scatter(f, (fftwf_complex *)vx, blk, s->vx, 0, kh);
+            deconv_fft_scatter(f, (fftwf_complex *)vx, blk, s->vx, PH - kh + 1, PH);
+        }
+#pragma omp for schedule(static)
+        for (int k = 0; k < 2 * kh - 1; k++) {
+            deconv_fft_row_inverse(f, buffer_row(f, s->vx, (k - (kh - 1) + PH) % PH));
+            if (k < kh)
+                deconv_fft_row_inverse(f, buffer_row(f, s->rx, k));
+        }
     }
-    fftwf_free(buf), fftwf_free(V), fftwf_free(R);
-    return rc;
+    for (int a = 0; a < kh; a++) {
+        const float *row = buffer_row(f, s->rx, kh - 1 - a);
+        for (int b = 0; b < kw; b++)
+            c[a * kw + b] += inv * row[kw - 1 - b];
+    }
+    const int aw = 2 * kw - 1;
+    for (int sa = 0; sa < 2 * kh - 1; sa++) {
+        const float *row = buffer_row(f, s->vx, (sa - (kh - 1) + PH) % PH);
+        for (int sb = 0; sb < aw; sb++)
+            ac[(size_t)sa * aw + sb] += inv * row[(sb - (kw - 1) + PW) % PW];
+    }
 }

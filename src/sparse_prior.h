@@ -19,12 +19,20 @@ void deconv_l0_free(deconv_l0 *s);
 void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h,
                           double lambda, double beta_max);
 
-/* The normal equations of fitting a kernel to one gradient image v (w x h)
- * against r ((w-kw+1) x (h-kh+1)), by FFT: adds the autocorrelation of v
- * over shifts |row| < kh, |col| < kw into ac ((2kw-1) x (2kh-1), as
- * blind.c's add_autocorrelation) and X^T r (MODEL.md's kernel gradient
- * with residual r) into c (kw x kh). Returns 0, or -1 out of memory. */
-int deconv_kernel_normal_fft(const float *v, int w, int h, const float *r, int kw, int kh,
-                             double *ac, double *c);
+/* The normal equations of the kernel step for an x of xw x xh and a kernel
+ * of kw x kh, by FFT: buffers and plans for one size, made once and used
+ * by every kernel step at that size. NULL when out of memory. */
+typedef struct deconv_normal deconv_normal;
+deconv_normal *deconv_normal_new(int xw, int xh, int kw, int kh);
+void deconv_normal_free(deconv_normal *s);
+
+/* For the gradient images P = (px: (xw-1) x xh, py: xw x (xh-1)) fitted to
+ * D y = (dy_c: (xw-kw) x (xh-kh+1), dy_r: (xw-kw+1) x (xh-kh)): adds the
+ * autocorrelation of P over shifts |row| < kh, |col| < kw into ac
+ * ((2kw-1) x (2kh-1), as blind.c's add_autocorrelation) and P^T D y
+ * (MODEL.md's kernel gradient with residual D y, both directions summed)
+ * into c (kw x kh). */
+void deconv_kernel_normal(deconv_normal *s, const float *px, const float *py,
+                          const float *dy_c, const float *dy_r, double *ac, double *c);
 
 #endif

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Fit the FFT path's cost model of --conv auto (src/operator.c) to the
+CSV files of several runs of
+
+    build/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12 --csv runK.csv
+
+taking for each case the fastest of the runs' medians (the machine is
+shared), and print FFT_A and FFT_B of
+
+    seconds = P (FFT_A + FFT_B L),  P = ph pw, L = log2 P,
+
+fitted by least squares on the relative error, and how far auto's choice
+with the new model would be from the better path on each case (the direct
+path's times are taken as measured).  Needs numpy.
+
+usage: bench/fit_cost.py run1.csv run2.csv ...
+"""
+import sys
+
+import numpy as np
+
+
+def good_size(n, even):
+    """src/fft.c's deconv_fft_good_size: prime factors 2, 3, 5, 7 only."""
+    m = max(n, 1)
+    while True:
+        if not (even and m % 2):
+            r = m
+            for p in (2, 3, 5, 7):
+                while r % p == 0:
+                    r //= p
+            if r == 1:
+                return m
+        m += 1
+
+
+def main(paths):
+    best = {}
+    for path in paths:
+        for line in open(path):
+            f = line.strip().split(",")
+            if f[0] != "conv" or f[4] != "1":
+                continue
+            key = (int(f[1]), int(f[2]), int(f[3]))
+            sd, sf = float(f[5]), float(f[6])
+            old = best.get(key, (np.inf, np.inf))
+            best[key] = (min(old[0], sd), min(old[1], sf))
+    rows, cases = [], []
+    for (n, m, k), (sd, sf) in sorted(best.items()):
+        p = good_size(n + k - 1, 1) * good_size(m + k - 1, 0)
+        l = np.log2(p)
+        rows.append([p / sf, p * l / sf])
+        cases.append((n, m, k, p, l, sd, sf))
+    a, b = np.linalg.lstsq(np.array(rows), np.ones(len(rows)), rcond=None)[0]
+    print("#define FFT_A %.3e\n#define FFT_B %.3e" % (a, b))
+    worst = 1.0
+    for n, m, k, p, l, sd, sf in cases:
+        model = p * (a + b * l)
+        # the direct model's estimate is not refitted: compare the FFT
+        # model with the measured direct time
+        pick = sf if model < sd else sd
+        over = pick / min(sd, sf)
+        worst = max(worst, over)
+        print("%5d x %4d k %2d: fft %.4f s (model %+.0f %%), direct %.4f s, pick %s, %.2fx best"
+              % (n, m, k, sf, 100 * (model / sf - 1), sd, "fft" if model < sd else "direct", over))
+    print("worst pick: %.2fx the better path" % worst)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
