@@ -2,7 +2,7 @@
  * precision) and executed many times, by the caller's OpenMP threads.
  *
  * A 2-D transform is split into 1-D ones that the caller schedules: a real
- * row transform (r2c / c2r, in place) for each row, and complex column
+ * row transform (r2c / c2r, out of place) for each row, and complex column
  * transforms on blocks of DECONV_FFT_BLOCK adjacent columns. A block is
  * first gathered into a small buffer where each of its columns is
  * contiguous (a "gathered block"), transformed there and scattered back:
@@ -58,8 +58,9 @@ size_t deconv_fft_cstride(const deconv_fft *f);
 int deconv_fft_ncols(const deconv_fft *f);
 /* blocks of columns, the last one possibly narrower */
 int deconv_fft_nblocks(const deconv_fft *f);
-/* The threads the scratch serves: parallel regions that use the scratch
- * have at most this many (num_threads clause). */
+/* The threads for a parallel region that uses the scratch (its
+ * num_threads clause): those OpenMP would give it now, at most those the
+ * scratch was made for. */
 int deconv_fft_threads(const deconv_fft *f);
 /* The calling thread's scratch block k (< blocks), by omp_get_thread_num(). */
 fftwf_complex *deconv_fft_scratch(const deconv_fft *f, int k);
@@ -73,18 +74,22 @@ fftwf_complex *deconv_fft_alloc_blocks(const deconv_fft *f);
  * free with free(). */
 void *deconv_fft_alloc_bytes(size_t bytes);
 
-/* One real row (pw samples at `row`) to its pw/2+1 coefficients, in place,
- * and back (unnormalised: forward then inverse multiplies by pw). */
-void deconv_fft_row_forward(const deconv_fft *f, float *row);
-void deconv_fft_row_inverse(const deconv_fft *f, float *row);
+/* The calling thread's real row: 2 cstride floats, for the row transforms. */
+float *deconv_fft_row_scratch(const deconv_fft *f);
+/* One real row of pw samples to its pw/2+1 coefficients in a buffer row,
+ * and back (unnormalised: forward then inverse multiplies by pw). The real
+ * row must be the thread's row scratch or a row of the same alignment (a
+ * work buffer's); the inverse destroys its input. */
+void deconv_fft_row_forward(const deconv_fft *f, const float *row, fftwf_complex *out);
+void deconv_fft_row_inverse(const deconv_fft *f, fftwf_complex *in, float *row);
 
 /* Block blk of buf's columns into the gathered block g, and back (only the
  * columns that carry the spectrum, rows r0 <= i < r1). */
 void deconv_fft_gather(const deconv_fft *f, const fftwf_complex *buf, int blk, fftwf_complex *g);
 void deconv_fft_scatter(const deconv_fft *f, const fftwf_complex *g, int blk, fftwf_complex *buf,
                         int r0, int r1);
-/* The column transforms of a gathered block, in place; sign FFTW_FORWARD
+/* The column transforms of gathered block blk, in place; sign FFTW_FORWARD
  * or FFTW_BACKWARD. */
-void deconv_fft_block(const deconv_fft *f, fftwf_complex *g, int sign);
+void deconv_fft_block(const deconv_fft *f, fftwf_complex *g, int blk, int sign);
 
 #endif

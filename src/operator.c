@@ -116,7 +116,7 @@ static void spectral_product(deconv_op *op, int conj, int r0, int r1)
     for (int blk = 0; blk < nblocks; blk++) {
         const float *restrict k = (const float *)(op->kspec + (size_t)blk * n);
         deconv_fft_gather(op->fft, op->buf, blk, (fftwf_complex *)g);
-        deconv_fft_block(op->fft, (fftwf_complex *)g, FFTW_FORWARD);
+        deconv_fft_block(op->fft, (fftwf_complex *)g, blk, FFTW_FORWARD);
 #pragma omp simd
         for (size_t t = 0; t < n; t++) {
             float br = g[2 * t], bi = g[2 * t + 1];
@@ -124,7 +124,7 @@ static void spectral_product(deconv_op *op, int conj, int r0, int r1)
             g[2 * t] = br * kr - bi * ki;
             g[2 * t + 1] = br * ki + bi * kr;
         }
-        deconv_fft_block(op->fft, (fftwf_complex *)g, FFTW_BACKWARD);
+        deconv_fft_block(op->fft, (fftwf_complex *)g, blk, FFTW_BACKWARD);
         deconv_fft_scatter(op->fft, (fftwf_complex *)g, blk, op->buf, r0, r1);
     }
 }
@@ -147,21 +147,24 @@ static deconv_status fft_init(deconv_op *op)
 #pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
     if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
+        float *tmp = deconv_fft_row_scratch(op->fft);
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
-            float *row = (float *)(op->buf + (size_t)i * op->cs);
-            zero_row(op, row);
+            fftwf_complex *row = op->buf + (size_t)i * op->cs;
             if (i < op->kh) {
+                memset(tmp, 0, (size_t)op->pw * sizeof(float));
                 for (int j = 0; j < op->kw; j++)
-                    row[j] = op->h[(size_t)i * op->kw + j] * scale;
-                deconv_fft_row_forward(op->fft, row);
+                    tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
+                deconv_fft_row_forward(op->fft, tmp, row);
+            } else {
+                zero_row(op, (float *)row);
             }
         }
 #pragma omp for schedule(static)
         for (int blk = 0; blk < nblocks; blk++) {
             fftwf_complex *k = op->kspec + (size_t)blk * op->ph * DECONV_FFT_BLOCK;
             deconv_fft_gather(op->fft, op->buf, blk, k);
-            deconv_fft_block(op->fft, k, FFTW_FORWARD);
+            deconv_fft_block(op->fft, k, blk, FFTW_FORWARD);
         }
     }
     return DECONV_OK;
@@ -221,23 +224,23 @@ void deconv_op_apply(deconv_op *op, const float *x, float *y)
 #pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
     if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
+        float *tmp = deconv_fft_row_scratch(op->fft);
+        memset(tmp + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
-            float *row = (float *)(op->buf + (size_t)i * op->cs);
+            fftwf_complex *row = op->buf + (size_t)i * op->cs;
             if (i < xh) {
-                memcpy(row, x + (size_t)i * xw, (size_t)xw * sizeof(float));
-                memset(row + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
-                deconv_fft_row_forward(op->fft, row);
+                memcpy(tmp, x + (size_t)i * xw, (size_t)xw * sizeof(float));
+                deconv_fft_row_forward(op->fft, tmp, row);
             } else {
-                zero_row(op, row);
+                zero_row(op, (float *)row);
             }
         }
         spectral_product(op, 0, top, top + M);
 #pragma omp for schedule(static)
         for (int i = 0; i < M; i++) {
-            float *row = (float *)(op->buf + (size_t)(i + top) * op->cs);
-            deconv_fft_row_inverse(op->fft, row);
-            memcpy(y + (size_t)i * N, row + left, (size_t)N * sizeof(float));
+            deconv_fft_row_inverse(op->fft, op->buf + (size_t)(i + top) * op->cs, tmp);
+            memcpy(y + (size_t)i * N, tmp + left, (size_t)N * sizeof(float));
         }
     }
 }
@@ -253,24 +256,24 @@ void deconv_op_adjoint(deconv_op *op, const float *r, float *g)
 #pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
     if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
+        float *tmp = deconv_fft_row_scratch(op->fft);
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
-            float *row = (float *)(op->buf + (size_t)i * op->cs);
+            fftwf_complex *row = op->buf + (size_t)i * op->cs;
             if (i >= top && i < top + M) {
-                memset(row, 0, (size_t)left * sizeof(float));
-                memcpy(row + left, r + (size_t)(i - top) * N, (size_t)N * sizeof(float));
-                memset(row + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
-                deconv_fft_row_forward(op->fft, row);
+                memset(tmp, 0, (size_t)left * sizeof(float));
+                memcpy(tmp + left, r + (size_t)(i - top) * N, (size_t)N * sizeof(float));
+                memset(tmp + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
+                deconv_fft_row_forward(op->fft, tmp, row);
             } else {
-                zero_row(op, row);
+                zero_row(op, (float *)row);
             }
         }
         spectral_product(op, 1, 0, xh);
 #pragma omp for schedule(static)
         for (int i = 0; i < xh; i++) {
-            float *row = (float *)(op->buf + (size_t)i * op->cs);
-            deconv_fft_row_inverse(op->fft, row);
-            memcpy(g + (size_t)i * xw, row, (size_t)xw * sizeof(float));
+            deconv_fft_row_inverse(op->fft, op->buf + (size_t)i * op->cs, tmp);
+            memcpy(g + (size_t)i * xw, tmp, (size_t)xw * sizeof(float));
         }
     }
 }

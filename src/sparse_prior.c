@@ -45,7 +45,9 @@ static float *buffer_row(const deconv_fft *f, fftwf_complex *buf, int i)
 struct deconv_l0 {
     int N, M, kw, kh, xw, xh, PW, PH;
     deconv_fft *fft;
-    float *xs;                 /* x in the periodic domain, PH x PW */
+    float *xs;                 /* x in the periodic domain, PH rows of PW (a work
+                                  buffer's layout: XS floats a row) */
+    size_t XS;
     fftwf_complex *H, *X;      /* spectra of h and x, as gathered blocks */
     fftwf_complex *W, *G;      /* work buffers (fft.h's layout): the data, D^T g */
     float *cos_row, *cos_col;  /* 2 cos(2 pi u / PH), 2 cos(2 pi v / PW): |D|^2 */
@@ -75,7 +77,7 @@ deconv_l0 *deconv_l0_new(int N, int M, int kw, int kh)
     }
     /* every column of the blocks, those past the spectrum's (zeros) too */
     int nc = (int)deconv_fft_cstride(s->fft);
-    s->xs = deconv_fft_alloc_bytes((size_t)s->PW * s->PH * sizeof(float));
+    s->xs = (float *)deconv_fft_alloc(s->fft), s->XS = 2 * deconv_fft_cstride(s->fft);
     s->H = deconv_fft_alloc_blocks(s->fft), s->X = deconv_fft_alloc_blocks(s->fft);
     s->W = deconv_fft_alloc(s->fft), s->G = deconv_fft_alloc(s->fft);
     s->cos_row = malloc((size_t)s->PH * sizeof(float));
@@ -105,9 +107,9 @@ static inline float kept(float a, float b, float t, float want)
 static void divergence_row(const deconv_l0 *s, int p, float t, float *restrict out)
 {
     const int PW = s->PW, PH = s->PH;
-    const float *restrict up = s->xs + (size_t)((p + PH - 1) % PH) * PW;
-    const float *restrict row = s->xs + (size_t)p * PW;
-    const float *restrict down = s->xs + (size_t)((p + 1) % PH) * PW;
+    const float *restrict up = s->xs + (size_t)((p + PH - 1) % PH) * s->XS;
+    const float *restrict row = s->xs + (size_t)p * s->XS;
+    const float *restrict down = s->xs + (size_t)((p + 1) % PH) * s->XS;
 #define DIVERGENCE(q, ql, qr)                                                          \
     (kept(row[q] - row[ql], down[ql] - row[ql], t, row[q] - row[ql]) -                 \
      kept(row[qr] - row[q], down[q] - row[q], t, row[qr] - row[q]) +                   \
@@ -129,6 +131,7 @@ void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h
     const int PW = s->PW, PH = s->PH;
     const deconv_fft *f = s->fft;
     const int nc = deconv_fft_ncols(f), nblocks = deconv_fft_nblocks(f);
+    const size_t cs = deconv_fft_cstride(f);
     const size_t bn = (size_t)PH * DECONV_FFT_BLOCK; /* complex numbers a block */
     const float inv = (float)(1.0 / ((double)PW * PH));
     float *xs = s->xs;
@@ -140,28 +143,29 @@ void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h
          * sum h[a][b] x[p-a][q-b], so y[i][j] sits at (i+kh-1, j+kw-1);
          * and of x (rows in G), whose extra periodic samples (if any)
          * replicate the edges */
+        float *tmp = deconv_fft_row_scratch(f);
 #pragma omp for schedule(static)
         for (int p = 0; p < PH; p++) {
-            float *hr = buffer_row(f, s->W, p), *xr = buffer_row(f, s->G, p);
-            float *xsr = xs + (size_t)p * PW;
-            memset(hr, 0, 2 * (size_t)nc * sizeof(float));
+            float *xsr = xs + (size_t)p * s->XS;
             if (p < kh) {
-                memcpy(hr, h + (size_t)p * kw, (size_t)kw * sizeof(float));
-                deconv_fft_row_forward(f, hr);
+                memset(tmp, 0, (size_t)PW * sizeof(float));
+                memcpy(tmp, h + (size_t)p * kw, (size_t)kw * sizeof(float));
+                deconv_fft_row_forward(f, tmp, s->W + (size_t)p * cs);
+            } else {
+                memset(buffer_row(f, s->W, p), 0, 2 * (size_t)nc * sizeof(float));
             }
             const float *src = x + (size_t)(p < xh ? p : xh - 1) * xw;
             memcpy(xsr, src, (size_t)xw * sizeof(float));
             for (int q = xw; q < PW; q++)
                 xsr[q] = src[xw - 1];
-            memcpy(xr, xsr, (size_t)PW * sizeof(float));
-            deconv_fft_row_forward(f, xr);
+            deconv_fft_row_forward(f, xsr, s->G + (size_t)p * cs);
         }
 #pragma omp for schedule(static)
         for (int blk = 0; blk < nblocks; blk++) {
             deconv_fft_gather(f, s->W, blk, s->H + blk * bn);
-            deconv_fft_block(f, s->H + blk * bn, FFTW_FORWARD);
+            deconv_fft_block(f, s->H + blk * bn, blk, FFTW_FORWARD);
             deconv_fft_gather(f, s->G, blk, s->X + blk * bn);
-            deconv_fft_block(f, s->X + blk * bn, FFTW_FORWARD);
+            deconv_fft_block(f, s->X + blk * bn, blk, FFTW_FORWARD);
         }
 
         for (double beta = 2 * lambda; beta < beta_max; beta *= 2) {
@@ -178,20 +182,19 @@ void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h
                     g[2 * k] = inv * (hr * xr - hi * xi);
                     g[2 * k + 1] = inv * (hr * xi + hi * xr);
                 }
-                deconv_fft_block(f, (fftwf_complex *)g, FFTW_BACKWARD);
+                deconv_fft_block(f, (fftwf_complex *)g, blk, FFTW_BACKWARD);
                 deconv_fft_scatter(f, (fftwf_complex *)g, blk, s->W, 0, PH);
             }
             /* ... then by rows, y put in, and forward again; D^T g of the
              * g step by rows */
 #pragma omp for schedule(static)
             for (int p = 0; p < PH; p++) {
-                float *wr = buffer_row(f, s->W, p), *gr = buffer_row(f, s->G, p);
-                deconv_fft_row_inverse(f, wr);
+                deconv_fft_row_inverse(f, s->W + (size_t)p * cs, tmp);
                 if (p >= kh - 1 && p < kh - 1 + M)
-                    memcpy(wr + kw - 1, y + (size_t)(p - kh + 1) * N, (size_t)N * sizeof(float));
-                deconv_fft_row_forward(f, wr);
-                divergence_row(s, p, t, gr);
-                deconv_fft_row_forward(f, gr);
+                    memcpy(tmp + kw - 1, y + (size_t)(p - kh + 1) * N, (size_t)N * sizeof(float));
+                deconv_fft_row_forward(f, tmp, s->W + (size_t)p * cs);
+                divergence_row(s, p, t, tmp);
+                deconv_fft_row_forward(f, tmp, s->G + (size_t)p * cs);
             }
             /* x step by columns: X = (conj(H) Y + beta G) / (|H|^2 + beta |D|^2)
              * (G gathered where X was: X is replaced), and back */
@@ -200,9 +203,9 @@ void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h
                 const float *restrict hb = (const float *)(s->H + blk * bn);
                 float *restrict xb = (float *)(s->X + blk * bn);
                 deconv_fft_gather(f, s->W, blk, (fftwf_complex *)g);
-                deconv_fft_block(f, (fftwf_complex *)g, FFTW_FORWARD);
+                deconv_fft_block(f, (fftwf_complex *)g, blk, FFTW_FORWARD);
                 deconv_fft_gather(f, s->G, blk, (fftwf_complex *)xb);
-                deconv_fft_block(f, (fftwf_complex *)xb, FFTW_FORWARD);
+                deconv_fft_block(f, (fftwf_complex *)xb, blk, FFTW_FORWARD);
                 for (int v = 0; v < DECONV_FFT_BLOCK; v++) {
                     const float dc = 4.0f - s->cos_col[blk * DECONV_FFT_BLOCK + v];
                     const size_t o = (size_t)v * PH;
@@ -217,19 +220,16 @@ void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h
                         g[k] = inv * xb[k], g[k + 1] = inv * xb[k + 1];
                     }
                 }
-                deconv_fft_block(f, (fftwf_complex *)g, FFTW_BACKWARD);
+                deconv_fft_block(f, (fftwf_complex *)g, blk, FFTW_BACKWARD);
                 deconv_fft_scatter(f, (fftwf_complex *)g, blk, s->W, 0, PH);
             }
 #pragma omp for schedule(static)
-            for (int p = 0; p < PH; p++) {
-                float *wr = buffer_row(f, s->W, p);
-                deconv_fft_row_inverse(f, wr);
-                memcpy(xs + (size_t)p * PW, wr, (size_t)PW * sizeof(float));
-            }
+            for (int p = 0; p < PH; p++)
+                deconv_fft_row_inverse(f, s->W + (size_t)p * cs, xs + (size_t)p * s->XS);
         }
     }
     for (int p = 0; p < xh; p++)
-        memcpy(x + (size_t)p * xw, xs + (size_t)p * PW, xw * sizeof(float));
+        memcpy(x + (size_t)p * xw, xs + (size_t)p * s->XS, xw * sizeof(float));
 }
 
 struct deconv_normal {
@@ -271,13 +271,14 @@ deconv_normal *deconv_normal_new(int xw, int xh, int kw, int kh)
 /* Row p of a w x h image into row p of buf, zero padded, and its row
  * transform (nothing to transform below the image). */
 static void load_row(const deconv_fft *f, fftwf_complex *buf, int p, const float *v, int w,
-                     int h)
+                     int h, int pw, float *tmp)
 {
-    float *row = buffer_row(f, buf, p);
-    memset(row, 0, 2 * (size_t)deconv_fft_ncols(f) * sizeof(float));
     if (p < h) {
-        memcpy(row, v + (size_t)p * w, (size_t)w * sizeof(float));
-        deconv_fft_row_forward(f, row);
+        memcpy(tmp, v + (size_t)p * w, (size_t)w * sizeof(float));
+        memset(tmp + w, 0, (size_t)(pw - w) * sizeof(float));
+        deconv_fft_row_forward(f, tmp, buf + (size_t)p * deconv_fft_cstride(f));
+    } else {
+        memset(buffer_row(f, buf, p), 0, 2 * (size_t)deconv_fft_ncols(f) * sizeof(float));
     }
 }
 
@@ -287,17 +288,18 @@ void deconv_kernel_normal(deconv_normal *s, const float *px, const float *py,
     const int xw = s->xw, xh = s->xh, kw = s->kw, kh = s->kh, PW = s->PW, PH = s->PH;
     const deconv_fft *f = s->fft;
     const int nblocks = deconv_fft_nblocks(f);
-    const size_t bn = (size_t)PH * DECONV_FFT_BLOCK;
+    const size_t cs = deconv_fft_cstride(f), bn = (size_t)PH * DECONV_FFT_BLOCK;
     const double inv = 1.0 / ((double)PW * PH);
 
 #pragma omp parallel num_threads(deconv_fft_threads(f)) if ((size_t)PW * PH >= DECONV_PARALLEL_MIN)
     {
+        float *tmp = deconv_fft_row_scratch(f);
 #pragma omp for schedule(static)
         for (int p = 0; p < PH; p++) {
-            load_row(f, s->vx, p, px, xw - 1, xh);
-            load_row(f, s->rx, p, dy_c, xw - kw, xh - kh + 1);
-            load_row(f, s->vy, p, py, xw, xh - 1);
-            load_row(f, s->ry, p, dy_r, xw - kw + 1, xh - kh);
+            load_row(f, s->vx, p, px, xw - 1, xh, PW, tmp);
+            load_row(f, s->rx, p, dy_c, xw - kw, xh - kh + 1, PW, tmp);
+            load_row(f, s->vy, p, py, xw, xh - 1, PW, tmp);
+            load_row(f, s->ry, p, dy_r, xw - kw + 1, xh - kh, PW, tmp);
         }
         /* by columns: the cross-correlations sum_i r[i] v[i + s] (conj(R) V)
          * and the autocorrelations (|V|^2) of both gradient directions,
@@ -312,7 +314,7 @@ void deconv_kernel_normal(deconv_normal *s, const float *px, const float *py,
         for (int blk = 0; blk < nblocks; blk++) {
             for (int k = 0; k < 4; k++) {
                 deconv_fft_gather(f, bufs[k], blk, (fftwf_complex *)g[k]);
-                deconv_fft_block(f, (fftwf_complex *)g[k], FFTW_FORWARD);
+                deconv_fft_block(f, (fftwf_complex *)g[k], blk, FFTW_FORWARD);
             }
             float *restrict vx = g[0], *restrict rx = g[1];
             const float *restrict vy = g[2], *restrict ry = g[3];
@@ -325,28 +327,24 @@ void deconv_kernel_normal(deconv_normal *s, const float *px, const float *py,
                 rx[k] = cre, rx[k + 1] = cim;
                 vx[k] = a, vx[k + 1] = 0.0f;
             }
-            deconv_fft_block(f, (fftwf_complex *)vx, FFTW_BACKWARD);
-            deconv_fft_block(f, (fftwf_complex *)rx, FFTW_BACKWARD);
+            deconv_fft_block(f, (fftwf_complex *)vx, blk, FFTW_BACKWARD);
+            deconv_fft_block(f, (fftwf_complex *)rx, blk, FFTW_BACKWARD);
             deconv_fft_scatter(f, (fftwf_complex *)rx, blk, s->rx, 0, kh);
             deconv_fft_scatter(f, (fftwf_complex *)vx, blk, s->vx, 0, kh);
             deconv_fft_scatter(f, (fftwf_complex *)vx, blk, s->vx, PH - kh + 1, PH);
         }
+        /* row sa of ac and row kh-1-sa of c (for sa < kh) */
+        const int aw = 2 * kw - 1;
 #pragma omp for schedule(static)
-        for (int k = 0; k < 2 * kh - 1; k++) {
-            deconv_fft_row_inverse(f, buffer_row(f, s->vx, (k - (kh - 1) + PH) % PH));
-            if (k < kh)
-                deconv_fft_row_inverse(f, buffer_row(f, s->rx, k));
+        for (int sa = 0; sa < 2 * kh - 1; sa++) {
+            deconv_fft_row_inverse(f, s->vx + (size_t)((sa - (kh - 1) + PH) % PH) * cs, tmp);
+            for (int sb = 0; sb < aw; sb++)
+                ac[(size_t)sa * aw + sb] += inv * tmp[(sb - (kw - 1) + PW) % PW];
+            if (sa < kh) {
+                deconv_fft_row_inverse(f, s->rx + (size_t)sa * cs, tmp);
+                for (int b = 0; b < kw; b++)
+                    c[(kh - 1 - sa) * kw + b] += inv * tmp[kw - 1 - b];
+            }
         }
-    }
-    for (int a = 0; a < kh; a++) {
-        const float *row = buffer_row(f, s->rx, kh - 1 - a);
-        for (int b = 0; b < kw; b++)
-            c[a * kw + b] += inv * row[kw - 1 - b];
-    }
-    const int aw = 2 * kw - 1;
-    for (int sa = 0; sa < 2 * kh - 1; sa++) {
-        const float *row = buffer_row(f, s->vx, (sa - (kh - 1) + PH) % PH);
-        for (int sb = 0; sb < aw; sb++)
-            ac[(size_t)sa * aw + sb] += inv * row[(sb - (kw - 1) + PW) % PW];
     }
 }
