@@ -63,13 +63,14 @@ struct deconv_op {
  *           (about the non-zero taps; more per tap for small kernels)
  *   fft:    P (FFT_A + FFT_B L), P = ph pw, L = log2 P
  * With the column passes on gathered blocks (fft.h) the FFT's cost per
- * point follows P log P from 0.25 to 12 megapixels (within 12 % on the
- * fitted cases but one small one). Only the ratio matters, and both paths
+ * point follows P log P from 0.25 to 12 megapixels (within 30 % on every
+ * fitted case; the paths' crossover lies between 15x15 and 31x31 at every
+ * size, where the two differ by 2x). Only the ratio matters, and both paths
  * scale alike with threads. Other machines: re-run and re-fit. */
 #define DIRECT_C 1.714e-11
 #define DIRECT_P 2.969e-10
-#define FFT_A 8.069e-9
-#define FFT_B 1.101e-10
+#define FFT_A (-1.632e-9)
+#define FFT_B 5.662e-10
 
 static double direct_cost(int N, int M, const float *h, int kw, int kh)
 {
