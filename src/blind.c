@@ -813,9 +813,8 @@ static const double start_tv_factor[MAX_STARTS] = {1, 2, 0.5, 4};
 /* The window of the luminance (w x h at left, top) the kernel is estimated
  * on: p's region when it has one; the whole image when it has at most
  * p->estimate_pixels pixels (or that is 0); else a window of about
- * estimate_pixels with the image's
- * aspect, at the position, on a grid of 1/16 of the free range, where the
- * sum of |grad| is largest. The kernel is the same everywhere in the model,
+ * estimate_pixels with the image's aspect, at the position, on a grid of
+ * 1/16 of the free range, where the sum of |grad| is largest. The kernel is the same everywhere in the model,
  * and the edges are what carry it; a few megapixels hold far more of them
  * than the kernel step needs, and the cost of the estimate is linear in
  * the pixels. */

@@ -46,6 +46,13 @@ int deconv_fft_threads(const deconv_fft *f)
     return now < f->threads ? now : f->threads;
 }
 
+/* columns of block blk that carry the spectrum (the last may be narrower) */
+static int block_width(const deconv_fft *f, int blk)
+{
+    int c0 = blk * DECONV_FFT_BLOCK;
+    return c0 + DECONV_FFT_BLOCK <= f->nc ? DECONV_FFT_BLOCK : f->nc - c0;
+}
+
 /* complex numbers in a gathered block */
 static size_t block_size(const deconv_fft *f) { return (size_t)f->ph * DECONV_FFT_BLOCK; }
 
@@ -163,6 +170,11 @@ void deconv_fft_free(deconv_fft *f)
     free(f);
 }
 
+void deconv_fft_zero_row(const deconv_fft *f, fftwf_complex *buf, int i)
+{
+    memset(buf + (size_t)i * f->cs, 0, (size_t)f->nc * sizeof(fftwf_complex));
+}
+
 void deconv_fft_row_forward(const deconv_fft *f, const float *row, fftwf_complex *out)
 {
     fftwf_execute_dft_r2c(f->row_f, (float *)row, out);
@@ -190,8 +202,7 @@ void deconv_fft_gather(const deconv_fft *f, const fftwf_complex *buf, int blk, f
 void deconv_fft_scatter(const deconv_fft *f, const fftwf_complex *g, int blk, fftwf_complex *buf,
                         int r0, int r1)
 {
-    const int c0 = blk * DECONV_FFT_BLOCK;
-    const int width = c0 + DECONV_FFT_BLOCK <= f->nc ? DECONV_FFT_BLOCK : f->nc - c0;
+    const int c0 = blk * DECONV_FFT_BLOCK, width = block_width(f, blk);
     const size_t ph = (size_t)f->ph;
     const float *src = (const float *)g;
     for (int i = r0; i < r1; i++) {
@@ -206,8 +217,7 @@ void deconv_fft_scatter(const deconv_fft *f, const fftwf_complex *g, int blk, ff
 void deconv_fft_block(const deconv_fft *f, fftwf_complex *g, int blk, int sign)
 {
     /* the columns past nc stay zeros */
-    const int c0 = blk * DECONV_FFT_BLOCK;
-    const int width = c0 + DECONV_FFT_BLOCK <= f->nc ? DECONV_FFT_BLOCK : f->nc - c0;
+    const int width = block_width(f, blk);
     fftwf_plan p = sign == FFTW_FORWARD ? f->col_f : f->col_b;
     for (int c = 0; c < width; c++)
         fftwf_execute_dft(p, g + (size_t)c * f->ph, g + (size_t)c * f->ph);

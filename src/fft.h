@@ -74,6 +74,9 @@ fftwf_complex *deconv_fft_alloc_blocks(const deconv_fft *f);
  * free with free(). */
 void *deconv_fft_alloc_bytes(size_t bytes);
 
+/* Zero the spectrum of row i of a work buffer (its pw/2+1 coefficients):
+ * a row known to be zero, not transformed. */
+void deconv_fft_zero_row(const deconv_fft *f, fftwf_complex *buf, int i);
 /* The calling thread's real row: 2 cstride floats, for the row transforms. */
 float *deconv_fft_row_scratch(const deconv_fft *f);
 /* One real row of pw samples to its pw/2+1 coefficients in a buffer row,

@@ -27,9 +27,9 @@
  *
  * Nothing is allocated by apply or adjoint: the work buffer, the kernel's
  * spectrum and each thread's column block are made in deconv_op_new (a
- * parallel region has at most the threads there were then). Every sample is computed by
- * one thread with the same 1-D plans whatever the thread count, so the
- * results do not depend on it. */
+ * parallel region has at most the threads there were then). Every sample
+ * is computed by one thread with the same 1-D plans whatever the thread
+ * count, so the results do not depend on it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +45,7 @@ struct deconv_op {
     deconv_direct *direct; /* direct path: tap tables */
     /* FFT path */
     deconv_fft *fft;
-    int ph, pw, nc;
+    int ph, pw;
     size_t cs;             /* complex numbers per row of buf */
     fftwf_complex *buf;    /* ph x cs work buffer */
     fftwf_complex *kspec;  /* FFT(h) / (ph pw), as gathered blocks */
@@ -98,12 +98,6 @@ deconv_conv_mode deconv_op_choose(int N, int M, const float *h, int kw, int kh)
                                                            : DECONV_CONV_DIRECT;
 }
 
-/* Zero a row's spectrum-carrying part (2 nc floats). */
-static void zero_row(const deconv_op *op, float *row)
-{
-    memset(row, 0, 2 * (size_t)op->nc * sizeof(float));
-}
-
 /* Column pass: forward, times the kernel's spectrum (conjugated for the
  * adjoint), backward; one gathered block at a time, rows r0 <= i < r1
  * written back. Called inside a parallel region. */
@@ -136,7 +130,6 @@ static deconv_status fft_init(deconv_op *op)
     op->fft = deconv_fft_new(op->ph, op->pw, 1);
     if (!op->fft)
         return DECONV_ERR_NOMEM;
-    op->nc = deconv_fft_ncols(op->fft);
     op->cs = deconv_fft_cstride(op->fft);
     op->buf = deconv_fft_alloc(op->fft);
     op->kspec = deconv_fft_alloc_blocks(op->fft);
@@ -158,7 +151,7 @@ static deconv_status fft_init(deconv_op *op)
                     tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
                 deconv_fft_row_forward(op->fft, tmp, row);
             } else {
-                zero_row(op, (float *)row);
+                deconv_fft_zero_row(op->fft, op->buf, i);
             }
         }
 #pragma omp for schedule(static)
@@ -225,6 +218,7 @@ void deconv_op_apply(deconv_op *op, const float *x, float *y)
 #pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
     if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
+        /* the thread's row: x, then zeros written once */
         float *tmp = deconv_fft_row_scratch(op->fft);
         memset(tmp + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
 #pragma omp for schedule(static)
@@ -234,7 +228,7 @@ void deconv_op_apply(deconv_op *op, const float *x, float *y)
                 memcpy(tmp, x + (size_t)i * xw, (size_t)xw * sizeof(float));
                 deconv_fft_row_forward(op->fft, tmp, row);
             } else {
-                zero_row(op, (float *)row);
+                deconv_fft_zero_row(op->fft, op->buf, i);
             }
         }
         spectral_product(op, 0, top, top + M);
@@ -257,17 +251,18 @@ void deconv_op_adjoint(deconv_op *op, const float *r, float *g)
 #pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
     if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
+        /* the thread's row: r between zeros, the zeros written once */
         float *tmp = deconv_fft_row_scratch(op->fft);
+        memset(tmp, 0, (size_t)left * sizeof(float));
+        memset(tmp + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
             fftwf_complex *row = op->buf + (size_t)i * op->cs;
             if (i >= top && i < top + M) {
-                memset(tmp, 0, (size_t)left * sizeof(float));
                 memcpy(tmp + left, r + (size_t)(i - top) * N, (size_t)N * sizeof(float));
-                memset(tmp + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
                 deconv_fft_row_forward(op->fft, tmp, row);
             } else {
-                zero_row(op, (float *)row);
+                deconv_fft_zero_row(op->fft, op->buf, i);
             }
         }
         spectral_product(op, 1, 0, xh);

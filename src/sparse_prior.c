@@ -36,12 +36,6 @@
 #include "internal.h"
 #include "sparse_prior.h"
 
-/* Row i of a work buffer seen as reals. */
-static float *buffer_row(const deconv_fft *f, fftwf_complex *buf, int i)
-{
-    return (float *)(buf + (size_t)i * deconv_fft_cstride(f));
-}
-
 struct deconv_l0 {
     int N, M, kw, kh, xw, xh, PW, PH;
     deconv_fft *fft;
@@ -76,19 +70,19 @@ deconv_l0 *deconv_l0_new(int N, int M, int kw, int kh)
         return NULL;
     }
     /* every column of the blocks, those past the spectrum's (zeros) too */
-    int nc = (int)deconv_fft_cstride(s->fft);
+    int cols = (int)deconv_fft_cstride(s->fft);
     s->xs = (float *)deconv_fft_alloc(s->fft), s->XS = 2 * deconv_fft_cstride(s->fft);
     s->H = deconv_fft_alloc_blocks(s->fft), s->X = deconv_fft_alloc_blocks(s->fft);
     s->W = deconv_fft_alloc(s->fft), s->G = deconv_fft_alloc(s->fft);
     s->cos_row = malloc((size_t)s->PH * sizeof(float));
-    s->cos_col = malloc((size_t)nc * sizeof(float));
+    s->cos_col = malloc((size_t)cols * sizeof(float));
     if (!s->xs || !s->H || !s->X || !s->W || !s->G || !s->cos_row || !s->cos_col) {
         deconv_l0_free(s);
         return NULL;
     }
     for (int u = 0; u < s->PH; u++)
         s->cos_row[u] = (float)(2.0 * cos(2 * M_PI * u / s->PH));
-    for (int v = 0; v < nc; v++)
+    for (int v = 0; v < cols; v++)
         s->cos_col[v] = (float)(2.0 * cos(2 * M_PI * v / s->PW));
     return s;
 }
@@ -130,7 +124,7 @@ void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h
     const int N = s->N, M = s->M, kw = s->kw, kh = s->kh, xw = s->xw, xh = s->xh;
     const int PW = s->PW, PH = s->PH;
     const deconv_fft *f = s->fft;
-    const int nc = deconv_fft_ncols(f), nblocks = deconv_fft_nblocks(f);
+    const int nblocks = deconv_fft_nblocks(f);
     const size_t cs = deconv_fft_cstride(f);
     const size_t bn = (size_t)PH * DECONV_FFT_BLOCK; /* complex numbers a block */
     const float inv = (float)(1.0 / ((double)PW * PH));
@@ -139,11 +133,11 @@ void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h
 #pragma omp parallel num_threads(deconv_fft_threads(f)) if ((size_t)PW * PH >= DECONV_PARALLEL_MIN)
     {
         float *restrict g = (float *)deconv_fft_scratch(f, 0);
+        float *tmp = deconv_fft_row_scratch(f);
         /* the spectra of h (rows in W), h[a][b] at (a, b): (h (*) x)[p][q] =
          * sum h[a][b] x[p-a][q-b], so y[i][j] sits at (i+kh-1, j+kw-1);
          * and of x (rows in G), whose extra periodic samples (if any)
          * replicate the edges */
-        float *tmp = deconv_fft_row_scratch(f);
 #pragma omp for schedule(static)
         for (int p = 0; p < PH; p++) {
             float *xsr = xs + (size_t)p * s->XS;
@@ -152,7 +146,7 @@ void deconv_l0_image_step(deconv_l0 *s, float *x, const float *y, const float *h
                 memcpy(tmp, h + (size_t)p * kw, (size_t)kw * sizeof(float));
                 deconv_fft_row_forward(f, tmp, s->W + (size_t)p * cs);
             } else {
-                memset(buffer_row(f, s->W, p), 0, 2 * (size_t)nc * sizeof(float));
+                deconv_fft_zero_row(f, s->W, p);
             }
             const float *src = x + (size_t)(p < xh ? p : xh - 1) * xw;
             memcpy(xsr, src, (size_t)xw * sizeof(float));
@@ -278,7 +272,7 @@ static void load_row(const deconv_fft *f, fftwf_complex *buf, int p, const float
         memset(tmp + w, 0, (size_t)(pw - w) * sizeof(float));
         deconv_fft_row_forward(f, tmp, buf + (size_t)p * deconv_fft_cstride(f));
     } else {
-        memset(buffer_row(f, buf, p), 0, 2 * (size_t)deconv_fft_ncols(f) * sizeof(float));
+        deconv_fft_zero_row(f, buf, p);
     }
 }
 

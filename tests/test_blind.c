@@ -195,19 +195,30 @@ static void test_end_to_end(void)
     deconv_kernel_free(k);
 }
 
+/* The test photo and a motion kernel of the given length and angle; 0
+ * (both freed, the failure recorded) when either cannot be made. */
+static int camera_and_motion(int length, double angle, deconv_image **im, deconv_kernel **k)
+{
+    deconv_error err;
+    *k = deconv_kernel_motion(length, angle, &err);
+    *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
+    CHECK(*k && *im, "inputs: %s", err.message);
+    if (*k && *im)
+        return 1;
+    deconv_kernel_free(*k), deconv_image_free(*im);
+    return 0;
+}
+
 /* Several starts: the kernel returned is exactly one of the single-start
  * estimates (start s runs with the TV weight tv x 1, 2, ...), and it does
  * not depend on the number of threads the starts are shared out on. */
 static void test_starts(void)
 {
     deconv_error err;
-    deconv_kernel *k = deconv_kernel_motion(7, 120, &err);
-    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
-    CHECK(k && im, "inputs: %s", err.message);
-    if (!k || !im) {
-        deconv_kernel_free(k), deconv_image_free(im);
+    deconv_kernel *k;
+    deconv_image *im;
+    if (!camera_and_motion(7, 120, &im, &k))
         return;
-    }
     deconv_image *y = blurred_window(im, k, 96, 80, 60, 200, 0);
     deconv_blind_params p;
     short_blind_params(&p);
@@ -247,13 +258,10 @@ static void test_starts(void)
 static void test_window(void)
 {
     deconv_error err;
-    deconv_kernel *k = deconv_kernel_motion(7, 45, &err);
-    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
-    CHECK(k && im, "inputs: %s", err.message);
-    if (!k || !im) {
-        deconv_kernel_free(k), deconv_image_free(im);
+    deconv_kernel *k;
+    deconv_image *im;
+    if (!camera_and_motion(7, 45, &im, &k))
         return;
-    }
     const int N = 400, M = 200;
     deconv_image *y = blurred_window(im, k, N, M, 100, 0, (N + k->width - 1) / 2);
     deconv_blind_params p;
