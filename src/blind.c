@@ -79,6 +79,7 @@ typedef struct {
     float *dy_c, *dy_r;   /* D_col y: (N-1) x M; D_row y: N x (M-1) */
     float *px, *py;       /* selected D_col x: (xw-1) x xh; D_row x: xw x (xh-1) */
     double *ac;           /* autocorrelation of P, (2kw-1) x (2kh-1) */
+    double *acr;          /* ac with each row reversed (normal_apply) */
     float *c, *tmp;       /* kernel sized: P^T D y, correlation scratch */
     double *g, *z, *hp;   /* kernel sized, FISTA */
     int *stack;           /* kernel sized, component labelling */
@@ -98,6 +99,7 @@ static void level_free(level *l)
     deconv_free_floats(l->py);
     free(l->h);
     free(l->ac);
+    free(l->acr);
     free(l->c);
     free(l->tmp);
     free(l->g);
@@ -123,13 +125,14 @@ static int level_alloc(level *l, int N, int M, int kw, int kh)
     l->py = deconv_alloc_floats(nx);
     l->h = malloc(nk * sizeof(float));
     l->ac = malloc((size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
+    l->acr = malloc((size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
     l->c = malloc(nk * sizeof(float));
     l->tmp = malloc(nk * sizeof(float));
     l->g = malloc(nk * sizeof(double));
     l->z = malloc(nk * sizeof(double));
     l->hp = malloc(nk * sizeof(double));
     l->stack = malloc(nk * sizeof(int));
-    if (!l->y || !l->x || !l->dy_c || !l->dy_r || !l->px || !l->py || !l->h || !l->ac ||
+    if (!l->y || !l->x || !l->dy_c || !l->dy_r || !l->px || !l->py || !l->h || !l->ac || !l->acr ||
         !l->c || !l->tmp || !l->g || !l->z || !l->hp || !l->stack) {
         level_free(l);
         return 0;
@@ -264,22 +267,39 @@ static void add_autocorrelation(const float *v, int w, int h, int kw, int kh, do
 }
 
 /* out = (P^T P + gamma) v on kernel-sized arrays, with P^T P from the
- * autocorrelation: (P^T P v)[a][b] = sum ac[a'-a][b'-b] v[a'][b']. */
-static void normal_apply(const level *l, double gamma, const double *v, double *out)
+ * autocorrelation: (P^T P v)[a][b] = sum ac[a'-a][b'-b] v[a'][b'], each
+ * sum over a' then b' in order. The loop over b is innermost, on the
+ * reversed rows acr, so that the outputs' sums are independent lanes that
+ * vectorise with each one's rounding unchanged (a sum over b' innermost is
+ * one chain of dependent additions). */
+static void normal_apply(const level *l, double gamma, const double *restrict v,
+                         double *restrict out)
 {
     int kw = l->kw, kh = l->kh, aw = 2 * kw - 1;
 
-    for (int a = 0; a < kh; a++)
-        for (int b = 0; b < kw; b++) {
-            double s = gamma * v[a * kw + b];
-            for (int a2 = 0; a2 < kh; a2++) {
-                const double *ar = l->ac + (size_t)(a2 - a + kh - 1) * aw + (kw - 1) - b;
-                const double *vr = v + (size_t)a2 * kw;
-                for (int b2 = 0; b2 < kw; b2++)
-                    s += ar[b2] * vr[b2];
+    for (int a = 0; a < kh; a++) {
+        double *restrict s = out + (size_t)a * kw;
+        for (int b = 0; b < kw; b++)
+            s[b] = gamma * v[a * kw + b];
+        for (int a2 = 0; a2 < kh; a2++) {
+            /* acr[r][kw-1-b'+b] = ac[r][kw-1-b+b'] */
+            const double *row = l->acr + (size_t)(a2 - a + kh - 1) * aw + (kw - 1);
+            for (int b2 = 0; b2 < kw; b2++) {
+                const double c = v[(size_t)a2 * kw + b2], *restrict q = row - b2;
+                for (int b = 0; b < kw; b++)
+                    s[b] += q[b] * c;
             }
-            out[a * kw + b] = s;
         }
+    }
+}
+
+/* acr = ac with each row reversed */
+static void reverse_rows(level *l)
+{
+    int aw = 2 * l->kw - 1, ah = 2 * l->kh - 1;
+    for (int r = 0; r < ah; r++)
+        for (int e = 0; e < aw; e++)
+            l->acr[(size_t)r * aw + e] = l->ac[(size_t)r * aw + aw - 1 - e];
 }
 
 /* E(h) - constant: 1/2 h^T (P^T P + gamma) h - c^T h, with scratch out. */
@@ -305,6 +325,7 @@ static double kernel_setup(level *l)
         deconv_kernel_normal(l->normal, l->px, l->py, l->dy_c, l->dy_r, l->ac, l->g);
         for (int t = 0; t < nk; t++)
             l->c[t] = (float)l->g[t];
+        reverse_rows(l);
         return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
     }
     /* out of memory for the FFT: the direct sums over the edges */
@@ -314,6 +335,7 @@ static double kernel_setup(level *l)
     deconv_corr_kernel(l->py, l->xw, l->xh - 1, l->dy_r, kw, kh, l->tmp);
     for (int t = 0; t < nk; t++)
         l->c[t] += l->tmp[t];
+    reverse_rows(l);
     return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
 }
 

@@ -204,11 +204,14 @@ static void direct_run(const direct *d, const float *src, int sw, int sh, float 
                     memset(w, 0, (size_t)wc * sizeof(float));
                     continue;
                 }
-                const float *sr = src + (size_t)si * sw;
-                for (int j = 0; j < wc; j++) {
-                    int sj = c0 + j;
-                    w[j] = sj >= 0 && sj < sw ? sr[sj] : 0.0f;
-                }
+                /* columns j0 <= j < j1 are inside src (copied as whole
+                 * runs: a test a sample cost as much as the sums) */
+                int j0 = c0 < 0 ? (-c0 < wc ? -c0 : wc) : 0;
+                int j1 = sw - c0 < wc ? sw - c0 : wc;
+                j1 = j1 > j0 ? j1 : j0;
+                memset(w, 0, (size_t)j0 * sizeof(float));
+                memcpy(w + j0, src + (size_t)si * sw + c0 + j0, (size_t)(j1 - j0) * sizeof(float));
+                memset(w + j1, 0, (size_t)(wc - j1) * sizeof(float));
             }
             d->fn(win, WIN_STRIDE, d->taps, d->nt, tile, STRIP_SMAX);
             int nr = oh - p0 < R ? oh - p0 : R, nc = ow - q0 < S ? ow - q0 : S;
