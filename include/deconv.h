@@ -341,12 +341,12 @@ typedef struct {
                                every gradient); default 10, 0: none */
     double refine_lambda;   /* L0 weight of the refinement; default 5e-4 */
     int starts;             /* 1 to 4 independent estimates, each with its
-                               own starting TV weight (tv x 1, 2, 0.5, 4),
-                               run side by side on the threads; the one
-                               whose restoration has the sparsest gradients
-                               (||grad x||_1 / ||grad x||_2) is returned.
-                               progress reports the first start only.
-                               Default 1 */
+                               own starting TV weight (tv x 1, 0.5, 1.5,
+                               0.75), run side by side on the threads; the
+                               one whose restoration has the sparsest
+                               gradients (||grad x||_1 / ||grad x||_2) is
+                               returned. progress reports the first start
+                               only. Default 3 */
     double estimate_pixels; /* the kernel is estimated on a window of about
                                this many pixels, where the photo has the
                                most edges (the model's kernel is the same
