@@ -986,8 +986,15 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
          * one after the other. */
         int outer = threads > 1 ? starts : 1;
         int inner = threads / starts > 1 ? threads / starts : 1;
+        /* OpenMP's dynamic adjustment (the command line's default) sizes
+         * a team by the load average, which our own previous run raises:
+         * it would run the starts one after the other. Within a start it
+         * applies again. */
+        const int dynamic = omp_get_dynamic();
+        omp_set_dynamic(0);
 #pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
         for (int s = 0; s < starts; s++) {
+            omp_set_dynamic(dynamic);
             omp_set_num_threads(inner);
             st[s] = estimate(lum, p, tv * start_tv_factor[s], s == 0, h + (size_t)s * nk,
                              &errs[s]);
@@ -996,6 +1003,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
                                                                  p->kernel_height)
                                           : INFINITY;
         }
+        omp_set_dynamic(dynamic);
     }
     int best = -1;
     for (int s = 0; s < starts; s++) {
