@@ -78,8 +78,9 @@ typedef struct {
     float *y, *x, *h;
     float *dy_c, *dy_r;   /* D_col y: (N-1) x M; D_row y: N x (M-1) */
     float *px, *py;       /* selected D_col x: (xw-1) x xh; D_row x: xw x (xh-1) */
-    double *ac;           /* autocorrelation of P, (2kw-1) x (2kh-1) */
-    double *acr;          /* ac with each row reversed (normal_apply) */
+    double *ac;           /* autocorrelation of P, (2kw-1) x (2kh-1); after
+                             kernel_setup each row is stored reversed, the
+                             order normal_apply reads it in */
     float *c, *tmp;       /* kernel sized: P^T D y, correlation scratch */
     double *g, *z, *hp;   /* kernel sized, FISTA */
     int *stack;           /* kernel sized, component labelling */
@@ -99,7 +100,6 @@ static void level_free(level *l)
     deconv_free_floats(l->py);
     free(l->h);
     free(l->ac);
-    free(l->acr);
     free(l->c);
     free(l->tmp);
     free(l->g);
@@ -125,14 +125,13 @@ static int level_alloc(level *l, int N, int M, int kw, int kh)
     l->py = deconv_alloc_floats(nx);
     l->h = malloc(nk * sizeof(float));
     l->ac = malloc((size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
-    l->acr = malloc((size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
     l->c = malloc(nk * sizeof(float));
     l->tmp = malloc(nk * sizeof(float));
     l->g = malloc(nk * sizeof(double));
     l->z = malloc(nk * sizeof(double));
     l->hp = malloc(nk * sizeof(double));
     l->stack = malloc(nk * sizeof(int));
-    if (!l->y || !l->x || !l->dy_c || !l->dy_r || !l->px || !l->py || !l->h || !l->ac || !l->acr ||
+    if (!l->y || !l->x || !l->dy_c || !l->dy_r || !l->px || !l->py || !l->h || !l->ac ||
         !l->c || !l->tmp || !l->g || !l->z || !l->hp || !l->stack) {
         level_free(l);
         return 0;
@@ -269,7 +268,8 @@ static void add_autocorrelation(const float *v, int w, int h, int kw, int kh, do
 /* out = (P^T P + gamma) v on kernel-sized arrays, with P^T P from the
  * autocorrelation: (P^T P v)[a][b] = sum ac[a'-a][b'-b] v[a'][b'], each
  * sum over a' then b' in order. The loop over b is innermost, on the
- * reversed rows acr, so that the outputs' sums are independent lanes that
+ * autocorrelation with each row reversed (acr: ac as kernel_setup leaves
+ * it), so that the outputs' sums are independent lanes that
  * vectorise (a sum over b' innermost is one chain of dependent additions).
  * With kernels of 20 to 30 pixels this is a large part of a blind
  * estimate's time, so it is compiled for AVX-512 and AVX2 too, and the
@@ -286,7 +286,7 @@ normal_apply_body(int kw, int kh, const double *restrict acr, double gamma,
         for (int b = 0; b < kw; b++)
             s[b] = gamma * v[a * kw + b];
         for (int a2 = 0; a2 < kh; a2++) {
-            /* acr[r][kw-1-b'+b] = ac[r][kw-1-b+b'] */
+            /* acr[r][kw-1-b'+b] is the autocorrelation's [r][kw-1-b+b'] */
             const double *row = acr + (size_t)(a2 - a + kh - 1) * aw + (kw - 1);
             for (int b2 = 0; b2 < kw; b2++) {
                 const double c = v[(size_t)a2 * kw + b2], *restrict q = row - b2;
@@ -303,14 +303,14 @@ static void normal_apply_plain(int kw, int kh, const double *acr, double gamma, 
     normal_apply_body(kw, kh, acr, gamma, v, out);
 }
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-__attribute__((target("avx512f"))) static void
+#ifdef DECONV_X86
+DECONV_TARGET_512 static void
 normal_apply_512(int kw, int kh, const double *acr, double gamma, const double *v, double *out)
 {
     normal_apply_body(kw, kh, acr, gamma, v, out);
 }
 
-__attribute__((target("avx2,fma"))) static void
+DECONV_TARGET_256 static void
 normal_apply_256(int kw, int kh, const double *acr, double gamma, const double *v, double *out)
 {
     normal_apply_body(kw, kh, acr, gamma, v, out);
@@ -319,26 +319,30 @@ normal_apply_256(int kw, int kh, const double *acr, double gamma, const double *
 
 static void normal_apply(const level *l, double gamma, const double *v, double *out)
 {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    if (__builtin_cpu_supports("avx512f")) {
-        normal_apply_512(l->kw, l->kh, l->acr, gamma, v, out);
+#ifdef DECONV_X86
+    const deconv_isa isa = deconv_cpu_isa();
+    if (isa == DECONV_ISA_AVX512) {
+        normal_apply_512(l->kw, l->kh, l->ac, gamma, v, out);
         return;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        normal_apply_256(l->kw, l->kh, l->acr, gamma, v, out);
+    if (isa == DECONV_ISA_AVX2) {
+        normal_apply_256(l->kw, l->kh, l->ac, gamma, v, out);
         return;
     }
 #endif
-    normal_apply_plain(l->kw, l->kh, l->acr, gamma, v, out);
+    normal_apply_plain(l->kw, l->kh, l->ac, gamma, v, out);
 }
 
-/* acr = ac with each row reversed */
-static void reverse_rows(level *l)
+/* Reverse each row of the aw x ah array a, in place. */
+static void reverse_rows(double *a, int aw, int ah)
 {
-    int aw = 2 * l->kw - 1, ah = 2 * l->kh - 1;
-    for (int r = 0; r < ah; r++)
-        for (int e = 0; e < aw; e++)
-            l->acr[(size_t)r * aw + e] = l->ac[(size_t)r * aw + aw - 1 - e];
+    for (int r = 0; r < ah; r++) {
+        double *row = a + (size_t)r * aw;
+        for (int e = 0, f = aw - 1; e < f; e++, f--) {
+            double t = row[e];
+            row[e] = row[f], row[f] = t;
+        }
+    }
 }
 
 /* E(h) - constant: 1/2 h^T (P^T P + gamma) h - c^T h, with scratch out. */
@@ -353,7 +357,9 @@ static double kernel_energy(const level *l, double gamma, const double *h, doubl
 }
 
 /* Prepare the kernel step for the current P: the autocorrelation and
- * c = P^T D y (MODEL.md's X^T r with r = D y). Returns the energy of P. */
+ * c = P^T D y (MODEL.md's X^T r with r = D y). Returns the energy of P
+ * (the autocorrelation at shift 0, which the rows' reversal leaves in
+ * place). */
 static double kernel_setup(level *l)
 {
     int kw = l->kw, kh = l->kh, nk = kw * kh;
@@ -364,17 +370,16 @@ static double kernel_setup(level *l)
         deconv_kernel_normal(l->normal, l->px, l->py, l->dy_c, l->dy_r, l->ac, l->g);
         for (int t = 0; t < nk; t++)
             l->c[t] = (float)l->g[t];
-        reverse_rows(l);
-        return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
+    } else {
+        /* out of memory for the FFT: the direct sums over the edges */
+        add_autocorrelation(l->px, l->xw - 1, l->xh, kw, kh, l->ac);
+        add_autocorrelation(l->py, l->xw, l->xh - 1, kw, kh, l->ac);
+        deconv_corr_kernel(l->px, l->xw - 1, l->xh, l->dy_c, kw, kh, l->c);
+        deconv_corr_kernel(l->py, l->xw, l->xh - 1, l->dy_r, kw, kh, l->tmp);
+        for (int t = 0; t < nk; t++)
+            l->c[t] += l->tmp[t];
     }
-    /* out of memory for the FFT: the direct sums over the edges */
-    add_autocorrelation(l->px, l->xw - 1, l->xh, kw, kh, l->ac);
-    add_autocorrelation(l->py, l->xw, l->xh - 1, kw, kh, l->ac);
-    deconv_corr_kernel(l->px, l->xw - 1, l->xh, l->dy_c, kw, kh, l->c);
-    deconv_corr_kernel(l->py, l->xw, l->xh - 1, l->dy_r, kw, kh, l->tmp);
-    for (int t = 0; t < nk; t++)
-        l->c[t] += l->tmp[t];
-    reverse_rows(l);
+    reverse_rows(l->ac, 2 * kw - 1, 2 * kh - 1);
     return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
 }
 

@@ -83,10 +83,9 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
                 *(VU *)(out + r * os + v * (int)(sizeof(VT) / 4)) = acc[r][v];  \
     }
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define HAVE_X86 1
-#define ATTR_512 __attribute__((target("avx512f")))
-#define ATTR_256 __attribute__((target("avx2,fma")))
+#ifdef DECONV_X86
+#define ATTR_512 DECONV_TARGET_512
+#define ATTR_256 DECONV_TARGET_256
 DEFINE_STRIP(strip512_1, ATTR_512, v16f, v16u, 1, 4)
 DEFINE_STRIP(strip512_2, ATTR_512, v16f, v16u, 2, 4)
 DEFINE_STRIP(strip512_4, ATTR_512, v16f, v16u, 4, 4)
@@ -133,12 +132,13 @@ static void direct_init(direct *d, const float *kc, int kw, int kh, int ro, int 
     int vec = 4, V = 4; /* SSE2 */
     strip_fn fns[3] = {strip128_1, strip128_2, strip128_4};
     int vs[3] = {4, 4, 2};
-#ifdef HAVE_X86
-    if (__builtin_cpu_supports("avx512f")) {
+#ifdef DECONV_X86
+    const deconv_isa isa = deconv_cpu_isa();
+    if (isa == DECONV_ISA_AVX512) {
         vec = 16;
         fns[0] = strip512_1, fns[1] = strip512_2, fns[2] = strip512_4;
         vs[0] = vs[1] = vs[2] = 4;
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    } else if (isa == DECONV_ISA_AVX2) {
         vec = 8;
         fns[0] = strip256_1, fns[1] = strip256_2, fns[2] = strip256_4;
         vs[0] = vs[1] = 4, vs[2] = 2;

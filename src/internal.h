@@ -15,6 +15,26 @@
 deconv_status deconv_fail(deconv_error *err, deconv_status code, const char *fmt, ...)
     DECONV_PRINTF(3, 4);
 
+/* Kernels compiled for several instruction sets (conv.c's strips, blind.c's
+ * normal equations): the target attributes, and the widest set this
+ * processor runs, which picks the version. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define DECONV_X86 1
+#define DECONV_TARGET_512 __attribute__((target("avx512f")))
+#define DECONV_TARGET_256 __attribute__((target("avx2,fma")))
+#endif
+typedef enum { DECONV_ISA_SSE2, DECONV_ISA_AVX2, DECONV_ISA_AVX512 } deconv_isa;
+static inline deconv_isa deconv_cpu_isa(void)
+{
+#ifdef DECONV_X86
+    if (__builtin_cpu_supports("avx512f"))
+        return DECONV_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return DECONV_ISA_AVX2;
+#endif
+    return DECONV_ISA_SSE2;
+}
+
 /* Loops over fewer samples than this (or direct convolutions of less work
  * than this many multiply-adds) run on one thread: below it, waking and
  * joining the threads costs more than the work, and far more when other
