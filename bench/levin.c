@@ -25,7 +25,8 @@
  *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--reuse DIR]
  *         [--restore-tv L] [--plain-restore] [--oracle] [--no-sps] [--threads N]
  *         [blind flags: --iterations N --tv L --levels N --refine N
- *         --refine-lambda L --sparse-prior 0|1 --starts N ...] */
+ *         --refine-lambda L --piece-fraction F --sparse-prior 0|1
+ *         --starts N ...] */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -191,6 +192,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--sparse-prior")) bp.sparse_prior = atoi(v);
         else if (!strcmp(a, "--refine")) bp.refine = atoi(v);
         else if (!strcmp(a, "--refine-lambda")) bp.refine_lambda = atof(v);
+        else if (!strcmp(a, "--piece-fraction")) bp.piece_fraction = atof(v);
         else if (!strcmp(a, "--starts")) bp.starts = atoi(v);
         else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
     }

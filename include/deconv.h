@@ -340,13 +340,16 @@ typedef struct {
                                finest level (L0 x step, kernel step on
                                every gradient); default 10, 0: none */
     double refine_lambda;   /* L0 weight of the refinement; default 5e-4 */
-    int starts;             /* 1 to 4 independent estimates, each with its
-                               own starting TV weight (tv x 1, 0.5, 1.5,
-                               0.75), run side by side on the threads; the
+    double piece_fraction;  /* at the end of each level, the 8-connected
+                               pieces of the kernel holding less than this
+                               fraction of its mass are removed; <= 0: 0.1 */
+    int starts;             /* 1 to 4 independent estimates, run side by
+                               side on the threads: (tv, piece_fraction)
+                               x (1, 1), (0.5, 1), (1.5, 1), (1, 0.5); the
                                one whose restoration has the sparsest
                                gradients (||grad x||_1 / ||grad x||_2) is
                                returned. progress reports the first start
-                               only. Default 3 */
+                               only. Default 4 */
     double estimate_pixels; /* the kernel is estimated on a window of about
                                this many pixels, where the photo has the
                                most edges (the model's kernel is the same

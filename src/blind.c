@@ -55,6 +55,10 @@ enum { MAX_STARTS = 4 };
 /* The TV weight at the start of each level when p->tv is not given. */
 static const double DEFAULT_TV = 0.02;
 
+/* At the end of each level, pieces of the kernel holding less than this
+ * fraction of its mass are removed when p->piece_fraction is not given. */
+static const double DEFAULT_PIECE_FRACTION = 0.1;
+
 void deconv_blind_defaults(deconv_blind_params *p)
 {
     memset(p, 0, sizeof *p);
@@ -68,7 +72,7 @@ void deconv_blind_defaults(deconv_blind_params *p)
     p->scale = 0.7071067811865476;
     p->refine = 10;
     p->refine_lambda = 5e-4;
-    p->starts = 3;
+    p->starts = 4;
     p->estimate_pixels = DECONV_BLIND_ESTIMATE_PIXELS;
 }
 
@@ -657,7 +661,7 @@ static deconv_status check_params(const deconv_image *y, const deconv_blind_para
         !(p->scale > 0.05 && p->scale < 1) || p->levels < 0 || !isfinite(p->tv) ||
         !isfinite(p->tv_final) || !isfinite(p->step) || !isfinite(p->kernel_step) ||
         p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)) || p->starts < 0 ||
-        p->starts > MAX_STARTS || !(p->estimate_pixels >= 0))
+        p->starts > MAX_STARTS || !(p->estimate_pixels >= 0) || !(p->piece_fraction < 1))
         return deconv_fail(err, DECONV_ERR_ARG, "blind parameters out of range");
     if (p->region_width || p->region_height) {
         if (p->region_x < 0 || p->region_y < 0 || p->region_width < 1 || p->region_height < 1 ||
@@ -698,11 +702,12 @@ static void initial_kernel(level *l, const deconv_blind_params *p)
 }
 
 /* One estimate of the kernel of the luminance lum, the TV schedule of the
- * blind loop starting at tv0: the coarse-to-fine alternation, then the
- * refinement. Writes the kernel (KW x KH) to h_out. progress: whether to
+ * blind loop starting at tv0 and the pieces of the kernel holding less than
+ * the fraction `pieces` of its mass removed at the end of each level: the
+ * coarse-to-fine alternation, then the refinement. Writes the kernel (KW x KH) to h_out. progress: whether to
  * call p->progress (only one of several concurrent estimates does). */
 static deconv_status estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
-                              int progress, float *h_out, deconv_error *err)
+                              double pieces, int progress, float *h_out, deconv_error *err)
 {
     deconv_status status = DECONV_OK;
     level cur = {0}, next = {0};
@@ -794,7 +799,7 @@ static deconv_status estimate(const deconv_image *lum, const deconv_blind_params
                 }
             }
         }
-        prune_pieces(&cur, 0.1);
+        prune_pieces(&cur, pieces);
         recentre(&cur);
     }
     /* Refinement at the finest level: the TV loop has found the kernel's
@@ -817,7 +822,7 @@ static deconv_status estimate(const deconv_image *lum, const deconv_blind_params
         prune_small(cur.h, cur.kw, cur.kh, PRUNE);
     }
     if (p->refine > 0) {
-        prune_pieces(&cur, 0.1);
+        prune_pieces(&cur, pieces);
         recentre(&cur);
     }
     memcpy(h_out, cur.h, (size_t)KW * KH * sizeof(float));
@@ -871,12 +876,18 @@ static double restoration_sparsity(const deconv_image *lum, const float *h, int 
     return score;
 }
 
-/* The starting TV weight of start s, relative to p->tv: the estimates
- * differ in how much of the image the first kernels are fitted to. Chosen
- * on the Levin benchmark from single-start runs at TV 0.01, 0.015, 0.02,
- * 0.03 and 0.04 (x 0.5, 0.75, 1, 1.5, 2): with the selection below, the
- * first three of these factors did best of every set of three (README). */
-static const double start_tv_factor[MAX_STARTS] = {1, 0.5, 1.5, 0.75};
+/* What start s changes, relative to p->tv and p->piece_fraction: its
+ * starting TV weight (how much of the image the first kernels are fitted
+ * to) and the mass below which a piece of the kernel is removed at the end
+ * of a level (the fourth start keeps fainter pieces, which a trajectory
+ * with a faint middle needs at the coarse levels). Chosen on the Levin
+ * benchmark from single-start runs (README): with the selection below, TV
+ * x 0.5, 1, 1.5 did best of every set of three TV weights among x 0.5,
+ * 0.75, 1, 1.5, 2; the fourth gains the two cases where it is chosen and
+ * loses none. */
+static const struct {
+    double tv, pieces;
+} start_factor[MAX_STARTS] = {{1, 1}, {0.5, 1}, {1.5, 1}, {1, 0.5}};
 
 /* The window of the luminance (w x h at left, top) the kernel is estimated
  * on: p's region when it has one; the whole image when it has at most
@@ -957,6 +968,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     const int threads = omp_get_max_threads(), starts = p->starts > 1 ? p->starts : 1;
     const int nk = p->kernel_width * p->kernel_height;
     const double tv = p->tv > 0 ? p->tv : DEFAULT_TV;
+    const double pieces = p->piece_fraction > 0 ? p->piece_fraction : DEFAULT_PIECE_FRACTION;
 
     deconv_kernel *result = NULL;
     deconv_image *lum = deconv_image_luminance(y);
@@ -980,7 +992,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
         goto done;
     }
     if (starts == 1) {
-        st[0] = estimate(lum, p, tv, 1, h, &errs[0]);
+        st[0] = estimate(lum, p, tv, pieces, 1, h, &errs[0]);
         score[0] = 0;
     } else {
         /* The starts run side by side, the threads shared out between them
@@ -1003,8 +1015,8 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
         for (int s = 0; s < starts; s++) {
             omp_set_dynamic(dynamic);
             omp_set_num_threads(inner);
-            st[s] = estimate(lum, p, tv * start_tv_factor[s], s == 0, h + (size_t)s * nk,
-                             &errs[s]);
+            st[s] = estimate(lum, p, tv * start_factor[s].tv, pieces * start_factor[s].pieces,
+                             s == 0, h + (size_t)s * nk, &errs[s]);
             score[s] = st[s] == DECONV_OK ? restoration_sparsity(lum, h + (size_t)s * nk,
                                                                  p->kernel_width,
                                                                  p->kernel_height)
