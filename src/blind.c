@@ -49,7 +49,7 @@
  * kernel step: low enough to keep the faint tails of long trajectories. */
 static const double PRUNE = 0.02;
 
-/* The most starts deconv_blind_kernel runs (start_tv_factor). */
+/* The most starts deconv_blind_kernel runs (start_tv_factor, FORK_PIECE_FACTOR). */
 enum { MAX_STARTS = 4 };
 
 /* The TV weight at the start of each level when p->tv is not given. */
@@ -463,13 +463,14 @@ static void prune_small(float *h, int kw, int kh, double frac)
 }
 
 /* Remove the 8-connected pieces of the kernel's support that hold less
- * than `frac` of its mass, then renormalise. */
-static void prune_pieces(level *l, double frac)
+ * than `frac` of its mass, then renormalise; with dry_run, only count
+ * them. Returns the number of such pieces (-1 when out of memory). */
+static int prune_pieces(level *l, double frac, int dry_run)
 {
-    int kw = l->kw, kh = l->kh, nk = kw * kh;
+    int kw = l->kw, kh = l->kh, nk = kw * kh, removed = 0;
     int *label = malloc(nk * sizeof(int));
     if (!label)
-        return;
+        return -1;
     for (int t = 0; t < nk; t++)
         label[t] = l->h[t] > 0 ? 0 : -1;
     double total = 0;
@@ -500,12 +501,16 @@ static void prune_pieces(level *l, double frac)
                     }
                 }
         }
-        if (mass < frac * total)
-            for (int k = 0; k < top; k++)
+        if (mass < frac * total) {
+            removed++;
+            for (int k = 0; k < top && !dry_run; k++)
                 l->h[l->stack[k]] = 0;
+        }
     }
     free(label);
-    project_kernel(l->h, kw, kh);
+    if (!dry_run)
+        project_kernel(l->h, kw, kh);
+    return removed;
 }
 
 /* Shift the kernel so that the bounding box of its support (values above
@@ -701,134 +706,185 @@ static void initial_kernel(level *l, const deconv_blind_params *p)
     project_kernel(l->h, l->kw, l->kh);
 }
 
+/* Where an estimate can be taken up by a start that differs from it only in
+ * its piece fraction: the state at the end of the first stage whose
+ * pruning of pieces would differ. Until then the two starts compute the
+ * same numbers, so the second runs from here instead of from the start,
+ * and not at all when no stage differs (its kernel is then the first's). */
+typedef struct {
+    double pieces;  /* the other start's piece fraction */
+    int stage;      /* -1 none found; else the pyramid level (levels: the
+                       refinement) at whose end the two differ */
+    double sc;      /* that level's scale */
+    level state;    /* before its pieces are pruned */
+} fork_point;
+
+/* The state a level's later stages read; the rest is scratch or made on
+ * first use. Returns 0 when out of memory. */
+static int level_copy(level *dst, const level *src)
+{
+    if (!level_alloc(dst, src->N, src->M, src->kw, src->kh))
+        return 0;
+    size_t ny = (size_t)src->N * src->M, nx = (size_t)src->xw * src->xh;
+    memcpy(dst->y, src->y, ny * sizeof(float));
+    memcpy(dst->dy_c, src->dy_c, ny * sizeof(float));
+    memcpy(dst->dy_r, src->dy_r, ny * sizeof(float));
+    memcpy(dst->x, src->x, nx * sizeof(float));
+    memcpy(dst->h, src->h, (size_t)src->kw * src->kh * sizeof(float));
+    return 1;
+}
+
+/* Pyramid level lv of `levels` (0 the coarsest, scale sc): its problem made
+ * from lum and from the level below (cur, which it replaces; prev_sc its
+ * scale), then the TV alternation from tv0 to tv1. */
+static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_params *p, int lv,
+                                   int levels, double sc, double prev_sc, double tv0, double tv1,
+                                   int progress, level *cur, deconv_error *err)
+{
+    const int KW = p->kernel_width, KH = p->kernel_height, N = lum->width, M = lum->height;
+    int kw = lv == levels - 1 ? KW : level_kernel_size(KW, sc);
+    int kh = lv == levels - 1 ? KH : level_kernel_size(KH, sc);
+    int n = lv == levels - 1 ? N : (int)lround(N * sc);
+    int m = lv == levels - 1 ? M : (int)lround(M * sc);
+    if (n < kw)
+        n = kw;
+    if (m < kh)
+        m = kh;
+    level next;
+    if (!level_alloc(&next, n, m, kw, kh))
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for pyramid level %d", lv + 1);
+    deconv_resize(lum->data, N, M, next.y, n, m);
+    if (lv == 0) {
+        deconv_pad_replicate(next.y, n, m, (kh - 1) / 2, kh - 1 - (kh - 1) / 2, (kw - 1) / 2,
+                             kw - 1 - (kw - 1) / 2, next.x);
+        initial_kernel(&next, p);
+    } else {
+        deconv_resize(cur->x, cur->xw, cur->xh, next.x, next.xw, next.xh);
+        resample_kernel(cur->h, cur->kw, cur->kh, sc / prev_sc, next.h, kw, kh);
+        project_kernel(next.h, kw, kh);
+    }
+    level_free(cur);
+    *cur = next;
+    differences(cur->y, cur->N, cur->M, cur->dy_c, cur->dy_r);
+
+    deconv_deblur_params ip;
+    deconv_deblur_defaults(&ip);
+    ip.iterations = p->image_iterations;
+    ip.tol = 0;
+    ip.rule = p->rule;
+    ip.step = p->step;
+    ip.cancel = p->cancel;
+    ip.tv_eps = 1e-3;
+    double decay = pow(tv1 / tv0, 1.0 / (p->iterations > 1 ? p->iterations - 1 : 1));
+    double count = 2.0 * sqrt((double)kw * kh);
+    for (int it = 0; it < p->iterations; it++) {
+        if (p->cancel && *p->cancel)
+            return deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at level %d", lv + 1);
+        double f = 0;
+        if (p->sparse_prior) {
+            /* x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0,
+             * lambda from 4e-3 to 4e-4 within the level (sparse_prior.c) */
+            double lambda = 4e-3 * pow(0.1, it / (double)(p->iterations > 1 ? p->iterations - 1 : 1));
+            if (!l0_step(cur, lambda))
+                return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
+        } else {
+            /* x step: F(x) = 1/2 ||h*x - y||^2 + lambda TV(x), lambda
+             * from tv to tv_final within the level (image_step.c) */
+            ip.tv = tv0 * pow(decay, it);
+            deconv_status st = deconv_image_step(cur->x, cur->y, cur->N, cur->M, cur->h, cur->kw,
+                                                 cur->kh, &ip, 0, 1, NULL, &f, err);
+            if (st != DECONV_OK)
+                return st;
+        }
+        /* h step: E(h) = 1/2 sum_d ||h * P_d - D_d y||^2 + gamma/2 ||h||^2,
+         * h >= 0, on the selected edges P of x (every non-zero gradient
+         * with the sparse prior, whose x is already piecewise flat) */
+        select_edges(cur, p->sparse_prior ? 1e30 : count * pow(1.1, it));
+        double energy = kernel_setup(cur);
+        kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy);
+        prune_small(cur->h, cur->kw, cur->kh, PRUNE);
+        if (progress && p->progress) {
+            deconv_progress pr = {it + 1, 0, 1, f, f, 0, "kernel", lv, levels};
+            if (p->progress(&pr, p->progress_user))
+                return deconv_fail(err, DECONV_ERR_INTERRUPTED, "stopped at level %d", lv + 1);
+        }
+    }
+    return DECONV_OK;
+}
+
+/* Refinement at the finest level: the TV loop has found the kernel's
+ * shape; a weak L0 prior now keeps nearly every gradient of x, which fits
+ * the kernel far more accurately from a good start.
+ *   x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0
+ *   h step: E(h) as above, with every non-zero gradient of x */
+static deconv_status refinement(const deconv_blind_params *p, level *cur, deconv_error *err)
+{
+    for (int it = 0; it < p->refine; it++) {
+        if (p->cancel && *p->cancel)
+            return deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
+        if (!l0_step(cur, p->refine_lambda))
+            return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
+        select_edges(cur, 1e30);
+        double energy = kernel_setup(cur);
+        kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy);
+        prune_small(cur->h, cur->kw, cur->kh, PRUNE);
+    }
+    return DECONV_OK;
+}
+
 /* One estimate of the kernel of the luminance lum, the TV schedule of the
- * blind loop starting at tv0 and the pieces of the kernel holding less than
- * the fraction `pieces` of its mass removed at the end of each level: the
- * coarse-to-fine alternation, then the refinement. Writes the kernel (KW x KH) to h_out. progress: whether to
- * call p->progress (only one of several concurrent estimates does). */
+ * blind loop starting at tv0, and the pieces of the kernel holding less
+ * than the fraction `pieces` of its mass removed at the end of each stage:
+ * the coarse-to-fine alternation, then the refinement. Writes the kernel
+ * (KW x KH) to h_out. progress: whether to call p->progress (only one of
+ * several concurrent estimates does). record (or NULL): where the fork
+ * point for record->pieces is kept. resume (or NULL): a fork point to
+ * start from instead of from the coarsest level (its state is taken). */
 static deconv_status estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
-                              double pieces, int progress, float *h_out, deconv_error *err)
+                              double pieces, int progress, fork_point *record,
+                              fork_point *resume, float *h_out, deconv_error *err)
 {
     deconv_status status = DECONV_OK;
-    level cur = {0}, next = {0};
-    const int KW = p->kernel_width, KH = p->kernel_height, N = lum->width, M = lum->height;
-    const double scale = p->scale;
-    const int levels = p->levels > 0 ? p->levels : automatic_levels(KW, KH, scale);
+    level cur = {0};
+    const int KW = p->kernel_width, KH = p->kernel_height;
+    const int levels = p->levels > 0 ? p->levels : automatic_levels(KW, KH, p->scale);
     const double tv1 = p->tv_final > 0 ? p->tv_final * tv0 / (p->tv > 0 ? p->tv : DEFAULT_TV)
                                        : tv0 / 10.0;
-    const double gamma_rel = p->kernel_reg;
+    int first = 0;
     double prev_sc = 1;
-
-    for (int lv = 0; lv < levels; lv++) {
-        double sc = pow(scale, levels - 1 - lv);
-        int kw = lv == levels - 1 ? KW : level_kernel_size(KW, sc);
-        int kh = lv == levels - 1 ? KH : level_kernel_size(KH, sc);
-        int n = lv == levels - 1 ? N : (int)lround(N * sc);
-        int m = lv == levels - 1 ? M : (int)lround(M * sc);
-        if (n < kw)
-            n = kw;
-        if (m < kh)
-            m = kh;
-        if (!level_alloc(&next, n, m, kw, kh)) {
-            status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for pyramid level %d", lv + 1);
-            goto done;
-        }
-        deconv_resize(lum->data, N, M, next.y, n, m);
-        if (lv == 0) {
-            deconv_pad_replicate(next.y, n, m, (kh - 1) / 2, kh - 1 - (kh - 1) / 2,
-                                 (kw - 1) / 2, kw - 1 - (kw - 1) / 2, next.x);
-            initial_kernel(&next, p);
-        } else {
-            deconv_resize(cur.x, cur.xw, cur.xh, next.x, next.xw, next.xh);
-            resample_kernel(cur.h, cur.kw, cur.kh, sc / prev_sc, next.h, kw, kh);
-            project_kernel(next.h, kw, kh);
+    if (resume) {
+        cur = resume->state;
+        memset(&resume->state, 0, sizeof resume->state);
+        first = resume->stage, prev_sc = resume->sc;
+    }
+    /* stages 0 .. levels-1: the pyramid; stage `levels`: the refinement */
+    for (int stage = first; stage <= levels; stage++) {
+        int resumed = resume && stage == first;
+        double sc = stage < levels ? pow(p->scale, levels - 1 - stage) : 1;
+        if (stage == levels && p->refine == 0)
+            break;
+        if (!resumed) {
+            status = stage < levels ? pyramid_level(lum, p, stage, levels, sc, prev_sc, tv0, tv1,
+                                                    progress, &cur, err)
+                                    : refinement(p, &cur, err);
+            if (status != DECONV_OK)
+                goto done;
         }
         prev_sc = sc;
-        level_free(&cur);
-        cur = next;
-        memset(&next, 0, sizeof next);
-        differences(cur.y, cur.N, cur.M, cur.dy_c, cur.dy_r);
-
-        deconv_deblur_params ip;
-        deconv_deblur_defaults(&ip);
-        ip.iterations = p->image_iterations;
-        ip.tol = 0;
-        ip.rule = p->rule;
-        ip.step = p->step;
-        ip.cancel = p->cancel;
-        ip.tv_eps = 1e-3;
-        double decay = pow(tv1 / tv0, 1.0 / (p->iterations > 1 ? p->iterations - 1 : 1));
-        double count = 2.0 * sqrt((double)kw * kh);
-        for (int it = 0; it < p->iterations; it++) {
-            if (p->cancel && *p->cancel) {
-                status = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at level %d", lv + 1);
+        if (record && record->stage < 0 &&
+            prune_pieces(&cur, pieces, 1) != prune_pieces(&cur, record->pieces, 1)) {
+            if (!level_copy(&record->state, &cur)) {
+                status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
                 goto done;
             }
-            double f = 0;
-            if (p->sparse_prior) {
-                /* x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0,
-                 * lambda from 4e-3 to 4e-4 within the level (sparse_prior.c) */
-                double lambda = 4e-3 * pow(0.1, it / (double)(p->iterations > 1 ? p->iterations - 1 : 1));
-                if (!l0_step(&cur, lambda)) {
-                    status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
-                    goto done;
-                }
-            } else {
-                /* x step: F(x) = 1/2 ||h*x - y||^2 + lambda TV(x), lambda
-                 * from tv to tv_final within the level (image_step.c) */
-                ip.tv = tv0 * pow(decay, it);
-                deconv_status st = deconv_image_step(cur.x, cur.y, cur.N, cur.M, cur.h, cur.kw,
-                                                     cur.kh, &ip, 0, 1, NULL, &f, err);
-                if (st != DECONV_OK) {
-                    status = st;
-                    goto done;
-                }
-            }
-            /* h step: E(h) = 1/2 sum_d ||h * P_d - D_d y||^2 + gamma/2 ||h||^2,
-             * h >= 0, on the selected edges P of x (every non-zero gradient
-             * with the sparse prior, whose x is already piecewise flat) */
-            select_edges(&cur, p->sparse_prior ? 1e30 : count * pow(1.1, it));
-            double energy = kernel_setup(&cur);
-            kernel_steps(&cur, p->kernel_iterations, gamma_rel * energy);
-            prune_small(cur.h, cur.kw, cur.kh, PRUNE);
-            if (progress && p->progress) {
-                deconv_progress pr = {it + 1, 0, 1, f, f, 0, "kernel", lv, levels};
-                if (p->progress(&pr, p->progress_user)) {
-                    status = deconv_fail(err, DECONV_ERR_INTERRUPTED, "stopped at level %d", lv + 1);
-                    goto done;
-                }
-            }
+            record->stage = stage, record->sc = sc;
         }
-        prune_pieces(&cur, pieces);
-        recentre(&cur);
-    }
-    /* Refinement at the finest level: the TV loop has found the kernel's
-     * shape; a weak L0 prior now keeps nearly every gradient of x, which
-     * fits the kernel far more accurately from a good start.
-     *   x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0
-     *   h step: E(h) as above, with every non-zero gradient of x */
-    for (int it = 0; it < p->refine; it++) {
-        if (p->cancel && *p->cancel) {
-            status = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
-            goto done;
-        }
-        if (!l0_step(&cur, p->refine_lambda)) {
-            status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
-            goto done;
-        }
-        select_edges(&cur, 1e30);
-        double energy = kernel_setup(&cur);
-        kernel_steps(&cur, p->kernel_iterations, gamma_rel * energy);
-        prune_small(cur.h, cur.kw, cur.kh, PRUNE);
-    }
-    if (p->refine > 0) {
-        prune_pieces(&cur, pieces);
+        prune_pieces(&cur, pieces, 0);
         recentre(&cur);
     }
     memcpy(h_out, cur.h, (size_t)KW * KH * sizeof(float));
 done:
     level_free(&cur);
-    level_free(&next);
     return status;
 }
 
@@ -876,18 +932,18 @@ static double restoration_sparsity(const deconv_image *lum, const float *h, int 
     return score;
 }
 
-/* What start s changes, relative to p->tv and p->piece_fraction: its
- * starting TV weight (how much of the image the first kernels are fitted
- * to) and the mass below which a piece of the kernel is removed at the end
- * of a level (the fourth start keeps fainter pieces, which a trajectory
- * with a faint middle needs at the coarse levels). Chosen on the Levin
- * benchmark from single-start runs (README): with the selection below, TV
- * x 0.5, 1, 1.5 did best of every set of three TV weights among x 0.5,
- * 0.75, 1, 1.5, 2; the fourth gains the two cases where it is chosen and
- * loses none. */
-static const struct {
-    double tv, pieces;
-} start_factor[MAX_STARTS] = {{1, 1}, {0.5, 1}, {1.5, 1}, {1, 0.5}};
+/* The starting TV weights of starts 0 to 2, relative to p->tv: the
+ * estimates differ in how much of the image the first kernels are fitted
+ * to. Chosen on the Levin benchmark from single-start runs at TV 0.01,
+ * 0.015, 0.02, 0.03 and 0.04 (x 0.5, 0.75, 1, 1.5, 2): with the selection
+ * below, these did best of every set of three (README). */
+static const double start_tv_factor[3] = {1, 0.5, 1.5};
+
+/* Start 3 is start 0 keeping fainter pieces of the kernel (this fraction
+ * of p->piece_fraction), which a trajectory with a faint middle needs at
+ * the coarse levels; it is forked from start 0 (fork_point). On the Levin
+ * benchmark it is chosen in two cases, both better, and loses none. */
+static const double FORK_PIECE_FACTOR = 0.5;
 
 /* The window of the luminance (w x h at left, top) the kernel is estimated
  * on: p's region when it has one; the whole image when it has at most
@@ -957,6 +1013,107 @@ deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_para
     return DECONV_OK;
 }
 
+/* Every start's kernel of the luminance window lum (h: p->starts kernels
+ * one after the other) and its score (lower is better; 0 for a single
+ * start), on omp_get_max_threads() threads. A failure of any start
+ * (interrupted, out of memory) is the run's: the caller asked for all. */
+static deconv_status run_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
+                                double *score, deconv_error *err)
+{
+    const int threads = omp_get_max_threads(), starts = p->starts > 1 ? p->starts : 1;
+    const int nk = p->kernel_width * p->kernel_height;
+    const double tv = p->tv > 0 ? p->tv : DEFAULT_TV;
+    const double pieces = p->piece_fraction > 0 ? p->piece_fraction : DEFAULT_PIECE_FRACTION;
+    deconv_status status = DECONV_OK;
+    fork_point fork = {0};
+    fork.stage = -1;
+    deconv_error *errs = calloc(starts, sizeof(deconv_error));
+    deconv_status *st = calloc(starts, sizeof(deconv_status));
+    if (!errs || !st) {
+        free(errs), free(st);
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+    }
+    if (starts == 1) {
+        st[0] = estimate(lum, p, tv, pieces, 1, NULL, NULL, h, &errs[0]);
+        score[0] = 0;
+    } else {
+        /* Starts 0 to 2 run side by side, the threads shared out between
+         * them (each start's result does not depend on its thread count).
+         * With fewer threads than starts, each start has one thread and
+         * all run at once, the system sharing the cores between them: a
+         * start with a single thread never waits at a barrier, and the
+         * last of the starts does not run alone on one core while the
+         * others idle. One thread asked for is one thread: the starts then
+         * run one after the other. Start 3 follows, on all the threads,
+         * from where it parts from start 0. */
+        const int side = starts < 3 ? starts : 3;
+        int outer = threads > 1 ? side : 1;
+        int inner = threads / side > 1 ? threads / side : 1;
+        fork.pieces = pieces * FORK_PIECE_FACTOR;
+        /* OpenMP's dynamic adjustment (the command line's default) sizes
+         * a team by the load average, which our own previous run raises:
+         * it would run the starts one after the other. Within a start it
+         * applies again. */
+        const int dynamic = omp_get_dynamic();
+        omp_set_dynamic(0);
+#pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
+        for (int s = 0; s < side; s++) {
+            omp_set_dynamic(dynamic);
+            omp_set_num_threads(inner);
+            st[s] = estimate(lum, p, tv * start_tv_factor[s], pieces, s == 0,
+                             s == 0 && starts > 3 ? &fork : NULL, NULL, h + (size_t)s * nk,
+                             &errs[s]);
+            score[s] = st[s] == DECONV_OK ? restoration_sparsity(lum, h + (size_t)s * nk,
+                                                                 p->kernel_width,
+                                                                 p->kernel_height)
+                                          : INFINITY;
+        }
+        omp_set_dynamic(dynamic);
+        if (starts > 3) {
+            float *h3 = h + (size_t)3 * nk;
+            if (st[0] == DECONV_OK && fork.stage >= 0) {
+                st[3] = estimate(lum, p, tv, fork.pieces, 0, NULL, &fork, h3, &errs[3]);
+                score[3] = st[3] == DECONV_OK ? restoration_sparsity(lum, h3, p->kernel_width,
+                                                                     p->kernel_height)
+                                              : INFINITY;
+            } else {
+                /* never parted: start 3's kernel is start 0's */
+                memcpy(h3, h, sizeof(float) * nk);
+                st[3] = st[0], errs[3] = errs[0], score[3] = score[0];
+            }
+        }
+    }
+    for (int s = 0; s < starts && status == DECONV_OK; s++)
+        if (st[s] != DECONV_OK) {
+            status = st[s];
+            if (err)
+                *err = errs[s];
+        }
+    level_free(&fork.state);
+    free(errs), free(st);
+    return status;
+}
+
+/* For the tests (tests/test_blind.c declares it; not part of the API):
+ * every start's kernel and score for the luminance image lum, as
+ * deconv_blind_kernel computes them (h: p->starts kernels of the kernel
+ * size). Returns 0 on success. */
+int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
+                             double *score);
+int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
+                             double *score)
+{
+    deconv_error err;
+    if (check_params(lum, p, &err) != DECONV_OK || lum->channels != 1)
+        return -1;
+    int saved_threads = omp_get_max_threads();
+    if (p->threads > 0)
+        omp_set_num_threads(p->threads);
+    deconv_status st = run_starts(lum, p, h, score, &err);
+    omp_set_num_threads(saved_threads);
+    return st == DECONV_OK ? 0 : -1;
+}
+
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err)
 {
@@ -965,10 +1122,8 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     int saved_threads = omp_get_max_threads();
     if (p->threads > 0)
         omp_set_num_threads(p->threads);
-    const int threads = omp_get_max_threads(), starts = p->starts > 1 ? p->starts : 1;
+    const int starts = p->starts > 1 ? p->starts : 1;
     const int nk = p->kernel_width * p->kernel_height;
-    const double tv = p->tv > 0 ? p->tv : DEFAULT_TV;
-    const double pieces = p->piece_fraction > 0 ? p->piece_fraction : DEFAULT_PIECE_FRACTION;
 
     deconv_kernel *result = NULL;
     deconv_image *lum = deconv_image_luminance(y);
@@ -985,57 +1140,16 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     }
     float *h = malloc(sizeof(float) * nk * starts);
     double *score = malloc(sizeof(double) * starts);
-    deconv_error *errs = calloc(starts, sizeof(deconv_error));
-    deconv_status *st = calloc(starts, sizeof(deconv_status));
-    if (!lum || !h || !score || !errs || !st) {
+    if (!lum || !h || !score) {
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (starts == 1) {
-        st[0] = estimate(lum, p, tv, pieces, 1, h, &errs[0]);
-        score[0] = 0;
-    } else {
-        /* The starts run side by side, the threads shared out between them
-         * (each start's result does not depend on its thread count). With
-         * fewer threads than starts, each start has one thread and all run
-         * at once, the system sharing the cores between them: a start
-         * with a single thread never waits at a barrier, and the last of
-         * the starts does not run alone on one core while the others
-         * idle. One thread asked for is one thread: the starts then run
-         * one after the other. */
-        int outer = threads > 1 ? starts : 1;
-        int inner = threads / starts > 1 ? threads / starts : 1;
-        /* OpenMP's dynamic adjustment (the command line's default) sizes
-         * a team by the load average, which our own previous run raises:
-         * it would run the starts one after the other. Within a start it
-         * applies again. */
-        const int dynamic = omp_get_dynamic();
-        omp_set_dynamic(0);
-#pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
-        for (int s = 0; s < starts; s++) {
-            omp_set_dynamic(dynamic);
-            omp_set_num_threads(inner);
-            st[s] = estimate(lum, p, tv * start_factor[s].tv, pieces * start_factor[s].pieces,
-                             s == 0, h + (size_t)s * nk, &errs[s]);
-            score[s] = st[s] == DECONV_OK ? restoration_sparsity(lum, h + (size_t)s * nk,
-                                                                 p->kernel_width,
-                                                                 p->kernel_height)
-                                          : INFINITY;
-        }
-        omp_set_dynamic(dynamic);
-    }
-    int best = -1;
-    for (int s = 0; s < starts; s++) {
-        if (st[s] != DECONV_OK) {
-            /* a failure of any start (interrupted, out of memory) is the
-             * run's: the caller asked for all of them */
-            if (err)
-                *err = errs[s];
-            goto done;
-        }
-        if (best < 0 || score[s] < score[best])
+    if (run_starts(lum, p, h, score, err) != DECONV_OK)
+        goto done;
+    int best = 0;
+    for (int s = 1; s < starts; s++)
+        if (score[s] < score[best])
             best = s;
-    }
     result = deconv_kernel_new(p->kernel_width, p->kernel_height);
     if (!result) {
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
@@ -1044,7 +1158,7 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     memcpy(result->data, h + (size_t)best * nk, sizeof(float) * nk);
 done:
     deconv_image_free(lum);
-    free(h), free(score), free(errs), free(st);
+    free(h), free(score);
     omp_set_num_threads(saved_threads);
     return result;
 }

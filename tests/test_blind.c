@@ -6,7 +6,9 @@
 #include "check.h"
 #include "deconv.h"
 
-/* blind.c's test hook (not part of the public API). */
+/* blind.c's test hooks (not part of the public API). */
+int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
+                             double *score);
 int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
                                   int kw, int kh, double count, int iterations, double gamma,
                                   double *e0, double *e1);
@@ -209,51 +211,72 @@ static int camera_and_motion(int length, double angle, deconv_image **im, deconv
     return 0;
 }
 
-/* Several starts: the kernel returned is exactly one of the single-start
- * estimates (start s runs with the TV weight tv x 1, 0.5, 1.5), and it does
- * not depend on the number of threads the starts are shared out on (one
- * thread: one start after the other; two threads: all three at once). */
+/* Several starts: start s is exactly the single-start estimate with its
+ * settings (TV weight tv x 1, 0.5, 1.5, 1 and piece fraction x 1, 1, 1,
+ * 0.5; start 3 forked from start 0 where the two part), whatever the
+ * number of threads the starts are shared out on (one thread: one after
+ * the other; two: three at once, then the fork); deconv_blind_kernel
+ * returns the best scored of them. The blur is a double exposure and the
+ * piece fraction 0.4, so that start 3 (0.2) keeps the kernel's second
+ * piece (30 % of its mass) where start 0 removes it: the two do part. */
 static void test_starts(void)
 {
-    static const double factor[3] = {1, 0.5, 1.5};
+    static const double tv_factor[4] = {1, 0.5, 1.5, 1}, piece_factor[4] = {1, 1, 1, 0.5};
+    enum { NK = 81 };
+    const size_t bytes = sizeof(float) * NK;
     deconv_error err;
     deconv_kernel *k;
     deconv_image *im;
     if (!camera_and_motion(7, 120, &im, &k))
         return;
+    /* a double exposure: the camera jumped; two pieces, 70 % and 30 % */
+    memset(k->data, 0, sizeof(float) * k->width * k->height);
+    k->data[1 * k->width + 1] = 0.7f, k->data[4 * k->width + 5] = 0.3f;
     deconv_image *y = blurred_window(im, k, 96, 80, 60, 200, 0);
     deconv_blind_params p;
     short_blind_params(&p);
-    deconv_kernel *single[3];
+    float single[4][NK], multi[2][4][NK];
+    double score[2][4];
+    int ok = 1;
     p.starts = 1;
-    for (int s = 0; s < 3; s++) {
-        p.tv = 0.02 * factor[s];
-        single[s] = deconv_blind_kernel(y, &p, &err);
-        CHECK(single[s] != NULL, "single start %d: %s", s, err.message);
+    for (int s = 0; s < 4; s++) {
+        p.tv = 0.02 * tv_factor[s], p.piece_fraction = 0.4 * piece_factor[s];
+        double sc;
+        int rc = deconv_blind_test_starts(y, &p, single[s], &sc);
+        CHECK(rc == 0, "single start %d failed", s);
+        ok &= rc == 0;
     }
-    p.tv = 0.02, p.starts = 3;
-    deconv_kernel *multi[2];
+    CHECK(memcmp(single[0], single[3], bytes) != 0,
+          "the test image does not tell the piece fractions apart (start 3 is start 0)");
+    p.tv = 0.02, p.piece_fraction = 0.4, p.starts = 4;
     for (int t = 0; t < 2; t++) {
         p.threads = t + 1;
-        multi[t] = deconv_blind_kernel(y, &p, &err);
-        CHECK(multi[t] != NULL, "three starts on %d threads: %s", t + 1, err.message);
+        int rc = deconv_blind_test_starts(y, &p, multi[t][0], score[t]);
+        CHECK(rc == 0, "four starts on %d threads failed", t + 1);
+        ok &= rc == 0;
     }
-    if (single[0] && single[1] && single[2] && multi[0] && multi[1]) {
-        size_t bytes = sizeof(float) * 81;
-        int which = -1;
-        for (int s = 0; s < 3; s++)
-            if (!memcmp(multi[0]->data, single[s]->data, bytes))
-                which = s;
-        CHECK(which >= 0, "three starts returned none of the starts' kernels");
-        CHECK(!memcmp(multi[0]->data, multi[1]->data, bytes),
-              "three starts: 1 and 2 threads give different kernels");
+    if (ok) {
+        for (int t = 0; t < 2; t++)
+            for (int s = 0; s < 4; s++)
+                CHECK(!memcmp(multi[t][s], single[s], bytes),
+                      "four starts on %d threads: start %d differs from its single start", t + 1,
+                      s);
+        int best = 0;
+        for (int s = 1; s < 4; s++)
+            best = score[0][s] < score[0][best] ? s : best;
+        deconv_kernel *chosen = deconv_blind_kernel(y, &p, &err);
+        CHECK(chosen != NULL, "four starts: %s", err.message);
+        if (chosen)
+            CHECK(!memcmp(chosen->data, single[best], bytes),
+                  "four starts returned another kernel than the best scored (start %d)", best);
+        deconv_kernel_free(chosen);
     }
     p.starts = 5;
     CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
           "5 starts are refused");
-    for (int s = 0; s < 3; s++)
-        deconv_kernel_free(single[s]);
-    deconv_kernel_free(multi[0]), deconv_kernel_free(multi[1]);
+    p.starts = 4, p.piece_fraction = 1;
+    CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
+          "a piece fraction of 1 is refused");
     deconv_image_free(y), deconv_image_free(im);
     deconv_kernel_free(k);
 }
