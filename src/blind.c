@@ -715,7 +715,6 @@ typedef struct {
     double pieces;  /* the other start's piece fraction */
     int stage;      /* -1 none found; else the pyramid level (levels: the
                        refinement) at whose end the two differ */
-    double sc;      /* that level's scale */
     level state;    /* before its pieces are pruned */
 } fork_point;
 
@@ -855,7 +854,7 @@ static deconv_status estimate(const deconv_image *lum, const deconv_blind_params
     if (resume) {
         cur = resume->state;
         memset(&resume->state, 0, sizeof resume->state);
-        first = resume->stage, prev_sc = resume->sc;
+        first = resume->stage;
     }
     /* stages 0 .. levels-1: the pyramid; stage `levels`: the refinement */
     for (int stage = first; stage <= levels; stage++) {
@@ -877,7 +876,7 @@ static deconv_status estimate(const deconv_image *lum, const deconv_blind_params
                 status = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
                 goto done;
             }
-            record->stage = stage, record->sc = sc;
+            record->stage = stage;
         }
         prune_pieces(&cur, pieces, 0);
         recentre(&cur);
