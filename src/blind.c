@@ -28,15 +28,21 @@
  *                costs a kernel-sized correlation, not an image-sized one.
  *
  * After each kernel step, values below max/50 are removed; at the end of a
- * level, pieces of the kernel not connected to its main mass are removed
- * and the kernel is recentred (moving x with it). Each level starts from
- * the image and kernel of the level below, resampled.
+ * level, pieces of the kernel not connected to its main mass (holding less
+ * than piece_fraction of it) are removed and the kernel is recentred
+ * (moving x with it). Each level starts from the image and kernel of the
+ * level below, resampled.
  *
  * Last, a refinement at the finest level alternates `refine` times an L0
  * image step with a small weight (refine_lambda) and a kernel step on every
  * non-zero gradient of that x: from the TV loop's kernel, this fits the
  * kernel's fine structure, which the TV image (flattened, strong edges
- * only) cannot. */
+ * only) cannot.
+ *
+ * The alternation is chaotic: a small change of its settings can move the
+ * estimate far. deconv_blind_kernel runs up to four estimates (starts)
+ * that differ in their TV weight or piece fraction and keeps the one whose
+ * restoration looks sharpest with the most compact kernel (start_score). */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
