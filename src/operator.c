@@ -207,71 +207,56 @@ deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
     return op;
 }
 
-void deconv_op_apply(deconv_op *op, const float *x, float *y)
+/* The FFT path of both operators: `in` (in_rows rows of in_w) placed at
+ * (in_top, in_left) in the zero-padded periodic domain, multiplied by h's
+ * spectrum (conj: its conjugate, the correlation), and out_rows rows of
+ * out_w read back from (out_top, out_left) into `out`. */
+static void fft_apply(deconv_op *op, const float *in, int in_w, int in_rows, int in_top,
+                      int in_left, int conj, float *out, int out_w, int out_rows, int out_top,
+                      int out_left)
 {
-    if (op->mode == DECONV_CONV_DIRECT) {
-        deconv_direct_apply(op->direct, x, op->xw, op->xh, y);
-        return;
-    }
-    const int xw = op->xw, xh = op->xh, N = op->N, M = op->M;
-    const int top = op->kh - 1, left = op->kw - 1;
 #pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
     if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
     {
-        /* the thread's row: x, then zeros written once */
+        /* the thread's row: `in` between zeros, the zeros written once */
         float *tmp = deconv_fft_row_scratch(op->fft);
-        memset(tmp + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
+        memset(tmp, 0, (size_t)in_left * sizeof(float));
+        memset(tmp + in_left + in_w, 0, (size_t)(op->pw - in_left - in_w) * sizeof(float));
 #pragma omp for schedule(static)
         for (int i = 0; i < op->ph; i++) {
             fftwf_complex *row = op->buf + (size_t)i * op->cs;
-            if (i < xh) {
-                memcpy(tmp, x + (size_t)i * xw, (size_t)xw * sizeof(float));
+            if (i >= in_top && i < in_top + in_rows) {
+                memcpy(tmp + in_left, in + (size_t)(i - in_top) * in_w, (size_t)in_w * sizeof(float));
                 deconv_fft_row_forward(op->fft, tmp, row);
             } else {
                 deconv_fft_zero_row(op->fft, op->buf, i);
             }
         }
-        spectral_product(op, 0, top, top + M);
+        spectral_product(op, conj, out_top, out_top + out_rows);
 #pragma omp for schedule(static)
-        for (int i = 0; i < M; i++) {
-            deconv_fft_row_inverse(op->fft, op->buf + (size_t)(i + top) * op->cs, tmp);
-            memcpy(y + (size_t)i * N, tmp + left, (size_t)N * sizeof(float));
+        for (int i = 0; i < out_rows; i++) {
+            deconv_fft_row_inverse(op->fft, op->buf + (size_t)(i + out_top) * op->cs, tmp);
+            memcpy(out + (size_t)i * out_w, tmp + out_left, (size_t)out_w * sizeof(float));
         }
     }
 }
 
+/* y = h * x (valid): x at the origin, y from (kh-1, kw-1). */
+void deconv_op_apply(deconv_op *op, const float *x, float *y)
+{
+    if (op->mode == DECONV_CONV_DIRECT)
+        deconv_direct_apply(op->direct, x, op->xw, op->xh, y);
+    else
+        fft_apply(op, x, op->xw, op->xh, 0, 0, 0, y, op->N, op->M, op->kh - 1, op->kw - 1);
+}
+
+/* g = h (full correlation) r: r at (kh-1, kw-1), g from the origin. */
 void deconv_op_adjoint(deconv_op *op, const float *r, float *g)
 {
-    if (op->mode == DECONV_CONV_DIRECT) {
+    if (op->mode == DECONV_CONV_DIRECT)
         deconv_direct_adjoint(op->direct, r, op->N, op->M, g);
-        return;
-    }
-    const int xw = op->xw, xh = op->xh, N = op->N, M = op->M;
-    const int top = op->kh - 1, left = op->kw - 1;
-#pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
-    if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
-    {
-        /* the thread's row: r between zeros, the zeros written once */
-        float *tmp = deconv_fft_row_scratch(op->fft);
-        memset(tmp, 0, (size_t)left * sizeof(float));
-        memset(tmp + xw, 0, (size_t)(op->pw - xw) * sizeof(float));
-#pragma omp for schedule(static)
-        for (int i = 0; i < op->ph; i++) {
-            fftwf_complex *row = op->buf + (size_t)i * op->cs;
-            if (i >= top && i < top + M) {
-                memcpy(tmp + left, r + (size_t)(i - top) * N, (size_t)N * sizeof(float));
-                deconv_fft_row_forward(op->fft, tmp, row);
-            } else {
-                deconv_fft_zero_row(op->fft, op->buf, i);
-            }
-        }
-        spectral_product(op, 1, 0, xh);
-#pragma omp for schedule(static)
-        for (int i = 0; i < xh; i++) {
-            deconv_fft_row_inverse(op->fft, op->buf + (size_t)i * op->cs, tmp);
-            memcpy(g + (size_t)i * xw, tmp, (size_t)xw * sizeof(float));
-        }
-    }
+    else
+        fft_apply(op, r, op->N, op->M, op->kh - 1, op->kw - 1, 1, g, op->xw, op->xh, 0, 0);
 }
 
 deconv_conv_mode deconv_op_mode(const deconv_op *op) { return op->mode; }
