@@ -760,6 +760,18 @@ static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
  * found by tests/fuzz), and writes past its tables on a DHT segment of more
  * than 256 codes. Walk the segments first and refuse both; anything else
  * odd is left to stb_image. Returns what is wrong, or NULL. */
+/* The byte after the next 0xFF (and its fill bytes) of f, or EOF. */
+static int next_marker(FILE *f)
+{
+    int c;
+    do
+        c = getc(f);
+    while (c != EOF && c != 0xFF);
+    while (c == 0xFF)
+        c = getc(f);
+    return c;
+}
+
 static const char *jpeg_check(FILE *f)
 {
     int defined[2][4] = {{0}}; /* [DC, AC][table] */
@@ -767,16 +779,8 @@ static const char *jpeg_check(FILE *f)
     if (fseek(f, 2, SEEK_SET) != 0) /* after SOI */
         return NULL;
     for (;;) {
-        if (m < 0) { /* find the next marker; stray bytes are skipped */
-            int c = getc(f);
-            if (c == EOF)
-                return NULL;
-            if (c != 0xFF)
-                continue;
-            do
-                m = getc(f);
-            while (m == 0xFF);
-        }
+        if (m < 0) /* find the next marker; stray bytes are skipped */
+            m = next_marker(f);
         int marker = m;
         m = -1;
         if (marker == EOF || marker == 0xD9) /* EOI */
@@ -836,20 +840,9 @@ static const char *jpeg_check(FILE *f)
             }
             /* the entropy-coded data, up to a marker other than a stuffed
              * zero or a restart */
-            for (;;) {
-                int c = getc(f);
-                if (c == EOF)
-                    return NULL;
-                if (c != 0xFF)
-                    continue;
-                do
-                    c = getc(f);
-                while (c == 0xFF);
-                if (c != 0x00 && !(c >= 0xD0 && c <= 0xD7)) {
-                    m = c;
-                    break;
-                }
-            }
+            do
+                m = next_marker(f);
+            while (m == 0x00 || (m >= 0xD0 && m <= 0xD7));
             continue;
         }
         if (fseek(f, len, SEEK_CUR) != 0)
