@@ -343,13 +343,15 @@ typedef struct {
     double piece_fraction;  /* at the end of each level, the 8-connected
                                pieces of the kernel holding less than this
                                fraction of its mass are removed; <= 0: 0.1 */
-    int starts;             /* 1 to 4 independent estimates, run side by
-                               side on the threads: (tv, piece_fraction)
-                               x (1, 1), (0.5, 1), (1.5, 1), (1, 0.5); the
-                               one whose restoration has the sparsest
-                               gradients (||grad x||_1 / ||grad x||_2) is
-                               returned. progress reports the first start
-                               only. Default 4 */
+    int starts;             /* 1 to 4 independent estimates: (tv,
+                               piece_fraction) x (1, 1), (0.5, 1), (1.5, 1)
+                               run side by side on the threads, then
+                               (1, 0.5) from where it parts from the first;
+                               the one whose restoration has the sparsest
+                               gradients (||grad x||_1 / ||grad x||_2),
+                               with the most compact kernel, is returned.
+                               progress reports the first start only.
+                               Default 4 */
     double estimate_pixels; /* the kernel is estimated on a window of about
                                this many pixels, where the photo has the
                                most edges (the model's kernel is the same
