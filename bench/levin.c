@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "deconv.h"
+#include "measure.h"
 #include "sparse_deconv.h"
 
 enum { SHIFT = 6, BORDER = 20 };
@@ -80,48 +81,10 @@ static deconv_kernel *oracle_kernel(const deconv_image *y, const deconv_image *s
     return h;
 }
 
-/* Sum of squared differences of the restored image r against the sharp s
- * (both n x n), minimised over integer shifts of r. */
+/* SSD of the restored r against the sharp s at the best shift (measure.h). */
 static double best_ssd(const deconv_image *r, const deconv_image *s)
 {
-    double best = INFINITY;
-    int w = s->width, h = s->height;
-    for (int dy = -SHIFT; dy <= SHIFT; dy++)
-        for (int dx = -SHIFT; dx <= SHIFT; dx++) {
-            double ssd = 0;
-            for (int i = BORDER; i < h - BORDER; i++)
-                for (int j = BORDER; j < w - BORDER; j++) {
-                    double e = (double)r->data[(i + dy) * w + j + dx] - s->data[i * w + j];
-                    ssd += e * e;
-                }
-            if (ssd < best)
-                best = ssd;
-        }
-    return best;
-}
-
-/* Normalised cross-correlation of two kernels of the same size, at the
- * best shift (zero outside). */
-static double kernel_ncc(const deconv_kernel *a, const deconv_kernel *b)
-{
-    int w = a->width, h = a->height;
-    double na = 0, nb = 0, best = -1;
-    for (int i = 0; i < w * h; i++)
-        na += (double)a->data[i] * a->data[i], nb += (double)b->data[i] * b->data[i];
-    for (int dy = -SHIFT; dy <= SHIFT; dy++)
-        for (int dx = -SHIFT; dx <= SHIFT; dx++) {
-            double s = 0;
-            for (int i = 0; i < h; i++)
-                for (int j = 0; j < w; j++) {
-                    int si = i + dy, sj = j + dx;
-                    if (si >= 0 && si < h && sj >= 0 && sj < w)
-                        s += (double)a->data[si * w + sj] * b->data[i * w + j];
-                }
-            s /= sqrt(na * nb);
-            if (s > best)
-                best = s;
-        }
-    return best;
+    return bench_best_ssd(r->data, s->data, s->width, s->height, SHIFT, BORDER);
 }
 
 static deconv_image *restore(const deconv_image *y, const deconv_kernel *k, double tv, int plain)
@@ -243,7 +206,7 @@ int main(int argc, char **argv)
             double ssd_e = best_ssd(xe, sharp), ssd_t = best_ssd(xt, sharp);
             double ratio = ssd_e / ssd_t;
             double npx = (double)(sharp->width - 2 * BORDER) * (sharp->height - 2 * BORDER);
-            double ncc = kernel_ncc(est, h);
+            double ncc = bench_kernel_ncc(est->data, h->data, h->width, h->height, SHIFT);
             double sps_e = NAN, sps_t = NAN;
             if (sps) {
                 deconv_image *se = levin_sparse_deconv(y, est, SPS_WEIGHT, SPS_ITERATIONS),

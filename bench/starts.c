@@ -21,8 +21,9 @@
 #include <string.h>
 
 #include "deconv.h"
+#include "measure.h"
 
-enum { SHIFT = 4, BORDER = 10, STARTS = 4, KMAX = 27 };
+enum { SHIFT = 4, BORDER = 10, NCC_SHIFT = 3, STARTS = 4, KMAX = 27 };
 
 static const int kernel_sizes[8] = {19, 17, 15, 27, 13, 21, 23, 23};
 static const char *const photos[3] = {"astronaut", "camera", "coffee"};
@@ -43,56 +44,33 @@ static double gaussian(void)
     return sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform());
 }
 
-/* Normalised cross-correlation of a and b (k x k) at the best shift. */
-static double kernel_ncc(const float *a, const float *b, int k)
-{
-    double best = -1;
-    for (int di = -3; di <= 3; di++)
-        for (int dj = -3; dj <= 3; dj++) {
-            double ab = 0, aa = 0, bb = 0;
-            for (int i = 0; i < k; i++)
-                for (int j = 0; j < k; j++) {
-                    int i2 = i + di, j2 = j + dj;
-                    double va = a[i * k + j];
-                    double vb = i2 >= 0 && i2 < k && j2 >= 0 && j2 < k ? b[i2 * k + j2] : 0;
-                    ab += va * vb, aa += va * va, bb += vb * vb;
-                }
-            double c = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
-            best = c > best ? c : best;
-        }
-    return best;
-}
-
-/* PSNR of y restored with h (k x k) against the sharp x (xw x xh) it was
- * made from, at the best shift; -1 on failure. */
+/* PSNR of y restored with h (k x k) against the sharp x it was made from
+ * (the window of x that y's pixels are centred on), at the best shift
+ * (measure.h); -1 on failure. */
 static double restored_psnr(const deconv_image *y, const float *h, int k, const deconv_image *x)
 {
-    deconv_kernel *kk = deconv_kernel_new(k, k);
-    if (!kk)
-        return -1;
-    memcpy(kk->data, h, sizeof(float) * k * k);
-    deconv_deblur_params dp;
-    deconv_blind_restore_defaults(&dp);
-    deconv_error err;
-    deconv_image *r = deconv_deblur(y, kk, &dp, NULL, &err);
-    deconv_image *c = r ? deconv_crop_to_input(r, k, k) : NULL;
-    double best = -1;
     const int N = y->width, M = y->height, off = (k - 1) / 2;
-    for (int di = -SHIFT; c && di <= SHIFT; di++)
-        for (int dj = -SHIFT; dj <= SHIFT; dj++) {
-            double se = 0;
-            long n = 0;
-            for (int i = BORDER; i < M - BORDER; i++)
-                for (int j = BORDER; j < N - BORDER; j++) {
-                    double d = c->data[(size_t)i * N + j] -
-                               x->data[(size_t)(i + off + di) * x->width + j + off + dj];
-                    se += d * d, n++;
-                }
-            double p = se > 0 ? 10 * log10(n / se) : 99;
-            best = p > best ? p : best;
-        }
+    deconv_kernel *kk = deconv_kernel_new(k, k);
+    float *sharp = malloc(sizeof(float) * N * M);
+    deconv_image *r = NULL, *c = NULL;
+    double psnr = -1;
+    if (kk && sharp) {
+        memcpy(kk->data, h, sizeof(float) * k * k);
+        deconv_crop(x->data, x->width, off, off, N, M, sharp);
+        deconv_deblur_params dp;
+        deconv_blind_restore_defaults(&dp);
+        deconv_error err;
+        r = deconv_deblur(y, kk, &dp, NULL, &err);
+        c = r ? deconv_crop_to_input(r, k, k) : NULL;
+    }
+    if (c) {
+        double ssd = bench_best_ssd(c->data, sharp, N, M, SHIFT, BORDER);
+        double n = (double)(N - 2 * BORDER) * (M - 2 * BORDER);
+        psnr = ssd > 0 ? 10 * log10(n / ssd) : 99;
+    }
     deconv_image_free(c), deconv_image_free(r), deconv_kernel_free(kk);
-    return best;
+    free(sharp);
+    return psnr;
 }
 
 int main(int argc, char **argv)
@@ -167,7 +145,8 @@ int main(int argc, char **argv)
                 double l2 = 0;
                 for (int t = 0; t < k * k; t++)
                     l2 += (double)hk[t] * hk[t];
-                psnr[s] = restored_psnr(y, hk, k, x), ncc[s] = kernel_ncc(hk, h, k);
+                psnr[s] = restored_psnr(y, hk, k, x);
+                ncc[s] = bench_kernel_ncc(hk, h, k, k, NCC_SHIFT);
                 best_psnr = psnr[s] > best_psnr ? psnr[s] : best_psnr;
                 kept = score[s] < score[kept] ? s : kept;
                 printf(",%.6f,%.5f,%.3f,%.3f", score[s], sqrt(l2), ncc[s], psnr[s]);
