@@ -121,6 +121,67 @@ deconv_status deconv_kernel_save(const deconv_kernel *k, const char *path, decon
 void deconv_kernel_project(deconv_kernel *k);
 
 /* ------------------------------------------------------------------ */
+/* The camera's response (response.c, MODEL.md "The camera")            */
+/* ------------------------------------------------------------------ */
+
+/* How the values a file stores relate to the light the sensor added up.
+ * A photo is blurred in linear light, clipped at white and then encoded by
+ * a tone curve G (sRGB for almost every JPEG and PNG). The decoding
+ * L = G^-1 maps a stored value u to light:
+ *   LINEAR      L(u) = u
+ *   PARAMETRIC  L(u) = (a u + b)^gamma for u >= d, c u below (ICC's
+ *               parametric curve of type 4: sRGB, Rec. 709, pure gammas)
+ *   TABLE       L sampled at u = i / (table_size - 1), increasing,
+ *               interpolated linearly (an ICC profile's sampled curve)
+ * Above u = 1 the curve goes on (the power law, or for a table the power
+ * law that matches its last value and slope), so that light brighter than
+ * white has a value: up to deconv_response_max(r), the value of light 8. */
+typedef enum {
+    DECONV_RESPONSE_LINEAR,
+    DECONV_RESPONSE_PARAMETRIC,
+    DECONV_RESPONSE_TABLE
+} deconv_response_kind;
+
+#define DECONV_RESPONSE_TABLE_MAX 1024
+
+typedef struct {
+    deconv_response_kind kind;
+    double gamma, a, b, c, d;   /* PARAMETRIC */
+    int table_size;             /* TABLE: 2 to DECONV_RESPONSE_TABLE_MAX */
+    float table[DECONV_RESPONSE_TABLE_MAX];
+    int soft_clip;              /* the sensor's soft clip at white, R of
+                                   MODEL.md (1 for the curves of photos,
+                                   0 for linear data) */
+    char name[80];              /* what it is, for logs: "sRGB",
+                                   "gamma 2.2 (PNG gAMA)", ... */
+} deconv_response;
+
+/* The linear model (no curve, no clip): MODEL.md's y = h * x + n. */
+void deconv_response_linear(deconv_response *r);
+/* The sRGB curve (IEC 61966-2-1) with the soft clip. */
+void deconv_response_srgb(deconv_response *r);
+/* A pure power law u = light^(1/gamma), gamma in [0.2, 5], with the soft
+ * clip; below u = 0.01 a linear piece (the pure law's slope is infinite at
+ * black). */
+deconv_status deconv_response_gamma(deconv_response *r, double gamma, deconv_error *err);
+/* "srgb", "linear" or "gamma:G" (the --response flag; "auto" is the
+ * caller's: deconv_file_info.response). */
+deconv_status deconv_response_parse(const char *text, deconv_response *r, deconv_error *err);
+/* The tone curve of an ICC profile (LittleCMS): its gray or green TRC.
+ * Fails (DECONV_ERR_FORMAT, the message says why) for a profile that is
+ * corrupt or has no tone curve (LUT-based profiles). */
+deconv_status deconv_response_from_icc(const void *icc, size_t size, deconv_response *r,
+                                       deconv_error *err);
+/* Light from stored values, and stored values from light, on n samples
+ * (in place allowed). */
+void deconv_response_decode(const deconv_response *r, const float *u, float *light, size_t n);
+void deconv_response_encode(const deconv_response *r, const float *light, float *u, size_t n);
+/* The largest stored value the model uses: G(8) for a curve with the soft
+ * clip (lights up to eight times white where the photo is clipped), 1
+ * otherwise. */
+double deconv_response_max(const deconv_response *r);
+
+/* ------------------------------------------------------------------ */
 /* Image files (imageio.c)                                              */
 /* ------------------------------------------------------------------ */
 
@@ -128,6 +189,12 @@ typedef struct {
     int bits;        /* 8 or 16: the depth to keep on output (8 for
                         sub-8-bit files, 16 for 16-bit and HDR files) */
     int has_alpha;   /* the last channel is alpha */
+    deconv_response response; /* the file's tone curve: what its tags say
+                                 (PNG sRGB, cICP, iCCP, gAMA; an ICC
+                                 profile in JPEG), sRGB when untagged,
+                                 linear for HDR */
+    char warning[256]; /* non-empty: a tag could not be used (a bad ICC
+                          profile, say) and what was assumed instead */
 } deconv_file_info;
 
 /* Read PNG (libpng: 8/16 bit, gray, gray+alpha, RGB, RGBA, palette, tRNS),
