@@ -135,7 +135,8 @@ void deconv_kernel_project(deconv_kernel *k);
  *               interpolated linearly (an ICC profile's sampled curve)
  * Above u = 1 the curve goes on (the power law, or for a table the power
  * law that matches its last value and slope), so that light brighter than
- * white has a value: up to deconv_response_max(r), the value of light 8. */
+ * white has a value: up to deconv_response_max(r), the value of light 256
+ * (MODEL.md says 8: night lamps are brighter, response.h). */
 typedef enum {
     DECONV_RESPONSE_LINEAR,
     DECONV_RESPONSE_PARAMETRIC,
@@ -176,9 +177,8 @@ deconv_status deconv_response_from_icc(const void *icc, size_t size, deconv_resp
  * (in place allowed). */
 void deconv_response_decode(const deconv_response *r, const float *u, float *light, size_t n);
 void deconv_response_encode(const deconv_response *r, const float *light, float *u, size_t n);
-/* The largest stored value the model uses: G(8) for a curve with the soft
- * clip (lights up to eight times white where the photo is clipped), 1
- * otherwise. */
+/* The largest stored value the model uses: G(256) with the soft clip
+ * (lights up to 256 times white where the photo is clipped), 1 otherwise. */
 double deconv_response_max(const deconv_response *r);
 
 /* ------------------------------------------------------------------ */
@@ -200,8 +200,13 @@ typedef struct {
 /* Read PNG (libpng: 8/16 bit, gray, gray+alpha, RGB, RGBA, palette, tRNS),
  * JPEG, BMP, TGA, GIF (first frame), PSD, HDR (stb_image; HDR clamped to
  * [0, 1]) or PNM (read here: stb's reader mishandles maxval and 16 bits).
- * Colour profiles, gamma and EXIF orientation are ignored. Samples map to
- * [0, 1].
+ * Samples map to [0, 1] as stored: no colour conversion and no gamma
+ * correction. The file's tone curve goes to info->response: a PNG's cICP,
+ * iCCP (its ICC profile's gray or green TRC), sRGB or gAMA chunk, in that
+ * order of precedence; a JPEG's ICC profile (APP2 markers); sRGB for an
+ * untagged file and for PNM, BMP, TGA, GIF and PSD; linear for HDR. A tag
+ * that cannot be used gives sRGB and says why in info->warning. EXIF
+ * (orientation, colour space) is ignored.
  * Channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. An image whose header
  * claims more than max_pixels pixels is refused before any allocation
  * (max_pixels <= 0: no limit). info may be NULL. */
@@ -331,7 +336,13 @@ typedef struct {
                                  DECONV_BLIND_RESTORE_TV_MIN) */
     double tv_eps;            /* TV smoothing; default 1e-2 */
     double tikhonov;          /* Tikhonov weight; default 0 */
-    int clip;                 /* box 0 <= x <= 1 by projection; default 1 */
+    int clip;                 /* box 0 <= x <= 1 by projection (up to
+                                 deconv_response_max with the soft clip:
+                                 lights brighter than white); default 1 */
+    deconv_response response; /* the camera's model (MODEL.md): the tone
+                                 curve of y and the soft clip at white;
+                                 default linear (MODEL.md's linear model);
+                                 photos: the file's (deconv_file_info) */
     int keep_partial;         /* when the run stops early (NaN, divergence,
                                  cancel): return the last good iterate, with
                                  the reason in report->stopped and err,
@@ -431,6 +442,8 @@ typedef struct {
                                focus, without moving subjects); width and
                                height 0: automatic. Must lie inside y and
                                hold the kernel */
+    deconv_response response; /* the camera's model of y (MODEL.md): both
+                                 steps use it; default linear */
     int threads;
     deconv_progress_fn progress;
     void *progress_user;

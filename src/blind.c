@@ -80,6 +80,7 @@ void deconv_blind_defaults(deconv_blind_params *p)
     p->refine_lambda = 5e-4;
     p->starts = 4;
     p->estimate_pixels = DECONV_BLIND_ESTIMATE_PIXELS;
+    deconv_response_linear(&p->response);
 }
 
 /* One pyramid level's problem: y is N x M, x is (N+kw-1) x (M+kh-1). */

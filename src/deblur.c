@@ -20,6 +20,7 @@ void deconv_deblur_defaults(deconv_deblur_params *p)
     p->tv_eps = 1e-2;
     p->tikhonov = 0;
     p->clip = 1;
+    deconv_response_linear(&p->response);
     p->threads = 0;
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_term.h"
 #include "internal.h"
 #include "operator.h"
 
@@ -25,7 +26,10 @@ typedef struct {
     size_t nx, ny;
     const deconv_deblur_params *p;
     int channel, channels;
-    deconv_op *op; /* H, made once: plans and spectra live here */
+    deconv_data *data; /* the data term: H (plans, spectra), the response */
+    deconv_op *op;     /* its H */
+    int own_data;      /* data was made here */
+    float hi;          /* the box: 0 <= x <= hi */
     /* Work buffers, made once. The iterate, its predecessor and the
      * trial point rotate through x (the caller's), xa and xb by pointer
      * swaps; likewise the residuals through r, rprev and rz. */
@@ -36,7 +40,8 @@ typedef struct {
 
 static void problem_free(problem *q)
 {
-    deconv_op_free(q->op);
+    if (q->own_data)
+        deconv_data_free(q->data);
     float *bufs[] = {q->xa, q->xb, q->g, q->d, q->r, q->rprev, q->rz, q->hd};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         deconv_free_floats(bufs[i]);
@@ -49,7 +54,9 @@ static void problem_free(problem *q)
 
 static int problem_alloc(problem *q)
 {
-    int nesterov = q->p->method == DECONV_METHOD_NESTEROV;
+    /* the camera's model keeps three residual-sized buffers (the iterate's,
+     * the extrapolated point's and the trial's) whatever the method */
+    int nesterov = q->p->method == DECONV_METHOD_NESTEROV || !deconv_data_quadratic(q->data);
     q->xa = deconv_alloc_floats(q->nx);
     q->g = deconv_alloc_floats(q->nx);
     q->d = deconv_alloc_floats(q->nx);
@@ -176,7 +183,7 @@ static void direction(const problem *q, const float *z, float s, double *gd, dou
 #pragma omp parallel for schedule(static) if (q->nx >= DECONV_PARALLEL_MIN)
         for (size_t i = 0; i < q->nx; i++) {
             float v = z[i] - s * g[i];
-            v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+            v = v < 0.0f ? 0.0f : (v > q->hi ? q->hi : v);
             d[i] = v - z[i];
         }
     } else {
@@ -412,6 +419,121 @@ done:
     return st;
 }
 
+/* The loop for a data term that is not quadratic (the camera's model,
+ * weights): the same accelerated projected gradient with restarts, but
+ * every trial point costs a convolution (v = H L(u) is not linear along a
+ * ray), and so does the extrapolated point of each step. EXACT has no
+ * closed form here and searches as ARMIJO does. Three convolutions an
+ * iteration instead of two. */
+static deconv_status run_general(problem *q, float *x_out, int *iters, double *final_obj,
+                                 deconv_error *err)
+{
+    const deconv_deblur_params *p = q->p;
+    const int nesterov = p->method == DECONV_METHOD_NESTEROV;
+    double s = first_step(q);
+    float *x = x_out, *xprev = q->xb, *xfree = q->xa;
+    /* v of the iterate, of z and of the trial point; e: the weighted
+     * residual at z */
+    float *vx = q->r, *vz = q->rz, *vt = q->rprev, *e = q->hd;
+    deconv_data_forward(q->data, x, vx);
+    double fdata = deconv_data_value(q->data, vx, NULL);
+    double F = fdata + regularizers(q, x, NULL);
+    deconv_status st = DECONV_OK;
+    if (!isfinite(F)) {
+        st = deconv_fail(err, DECONV_ERR_NUMERIC,
+                         "the objective is not finite at the start (NaN or infinite input)");
+        goto done;
+    }
+    double theta = 1.0;
+    int momentum = 0;
+    for (int k = 1; k <= p->iterations; k++) {
+        if (p->cancel && *p->cancel) {
+            st = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at iteration %d", k);
+            break;
+        }
+        const float *z = x;
+        const float *v = vx;
+        double beta = 0, theta_next = 1.0;
+        if (nesterov && momentum) {
+            theta_next = 0.5 * (1.0 + sqrt(1.0 + 4.0 * theta * theta));
+            beta = (theta - 1.0) / theta_next;
+        }
+        if (beta > 0) {
+            extrapolate(xfree, x, xprev, (float)beta, q->nx);
+            z = xfree;
+            deconv_data_forward(q->data, z, vz);
+            v = vz;
+        }
+        double fz = deconv_data_value(q->data, v, e);
+        deconv_data_gradient(q->data, z, e, q->g);
+        double Fz = fz + regularizers(q, z, q->g);
+
+        float *out = nesterov ? xprev : xfree;
+        trial tr = {0, Fz, fz};
+        int moved = 0;
+        for (int tries = 0; tries < 40; tries++) {
+            double gd, dd;
+            direction(q, z, (float)s, &gd, &dd);
+            if (!(gd < 0))
+                break; /* stationary */
+            axpy_to(out, z, 1.0f, q->d, q->nx);
+            deconv_data_forward(q->data, out, vt);
+            tr.t = 1.0;
+            tr.data = deconv_data_value(q->data, vt, NULL);
+            tr.F = tr.data + regularizers(q, out, NULL);
+            moved = 1;
+            if (p->rule == DECONV_STEP_NONE ||
+                (tr.F <= Fz + gd + dd / (2.0 * s) && tr.F <= Fz))
+                break;
+            s *= 0.5;
+        }
+        if (!isfinite(tr.F)) {
+            st = deconv_fail(err, DECONV_ERR_NUMERIC,
+                             "the objective became NaN or infinite at iteration %d", k);
+            break;
+        }
+        if (!moved || tr.F > F) {
+            if (beta > 0) { /* restart the momentum; keep x */
+                theta = 1.0;
+                momentum = 0;
+                continue;
+            }
+            if (moved && p->rule == DECONV_STEP_NONE && tr.F > F * (1.0 + 1e-6))
+                st = deconv_fail(err, DECONV_ERR_DIVERGED,
+                                 "the objective grew at iteration %d (%.6g to %.6g): step %g "
+                                 "is too large for this kernel",
+                                 k, F, tr.F, s);
+            break;
+        }
+        /* accept: out becomes x, vt its v */
+        float *tmp = vx;
+        vx = vt;
+        vt = tmp;
+        if (nesterov) {
+            xprev = x;
+            x = out;
+            momentum = 1;
+            theta = theta_next;
+        } else {
+            swap_ptr(&x, &xfree);
+        }
+        double rel = (F - tr.F) / (F > 1e-300 ? F : 1e-300);
+        fdata = tr.data;
+        F = tr.F;
+        if (iters)
+            *iters = k;
+        st = report_progress(q, k, F, fdata, s, err);
+        if (st != DECONV_OK || rel < p->tol)
+            break;
+    }
+    if (final_obj)
+        *final_obj = F;
+done:
+    if (x != x_out)
+        memcpy(x_out, x, q->nx * sizeof(float));
+    return st;
+}
+
 static int all_finite(const float *v, size_t n)
 {
     int ok = 1;
@@ -421,33 +543,51 @@ static int all_finite(const float *v, size_t n)
     return ok;
 }
 
-deconv_status deconv_image_step(float *x, const float *y, int N, int M, const float *h,
-                                int kw, int kh, const deconv_deblur_params *p,
-                                int channel, int channels, int *iters, double *final_obj,
-                                deconv_error *err)
+deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, const float *h,
+                                   int kw, int kh, const deconv_deblur_params *p, int channel,
+                                   int channels, int *iters, double *final_obj,
+                                   deconv_error *err)
 {
     problem q = {0};
-    q.y = y, q.h = h, q.N = N, q.M = M, q.kw = kw, q.kh = kh;
+    q.y = deconv_data_observed(data), q.h = h, q.N = N, q.M = M, q.kw = kw, q.kh = kh;
     q.xw = N + kw - 1, q.xh = M + kh - 1;
     q.nx = (size_t)q.xw * q.xh, q.ny = (size_t)N * M;
     q.p = p, q.channel = channel, q.channels = channels;
+    q.data = data;
+    q.op = deconv_data_op(data);
+    q.hi = (float)deconv_data_max(data);
     if (iters)
         *iters = 0;
-    if (p->method == DECONV_METHOD_CG && (p->tv > 0 || p->clip))
+    int quadratic = deconv_data_quadratic(data);
+    if (p->method == DECONV_METHOD_CG && (p->tv > 0 || p->clip || !quadratic))
         return deconv_fail(err, DECONV_ERR_ARG,
-                           "conjugate gradient needs a quadratic objective: no TV and no box "
-                           "(--tv 0 --no-clip)");
-    q.op = deconv_op_new(N, M, h, kw, kh, p->conv, err);
-    if (!q.op)
-        return err ? err->code : DECONV_ERR_NOMEM;
+                           "conjugate gradient needs a quadratic objective: no TV, no box and "
+                           "the linear model (--tv 0 --no-clip --response linear)");
     if (!problem_alloc(&q)) {
         problem_free(&q);
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for a %d x %d image step",
                            q.xw, q.xh);
     }
-    deconv_status st = run(&q, x, iters, final_obj, err);
+    deconv_status st = quadratic ? run(&q, x, iters, final_obj, err)
+                                 : run_general(&q, x, iters, final_obj, err);
     if (st == DECONV_OK && !all_finite(x, q.nx))
         st = deconv_fail(err, DECONV_ERR_NUMERIC, "the image became NaN or infinite");
     problem_free(&q);
+    return st;
+}
+
+deconv_status deconv_image_step(float *x, const float *y, int N, int M, const float *h,
+                                int kw, int kh, const deconv_deblur_params *p,
+                                int channel, int channels, int *iters, double *final_obj,
+                                deconv_error *err)
+{
+    if (iters)
+        *iters = 0;
+    deconv_data *data = deconv_data_new(N, M, h, kw, kh, p->conv, &p->response, y, NULL, err);
+    if (!data)
+        return err ? err->code : DECONV_ERR_NOMEM;
+    deconv_status st = deconv_image_step_on(x, data, N, M, h, kw, kh, p, channel, channels,
+                                            iters, final_obj, err);
+    deconv_data_free(data);
     return st;
 }

@@ -120,5 +120,5 @@ double deconv_response_max(const deconv_response *r)
     if (!r->soft_clip)
         return 1.0;
     float s;
-    return deconv_encode1(r, 8.0f, &s);
+    return deconv_encode1(r, DECONV_MAX_LIGHT, &s);
 }

@@ -32,6 +32,7 @@ typedef enum {
     K_KSIZE,    /* N or WxH into blind.kernel_width/height */
     K_KINIT,    /* delta|gaussian|FILE */
     K_REGION,   /* X,Y,W,H into blind.region_* */
+    K_RESPONSE, /* auto|srgb|linear|gamma:G (the text, checked) */
     K_PSF,      /* the kernel options */
     K_GAUSSIAN,
     K_MOTION,
@@ -151,6 +152,10 @@ static const arg_spec options[] = {
      "seed of the noise: the same seed gives the same bytes", NULL},
 
     /* common */
+    {"--response", NULL, K_RESPONSE, ALL_IO, OFF(response), 0, 0, 0, "auto|srgb|linear|gamma:G",
+     "the file's tone curve: the blur happens in linear light, before the curve and the "
+     "clipping at white (auto: what the file says; sRGB for an untagged photo; linear: "
+     "the values are light, no clipping)", NULL},
     {"--bits", NULL, K_BITS, ALL_IO, OFF(bits), 0, 0, 0, "8|16", "bits per sample of OUTPUT",
      NULL},
     {"--threads", NULL, K_INT, CMD_DEBLUR, OFF(deblur.threads), 1, MAX_THREADS,
@@ -411,6 +416,16 @@ static int parse_value(const arg_spec *a, const char *v, cli_options *o)
         o->blind.kernel_height = h;
         return 0;
     }
+    case K_RESPONSE: {
+        deconv_response r;
+        deconv_error e;
+        if (strcmp(v, "auto") != 0 && deconv_response_parse(v, &r, &e) != DECONV_OK) {
+            cli_error("%s: %s", n, e.message);
+            return -1;
+        }
+        *(const char **)dst = strcmp(v, "auto") == 0 ? NULL : v;
+        return 0;
+    }
     case K_REGION: {
         int r[4];
         const char *names[4] = {"--region X", "--region Y", "--region W", "--region H"};
@@ -530,6 +545,7 @@ static void format_default(const arg_spec *a, const cli_options *o, char *buf, s
         else snprintf(buf, n, "%d", *(const int *)src);
         return;
     case K_KINIT: snprintf(buf, n, "%s", o->blind.init_gaussian ? "gaussian" : "delta"); return;
+    case K_RESPONSE: snprintf(buf, n, "auto"); return;
     default: return;
     }
     if (((a->flags & AUTO_NEG) && v < 0) || ((a->flags & AUTO_NONPOS) && v <= 0))

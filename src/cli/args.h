@@ -51,6 +51,7 @@ typedef struct {
     double noise;
     int64_t seed;
     double restore_tv;       /* blind --restore-tv; < 0: automatic */
+    const char *response;    /* --response; NULL: auto (the file's) */
 
     deconv_deblur_params deblur; /* from deconv_deblur_defaults, then flags */
     deconv_blind_params blind;   /* from deconv_blind_defaults, then flags */

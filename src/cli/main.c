@@ -55,6 +55,7 @@ typedef struct {
     const char *phase; /* the log's phase column; NULL: the library's */
     FILE *log;
     int log_failed;
+    const char *response; /* the response's name, for the log */
     double t0, t_phase, last_draw;
 } progress_ctx;
 
@@ -64,8 +65,9 @@ static int on_progress(const deconv_progress *p, void *user)
     double t = now_seconds();
     const char *phase = c->phase ? c->phase : (p->phase ? p->phase : "image");
     if (c->log && !c->log_failed) {
-        if (fprintf(c->log, "%s,%d,%d,%d,%.9g,%.9g,%.6g,%.3f\n", phase, p->level, p->channel,
-                    p->iteration, p->objective, p->data_term, p->step, t - c->t0) < 0 ||
+        if (fprintf(c->log, "%s,%d,%d,%d,%.9g,%.9g,%.6g,%.3f,\"%s\"\n", phase, p->level,
+                    p->channel, p->iteration, p->objective, p->data_term, p->step, t - c->t0,
+                    c->response ? c->response : "") < 0 ||
             fflush(c->log) != 0)
             c->log_failed = 1;
     }
@@ -106,7 +108,7 @@ static FILE *open_log(const char *path)
         cli_error("--log: cannot write '%s': %s", path, strerror(errno));
         return NULL;
     }
-    fputs("phase,level,channel,iteration,objective,data_term,step,seconds\n", f);
+    fputs("phase,level,channel,iteration,objective,data_term,step,seconds,response\n", f);
     fflush(f);
     return f;
 }
@@ -247,6 +249,19 @@ static deconv_image *read_image(const char *path, const cli_options *o, deconv_f
     return deconv_image_read(path, o->max_pixels, info, err);
 }
 
+/* The response the run uses: --response, or the file's (auto), whose
+ * warning is shown unless --quiet. */
+static void choose_response(const cli_options *o, const deconv_file_info *info,
+                            deconv_response *r)
+{
+    deconv_error err;
+    if (o->response && deconv_response_parse(o->response, r, &err) == DECONV_OK)
+        return; /* checked by the parser */
+    *r = info->response;
+    if (info->warning[0] && !o->quiet)
+        cli_error("warning: %s", info->warning);
+}
+
 /* Crop (unless full), then write OUTPUT; exit code. */
 static int write_result(deconv_image *x, int kw, int kh, int full, int bits, const char *path,
                         const char *kept)
@@ -305,6 +320,8 @@ static int cmd_deblur(cli_options *o)
         return CLI_FAIL;
     }
     deconv_deblur_params p = o->deblur;
+    choose_response(o, &info, &p.response);
+    pc.response = p.response.name;
     p.progress = on_progress;
     p.progress_user = &pc;
     p.cancel = &g_cancel;
@@ -327,9 +344,10 @@ static int cmd_deblur(cli_options *o)
     }
     if (code == CLI_OK && !o->quiet)
         fprintf(stderr,
-                "deconv: restored %dx%d %s in %.1f s (%d iterations, noise %.4f, TV %.3g) -> %s\n",
+                "deconv: restored %dx%d %s in %.1f s (%d iterations, noise %.4f, TV %.3g, "
+                "response %s) -> %s\n",
                 y->width, y->height, cli_channels_name(y->channels), secs, rep.iterations,
-                rep.noise, rep.tv, o->output);
+                rep.noise, rep.tv, p.response.name, o->output);
     deconv_image_free(x);
     deconv_kernel_free(k);
     deconv_image_free(y);
@@ -379,6 +397,8 @@ static int cmd_blind(cli_options *o)
         return CLI_FAIL;
     }
     deconv_blind_params bp = o->blind;
+    choose_response(o, &info, &bp.response);
+    pc.response = bp.response.name;
     bp.init = k0;
     bp.progress = on_progress;
     bp.progress_user = &pc;
@@ -408,6 +428,7 @@ static int cmd_blind(cli_options *o)
      * the automatic TV weight, as the kernel is not exact */
     deconv_deblur_params dp;
     deconv_blind_restore_defaults(&dp);
+    dp.response = bp.response;
     if (o->restore_tv >= 0)
         dp.tv = o->restore_tv;
     dp.threads = bp.threads;
@@ -430,9 +451,10 @@ static int cmd_blind(cli_options *o)
             snprintf(where, sizeof where, " on the %dx%d window at (%d, %d)", win_w, win_h,
                      win_x, win_y);
         fprintf(stderr,
-                "deconv: kernel %dx%d estimated%s in %.1f s; restored %dx%d %s in %.1f s -> %s\n",
+                "deconv: kernel %dx%d estimated%s in %.1f s; restored %dx%d %s in %.1f s "
+                "(response %s) -> %s\n",
                 kw, kh, where, t_kernel, y->width, y->height, cli_channels_name(y->channels),
-                t_restore, o->output);
+                t_restore, bp.response.name, o->output);
     }
 done:
     deconv_image_free(x);
@@ -497,10 +519,18 @@ static int cmd_blur(cli_options *o)
     } else {
         int colour = deconv_color_channels(x->channels);
         uint64_t state = (uint64_t)o->seed;
+        deconv_response resp;
+        choose_response(o, &info, &resp);
+        size_t nx = (size_t)x->width * x->height, ny = (size_t)y->width * y->height;
         for (int c = 0; c < colour; c++) {
-            float *yc = deconv_image_plane(y, c);
-            deconv_conv_valid(deconv_image_plane(x, c), x->width, x->height, k->data, k->width,
-                              k->height, yc);
+            float *yc = deconv_image_plane(y, c), *xc = deconv_image_plane(x, c);
+            /* as a camera: blur in linear light, clip at white, encode */
+            deconv_response_decode(&resp, xc, xc, nx);
+            deconv_conv_valid(xc, x->width, x->height, k->data, k->width, k->height, yc);
+            if (resp.soft_clip)
+                for (size_t i = 0; i < ny; i++)
+                    yc[i] = yc[i] < 1.0f ? yc[i] : 1.0f;
+            deconv_response_encode(&resp, yc, yc, ny);
             if (o->noise > 0)
                 add_noise(yc, (size_t)y->width * y->height, o->noise, &state);
         }

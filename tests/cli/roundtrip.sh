@@ -96,7 +96,7 @@ check "options after INPUT and --flag=value" [ -s "$T/order.png" ]
 
 # the log: a header, one row per iteration, nothing on stderr with --quiet
 run deblur "$T/b1.png" -o "$T/l.png" --motion 9,30 --iterations 7 --tol 0 --log "$T/log.csv" --quiet
-check "log header" [ "$(head -n 1 "$T/log.csv")" = "phase,level,channel,iteration,objective,data_term,step,seconds" ]
+check "log header" [ "$(head -n 1 "$T/log.csv")" = "phase,level,channel,iteration,objective,data_term,step,seconds,response" ]
 check "log has 7 rows, got $(($(wc -l <"$T/log.csv") - 1))" [ "$(wc -l <"$T/log.csv")" = 8 ]
 check "log rows have 8 fields" awk -F, 'NR > 1 && NF != 8 { exit 1 }' "$T/log.csv"
 check "log iterations count 1..7" [ "$(awk -F, 'NR > 1 { printf "%s", $4 }' "$T/log.csv")" = 1234567 ]

@@ -1,0 +1,70 @@
+/* The data term of MODEL.md with the camera, as one object the image step
+ * and the kernel step both call, so that neither knows which model it
+ * runs:
+ *
+ *   v = H L(u)          blur in linear light       (the operator, operator.h)
+ *   w = R(v)            the sensor's soft clip
+ *   r = G(w) - y        residual in the file's values
+ *   f = 1/2 sum m r^2   m: per-pixel weights (1 without; 0 drops a pixel)
+ *
+ *   grad f = L'(u) . H^T e,   e = m G'(w) R'(v) r
+ *
+ * With the linear response (no curve, no clip) and no weights, v = H u and
+ * e = r: MODEL.md's linear model, whose data term is quadratic along any
+ * ray (deconv_data_quadratic), which the image step uses to search a ray
+ * without a convolution a trial. */
+#ifndef DECONV_DATA_TERM_H
+#define DECONV_DATA_TERM_H
+
+#include "deconv.h"
+#include "operator.h"
+
+typedef struct deconv_data deconv_data;
+
+/* y is N x M, u (and the kernel's support) as in operator.h. resp is
+ * copied; y and weights (N x M, or NULL) are the caller's and must outlive
+ * the object. */
+deconv_data *deconv_data_new(int N, int M, const float *h, int kw, int kh,
+                             deconv_conv_mode mode, const deconv_response *resp,
+                             const float *y, const float *weights, deconv_error *err);
+void deconv_data_free(deconv_data *d);
+
+/* Whether f is the linear model's 1/2 ||H u - y||^2 (v = H u, e = r). */
+int deconv_data_quadratic(const deconv_data *d);
+/* The blur operator H (for the linear model's ray search). */
+deconv_op *deconv_data_op(deconv_data *d);
+/* The box the iterate is kept in: [0, deconv_data_max(d)]. */
+double deconv_data_max(const deconv_data *d);
+
+/* v = H L(u), N x M. */
+void deconv_data_forward(deconv_data *d, const float *u, float *v);
+/* f at v; e (N x M, or NULL) receives m G'(w) R'(v) r. Sums are taken per
+ * block in a fixed order (the same for any thread count). */
+double deconv_data_value(deconv_data *d, const float *v, float *e);
+/* g = L'(u) . H^T e, (N+kw-1) x (M+kh-1). */
+void deconv_data_gradient(deconv_data *d, const float *u, const float *e, float *g);
+
+/* gh = X_L^T e, the kernel's gradient: the valid correlation of L(u)
+ * with e (kw x kh). */
+void deconv_data_kernel_gradient(deconv_data *d, const float *u, const float *e, float *gh);
+
+/* The observed y the object was made with. */
+const float *deconv_data_observed(const deconv_data *d);
+
+/* deconv_image_step on a data term made by the caller (with weights, say):
+ * h, kw, kh must be the ones it was made with. */
+deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, const float *h,
+                                   int kw, int kh, const deconv_deblur_params *p, int channel,
+                                   int channels, int *iters, double *final_obj,
+                                   deconv_error *err);
+
+/* Sum of the n values of v in double, per block of DECONV_SUM_BLOCK then
+ * in order: the same result for any thread count. partial has
+ * deconv_block_count(n) entries. */
+#define DECONV_SUM_BLOCK 8192
+static inline size_t deconv_block_count(size_t n)
+{
+    return (n + DECONV_SUM_BLOCK - 1) / DECONV_SUM_BLOCK;
+}
+
+#endif
