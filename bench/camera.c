@@ -24,8 +24,14 @@
  * gives, per scene kind, the mean gain over the blurry photo and the
  * worst case.
  *
+ * With --blind, the kernel is estimated instead (deconv_blind_kernel with
+ * the true kernel size, under each model), and each column gives the
+ * estimate's kernel correlation with the true kernel (best shift) and the
+ * PSNR of the restoration with it (deconv blind's settings).
+ *
  *   camera [--data DIR] [--cases N] [--seed N] [--threads N] [--gray]
- *          [--iterations N] [--only linear|srgb] [--save DIR]
+ *          [--iterations N] [--only linear|srgb] [--save DIR] [--blind]
+ *          [--starts N] [--scale S] (photos resized by S first)
  *
  * DIR defaults to ../shared/data beside the source tree. --save writes
  * each case's sharp and blurry PNG and kernel CSV (to look at, or to run
@@ -38,6 +44,8 @@
 #include <time.h>
 
 #include "deconv.h"
+#include "internal.h" /* deconv_resize */
+#include "measure.h"
 
 #ifndef DECONV_SOURCE_DIR
 #define DECONV_SOURCE_DIR "."
@@ -180,6 +188,26 @@ static double psnr_clipped(const deconv_image *ref, const deconv_image *x)
     return 10 * log10(n / (se > 1e-20 ? se : 1e-20));
 }
 
+/* PSNR at the best integer shift within `shift` pixels (an estimated
+ * kernel may be off centre by a pixel, which moves the restoration), the
+ * `border` pixels at each side left out, values clipped to [0, 1]. */
+static double psnr_shifted(const deconv_image *ref, const deconv_image *x, int shift, int border)
+{
+    const int w = ref->width, h = ref->height;
+    const size_t n = (size_t)w * h;
+    float *r = malloc(n * sizeof(float));
+    double ssd = 0;
+    for (int c = 0; c < ref->channels; c++) {
+        const float *xc = deconv_image_plane(x, c);
+        for (size_t i = 0; i < n; i++)
+            r[i] = xc[i] < 0 ? 0 : (xc[i] > 1 ? 1 : xc[i]);
+        ssd += bench_best_ssd(r, deconv_image_plane(ref, c), w, h, shift, border);
+    }
+    free(r);
+    double count = (double)ref->channels * (w - 2 * border) * (h - 2 * border);
+    return 10 * log10(count / (ssd > 1e-20 ? ssd : 1e-20));
+}
+
 static deconv_kernel *levin_kernel(const char *data, int index)
 {
     char path[4096];
@@ -202,7 +230,8 @@ static void save_case(const char *dir, int index, const deconv_image *ref, const
 int main(int argc, char **argv)
 {
     const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL;
-    int cases = 12, threads = 0, gray = 0, iterations = 0;
+    int cases = 12, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
+    double scale = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = atoi(argv[++i]);
@@ -212,6 +241,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
         else if (!strcmp(argv[i], "--gray")) gray = 1;
+        else if (!strcmp(argv[i], "--blind")) blind = 1;
+        else if (!strcmp(argv[i], "--starts") && i + 1 < argc) starts = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale = atof(argv[++i]);
         else {
             fprintf(stderr, "usage: camera [--data DIR] [--cases N] [--seed N] [--threads N] "
                             "[--gray] [--iterations N] [--only linear|srgb] [--save DIR]\n");
@@ -250,6 +282,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "camera: %s (skipped; is the shared data there? --data DIR)\n",
                     err.message);
             return 0;
+        }
+        if (scale > 0 && scale < 1) {
+            int w2 = (int)lround(photo->width * scale), h2 = (int)lround(photo->height * scale);
+            deconv_image *small = deconv_image_new(w2, h2, photo->channels);
+            for (int c = 0; c < photo->channels; c++)
+                deconv_resize(deconv_image_plane(photo, c), photo->width, photo->height,
+                              deconv_image_plane(small, c), w2, h2);
+            deconv_image_free(photo);
+            photo = small;
         }
         if (gray || photo->channels < 3) {
             deconv_image *l = deconv_image_luminance(photo);
@@ -311,10 +352,11 @@ int main(int argc, char **argv)
         else
             snprintf(kname, sizeof kname, "shake%d", cs.ksize);
         const char *slash = strrchr(photo_files[cs.photo], '/');
+        /* blind: at the best shift (within 3 pixels, 8 left out at each side) */
+        double blurry = blind ? psnr_shifted(ref, y, 3, 8) : psnr_clipped(ref, y), secs = 0;
         printf("%-4d %-22s %-6s %-9s %5.3f %6.1f %7.2f", ci, slash ? slash + 1 : photo_files[cs.photo],
-               scene_names[cs.scene], kname, cs.noise, 100 * clipped, psnr_clipped(ref, y));
+               scene_names[cs.scene], kname, cs.noise, 100 * clipped, blurry);
         fflush(stdout);
-        double blurry = psnr_clipped(ref, y), secs = 0;
         count[cs.scene]++;
         for (int m = 0; m < 2; m++) {
             if (only && strcmp(only, model_names[m])) {
@@ -328,10 +370,35 @@ int main(int argc, char **argv)
             if (iterations > 0)
                 p.iterations = iterations;
             double t0 = now();
-            deconv_image *x = deconv_deblur(y, k, &p, NULL, &err);
+            deconv_kernel *est = NULL;
+            if (blind) {
+                deconv_blind_params bp;
+                deconv_blind_defaults(&bp);
+                bp.kernel_width = k->width, bp.kernel_height = k->height;
+                bp.response = models[m];
+                bp.threads = threads;
+                if (starts > 0)
+                    bp.starts = starts;
+                est = deconv_blind_kernel(y, &bp, &err);
+                if (!est) {
+                    printf(" failed: %s\n", err.message);
+                    return 1;
+                }
+                deconv_blind_restore_defaults(&p);
+                p.response = models[m];
+                p.threads = threads;
+                printf(" %5.2f", bench_kernel_ncc(est->data, k->data, k->width, k->height, 3));
+                if (save) {
+                    char kp[4096];
+                    snprintf(kp, sizeof kp, "%s/case%02d-%s-kernel.png", save, ci, model_names[m]);
+                    deconv_kernel_save(est, kp, NULL);
+                }
+            }
+            deconv_image *x = deconv_deblur(y, est ? est : k, &p, NULL, &err);
+            deconv_kernel_free(est);
             secs += now() - t0;
             deconv_image *c = x ? deconv_crop_to_input(x, k->width, k->height) : NULL;
-            double q = c ? psnr_clipped(ref, c) : -1;
+            double q = !c ? -1 : blind ? psnr_shifted(ref, c, 3, 8) : psnr_clipped(ref, c);
             printf(" %8.2f", q);
             fflush(stdout);
             gain[m][cs.scene] += q - blurry;

@@ -49,6 +49,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "operator.h"
+#include "response.h"
 #include "sparse_prior.h"
 
 /* Kernel values below this fraction of the maximum are removed after each
@@ -95,6 +97,11 @@ typedef struct {
     float *c, *tmp;       /* kernel sized: P^T D y, correlation scratch */
     double *g, *z, *hp;   /* kernel sized, FISTA */
     int *stack;           /* kernel sized, component labelling */
+    float *clip;          /* the camera's model (camera_input): 1 where y is
+                             clipped at white, 0 elsewhere; NULL without */
+    float *yfit;          /* y with its clipped pixels filled by the model's
+                             prediction, which the kernel step and the L0
+                             step fit; NULL without clip */
     deconv_l0 *l0;        /* the L0 image step's plans and buffers, made at
                              the level's first L0 step */
     deconv_normal *normal; /* the kernel step's FFT normal equations, made at
@@ -117,6 +124,8 @@ static void level_free(level *l)
     free(l->z);
     free(l->hp);
     free(l->stack);
+    deconv_free_floats(l->clip);
+    deconv_free_floats(l->yfit);
     deconv_l0_free(l->l0);
     deconv_normal_free(l->normal);
     memset(l, 0, sizeof *l);
@@ -633,7 +642,7 @@ static int l0_step(level *l, double lambda)
 {
     if (!l->l0 && !(l->l0 = deconv_l0_new(l->N, l->M, l->kw, l->kh)))
         return 0;
-    deconv_l0_image_step(l->l0, l->x, l->y, l->h, lambda, 1e5);
+    deconv_l0_image_step(l->l0, l->x, l->yfit ? l->yfit : l->y, l->h, lambda, 1e5);
     return 1;
 }
 
@@ -737,7 +746,133 @@ static int level_copy(level *dst, const level *src)
     memcpy(dst->dy_r, src->dy_r, ny * sizeof(float));
     memcpy(dst->x, src->x, nx * sizeof(float));
     memcpy(dst->h, src->h, (size_t)src->kw * src->kh * sizeof(float));
+    if (src->clip) {
+        dst->clip = deconv_alloc_floats(ny);
+        dst->yfit = deconv_alloc_floats(ny);
+        if (!dst->clip || !dst->yfit)
+            return 0;
+        memcpy(dst->clip, src->clip, ny * sizeof(float));
+        memcpy(dst->yfit, src->yfit, ny * sizeof(float));
+    }
     return 1;
+}
+
+/* Where y is clipped, the L0 step fits the current model's own prediction
+ * h * x (at least y): a clipped pixel only says that the light was at
+ * least white. Recomputes l->yfit. Returns 0 when out of memory. */
+static int fit_target(level *l)
+{
+    if (!l->clip)
+        return 1;
+    const size_t ny = (size_t)l->N * l->M;
+    deconv_op *op = deconv_op_new(l->N, l->M, l->h, l->kw, l->kh, DECONV_CONV_AUTO, NULL);
+    if (!op)
+        return 0;
+    deconv_op_apply(op, l->x, l->yfit);
+    deconv_op_free(op);
+#pragma omp parallel for schedule(static) if (ny >= DECONV_PARALLEL_MIN)
+    for (size_t i = 0; i < ny; i++)
+        l->yfit[i] = l->clip[i] > 0 && l->yfit[i] > l->y[i] ? l->yfit[i] : l->y[i];
+    return 1;
+}
+
+/* out (w x h) = 1 where some in[i - a][j - b] is set, 0 <= a < dh (rows)
+ * and 0 <= b < dw, reading in (iw x ih) at offsets (i - a, j - b) - (oi, oj):
+ * a box dilation, separable. */
+static void dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w, int h,
+                   int oi, int oj, int dh, int dw, unsigned char *tmp)
+{
+    /* rows first: tmp (w x ih) */
+    for (int i = 0; i < ih; i++)
+        for (int j = 0; j < w; j++) {
+            unsigned char any = 0;
+            for (int b = 0; b < dw && !any; b++) {
+                int jj = j - b + oj;
+                any = jj >= 0 && jj < iw && in[(size_t)i * iw + jj];
+            }
+            tmp[(size_t)i * w + j] = any;
+        }
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++) {
+            unsigned char any = 0;
+            for (int a = 0; a < dh && !any; a++) {
+                int ii = i - a + oi;
+                any = ii >= 0 && ii < ih && tmp[(size_t)ii * w + j];
+            }
+            out[(size_t)i * w + j] = any;
+        }
+}
+
+/* The kernel step where y is clipped (after edge selection). A clipped
+ * pixel only says that the light was at least white, and the light of a
+ * lamp has gradients far larger than any other edge: fitted as they are,
+ * the lights pull the kernel to whatever their clipped streaks look like.
+ * So the selected gradients of x are dropped wherever x feeds a clipped
+ * pixel of y, and every pixel of y whose window meets a dropped gradient
+ * (a clipped pixel, or one within a kernel of it) is fitted to the current
+ * kernel applied to what is left: there the kernel step has nothing to
+ * gain (EM's rule for missing data); everywhere else it fits y, whose
+ * windows are then whole. Returns 0 when out of memory. */
+static int mask_clipped(level *l)
+{
+    if (!l->clip)
+        return 1;
+    const int xw = l->xw, xh = l->xh, N = l->N, M = l->M, kw = l->kw, kh = l->kh;
+    unsigned char *c = malloc((size_t)N * M), *x0 = malloc((size_t)xw * xh);
+    unsigned char *em = malloc((size_t)N * M), *tmp = malloc((size_t)xw * xh);
+    float *pred = deconv_alloc_floats((size_t)N * M);
+    int ok = c && x0 && em && tmp && pred;
+    if (ok) {
+        for (size_t i = 0; i < (size_t)N * M; i++)
+            c[i] = l->clip[i] > 0;
+        /* x positions (i + a, j + b) that a clipped (i, j) reads */
+        dilate(c, N, M, x0, xw, xh, 0, 0, kh, kw, tmp);
+        /* y positions whose window (i..i+kh-1, j..j+kw-1) meets x0 */
+        dilate(x0, xw, xh, em, N, M, kh - 1, kw - 1, kh, kw, tmp);
+        for (int i = 0; i < xh; i++)
+            for (int j = 0; j < xw; j++) {
+                int drop = x0[(size_t)i * xw + j] || (j + 1 < xw && x0[(size_t)i * xw + j + 1]) ||
+                           (i + 1 < xh && x0[(size_t)(i + 1) * xw + j]);
+                if (!drop)
+                    continue;
+                if (j + 1 < xw)
+                    l->px[(size_t)i * (xw - 1) + j] = 0;
+                if (i + 1 < xh)
+                    l->py[(size_t)i * xw + j] = 0;
+            }
+        differences(l->y, N, M, l->dy_c, l->dy_r);
+    }
+    deconv_op *op = NULL;
+    if (ok && N > 1 && (op = deconv_op_new(N - 1, M, l->h, kw, kh, DECONV_CONV_AUTO, NULL))) {
+        deconv_op_apply(op, l->px, pred);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j + 1 < N; j++)
+                if (em[(size_t)i * N + j] || em[(size_t)i * N + j + 1])
+                    l->dy_c[(size_t)i * (N - 1) + j] = pred[(size_t)i * (N - 1) + j];
+    } else if (N > 1)
+        ok = 0;
+    deconv_op_free(op);
+    op = NULL;
+    if (ok && M > 1 && (op = deconv_op_new(N, M - 1, l->h, kw, kh, DECONV_CONV_AUTO, NULL))) {
+        deconv_op_apply(op, l->py, pred);
+        for (int i = 0; i + 1 < M; i++)
+            for (int j = 0; j < N; j++)
+                if (em[(size_t)i * N + j] || em[(size_t)(i + 1) * N + j])
+                    l->dy_r[(size_t)i * N + j] = pred[(size_t)i * N + j];
+    } else if (M > 1)
+        ok = 0;
+    deconv_op_free(op);
+    free(c), free(x0), free(em), free(tmp);
+    deconv_free_floats(pred);
+    return ok;
+}
+
+/* The soft clip on linear light: the image step's model in camera mode. */
+static void camera_step_response(deconv_response *r)
+{
+    deconv_response_linear(r);
+    r->soft_clip = 1;
+    snprintf(r->name, sizeof r->name, "linear light, clipped at white");
 }
 
 /* Pyramid level lv of `levels` (0 the coarsest, scale sc): its problem made
@@ -760,6 +895,18 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
     if (!level_alloc(&next, n, m, kw, kh))
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for pyramid level %d", lv + 1);
     deconv_resize(lum->data, N, M, next.y, n, m);
+    if (lum->channels == 2) { /* camera_input: the clip mask follows */
+        size_t ny = (size_t)n * m;
+        next.clip = deconv_alloc_floats(ny);
+        next.yfit = deconv_alloc_floats(ny);
+        if (!next.clip || !next.yfit) {
+            level_free(&next);
+            return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for pyramid level %d", lv + 1);
+        }
+        deconv_resize(deconv_image_plane(lum, 1), N, M, next.clip, n, m);
+        for (size_t i = 0; i < ny; i++) /* a level pixel touching a clipped one */
+            next.clip[i] = next.clip[i] > 0.01f ? 1.0f : 0.0f;
+    }
     if (lv == 0) {
         deconv_pad_replicate(next.y, n, m, (kh - 1) / 2, kh - 1 - (kh - 1) / 2, (kw - 1) / 2,
                              kw - 1 - (kw - 1) / 2, next.x);
@@ -781,6 +928,8 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
     ip.step = p->step;
     ip.cancel = p->cancel;
     ip.tv_eps = 1e-3;
+    if (cur->clip)
+        camera_step_response(&ip.response);
     double decay = pow(tv1 / tv0, 1.0 / (p->iterations > 1 ? p->iterations - 1 : 1));
     double count = 2.0 * sqrt((double)kw * kh);
     for (int it = 0; it < p->iterations; it++) {
@@ -806,6 +955,8 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
          * h >= 0, on the selected edges P of x (every non-zero gradient
          * with the sparse prior, whose x is already piecewise flat) */
         select_edges(cur, p->sparse_prior ? 1e30 : count * pow(1.1, it));
+        if (!mask_clipped(cur))
+            return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
         double energy = kernel_setup(cur);
         kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy);
         prune_small(cur->h, cur->kw, cur->kh, PRUNE);
@@ -828,9 +979,11 @@ static deconv_status refinement(const deconv_blind_params *p, level *cur, deconv
     for (int it = 0; it < p->refine; it++) {
         if (p->cancel && *p->cancel)
             return deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
-        if (!l0_step(cur, p->refine_lambda))
+        if (!fit_target(cur) || !l0_step(cur, p->refine_lambda))
             return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
         select_edges(cur, 1e30);
+        if (!mask_clipped(cur))
+            return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
         double energy = kernel_setup(cur);
         kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy);
         prune_small(cur->h, cur->kw, cur->kh, PRUNE);
@@ -917,6 +1070,8 @@ static double restoration_sparsity(const deconv_image *lum, const float *h, int 
         deconv_deblur_params dp;
         deconv_blind_restore_defaults(&dp);
         dp.iterations = SCORE_ITERATIONS;
+        if (lum->channels == 2)
+            camera_step_response(&dp.response);
         deconv_error e;
         deconv_image *x = deconv_deblur(crop, k, &dp, NULL, &e);
         deconv_image *c = x ? deconv_crop_to_input(x, kw, kh) : NULL;
@@ -1041,6 +1196,53 @@ deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_para
     return DECONV_OK;
 }
 
+/* The estimate's input under the camera's model: the window's luminance
+ * decoded to linear light, where the blur is a convolution, and, when some
+ * of its pixels are clipped at white, a second plane marking them (1) and
+ * their neighbours: a pixel of y is clipped when its brightest colour is
+ * within the noise of white (noise is added after the clip). */
+static deconv_image *camera_input(const deconv_image *y, const deconv_image *lum, int left,
+                                  int top, int w, int ht, const deconv_response *resp)
+{
+    const int colors = deconv_color_channels(y->channels), N = y->width;
+    double sigma = deconv_estimate_noise(lum->data, lum->width, lum->height);
+    float white = (float)(1.0 - fmax(2.5 * sigma, 1.5 / 255.0));
+    size_t n = (size_t)w * ht, clipped = 0;
+    unsigned char *mark = calloc(n, 1);
+    deconv_image *out = deconv_image_new(w, ht, 2);
+    if (!mark || !out) {
+        free(mark);
+        deconv_image_free(out);
+        return NULL;
+    }
+    for (int i = 0; i < ht; i++)
+        for (int j = 0; j < w; j++) {
+            size_t at = (size_t)(top + i) * N + left + j;
+            float top_value = 0;
+            for (int c = 0; c < colors; c++) {
+                float v = y->data[(size_t)c * y->height * N + at];
+                top_value = v > top_value ? v : top_value;
+            }
+            mark[(size_t)i * w + j] = top_value >= white;
+            out->data[(size_t)i * w + j] = lum->data[at];
+        }
+    deconv_response_decode(resp, out->data, out->data, n);
+    float *clip = deconv_image_plane(out, 1);
+    for (int i = 0; i < ht; i++)
+        for (int j = 0; j < w; j++) {
+            int any = 0;
+            for (int a = i > 0 ? i - 1 : 0; a <= i + 1 && a < ht && !any; a++)
+                for (int b = j > 0 ? j - 1 : 0; b <= j + 1 && b < w && !any; b++)
+                    any = mark[(size_t)a * w + b];
+            clip[(size_t)i * w + j] = (float)any;
+            clipped += any;
+        }
+    free(mark);
+    if (!clipped) /* nothing clipped: linear light alone */
+        out->channels = 1;
+    return out;
+}
+
 /* Every start's kernel of the luminance window lum (h: p->starts kernels
  * one after the other) and its score (lower is better; 0 for a single
  * start), on omp_get_max_threads() threads. A failure of any start
@@ -1157,13 +1359,17 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
     if (lum) {
         int left, top, w, ht;
         choose_window(lum, p, &left, &top, &w, &ht);
-        if (w != lum->width || ht != lum->height) {
-            deconv_image *win = deconv_image_new(w, ht, 1);
+        deconv_image *win = NULL;
+        if (!deconv_response_is_linear(&p->response))
+            win = camera_input(y, lum, left, top, w, ht, &p->response);
+        else if (w != lum->width || ht != lum->height) {
+            win = deconv_image_new(w, ht, 1);
             if (win)
                 deconv_crop(lum->data, lum->width, top, left, w, ht, win->data);
-            deconv_image_free(lum);
-            lum = win;
-        }
+        } else
+            win = lum, lum = NULL;
+        deconv_image_free(lum);
+        lum = win;
     }
     float *h = malloc(sizeof(float) * nk * starts);
     double *score = malloc(sizeof(double) * starts);
