@@ -67,35 +67,147 @@ int deconv_data_quadratic(const deconv_data *d) { return d->quadratic; }
 deconv_op *deconv_data_op(deconv_data *d) { return d->op; }
 double deconv_data_max(const deconv_data *d) { return deconv_response_max(&d->resp); }
 
+/* light = L(u) and, when slope is not NULL, slope = L'(u): vectorised for
+ * the parametric curves. */
+static void decode(const deconv_response *resp, const float *u, float *light, float *slope,
+                   size_t n)
+{
+    if (resp->kind != DECONV_RESPONSE_PARAMETRIC) {
+#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++) {
+            float s;
+            float l = deconv_decode1(resp, u[i], &s);
+            if (light)
+                light[i] = l;
+            if (slope)
+                slope[i] = s;
+        }
+        return;
+    }
+    const float a = (float)resp->a, b = (float)resp->b, c = (float)resp->c, d = (float)resp->d;
+    const float g = (float)resp->gamma;
+    /* written out, without the single-sample helpers' pointers, so that
+     * the loops vectorise */
+    if (light) {
+#pragma omp parallel for simd schedule(static) if (n >= DECONV_PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++) {
+            float t = a * u[i] + b;
+            float l = deconv_powf(t > 1e-30f ? t : 1e-30f, g);
+            light[i] = u[i] >= d ? l : c * u[i];
+        }
+    } else {
+#pragma omp parallel for simd schedule(static) if (n >= DECONV_PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++) {
+            float t = a * u[i] + b;
+            t = t > 1e-30f ? t : 1e-30f;
+            float l = deconv_powf(t, g);
+            slope[i] *= u[i] >= d ? a * g * l / t : c; /* the chain rule, in place */
+        }
+    }
+}
+
 void deconv_data_forward(deconv_data *d, const float *u, float *v)
 {
     if (d->resp.kind == DECONV_RESPONSE_LINEAR) {
         deconv_op_apply(d->op, u, v);
         return;
     }
-    deconv_response_decode(&d->resp, u, d->light, d->nx);
+    decode(&d->resp, u, d->light, NULL, d->nx);
     deconv_op_apply(d->op, d->light, v);
+}
+
+/* One block of deconv_data_value for a parametric curve (or none) with the
+ * soft clip; the flags are constants where it is called, so that each
+ * variant vectorises. */
+static inline __attribute__((always_inline)) double value_block(const deconv_data *d, const float *v, float *e, size_t lo,
+                                 size_t hi, int weighted, int with_e, int parametric)
+{
+    const deconv_response *resp = &d->resp;
+    const float a = (float)resp->a, b = (float)resp->b, c = (float)resp->c;
+    const float cd = (float)(resp->c * resp->d);
+    const float inv_g = (float)(1.0 / (resp->gamma > 0 ? resp->gamma : 1));
+    const float A = DECONV_SOFT_CLIP_SHARPNESS;
+    const float *y = d->y, *m = d->m;
+    double s = 0;
+    float sq[256]; /* squared residuals of a run, summed in double after */
+    /* deconv_soft_clip and the parametric G written out (response.h),
+     * without the helpers' pointers, so that the loop vectorises */
+    for (size_t run = lo; run < hi; run += 256) {
+    size_t end = run + 256 < hi ? run + 256 : hi;
+    for (size_t i = run; i < end; i++) {
+        float z = A * (v[i] - 1.0f);
+        float az = z < 0.0f ? -z : z;
+        float ex = deconv_exp2f(-1.4426950409f * az);
+        float l1 = 0.6931471806f * deconv_log2f(1.0f + ex) / A;
+        float inv = 1.0f / (1.0f + ex);
+        float rs = z > 0.0f ? ex * inv : inv;
+        float w = z > 0.0f ? 1.0f - l1 : v[i] - l1;
+        float g = w, gs = 1.0f;
+        if (parametric) {
+            float lp = w > 1e-30f ? w : 1e-30f;
+            float t = deconv_powf(lp, inv_g); /* a u + b */
+            int power = w >= cd;
+            g = power ? (t - b) / a : w / c;
+            gs = power ? t * inv_g / (a * lp) : 1.0f / c;
+        }
+        float r = g - y[i];
+        float mi = weighted ? m[i] : 1.0f;
+        sq[i - run] = mi * r * r;
+        if (with_e)
+            e[i] = mi * gs * rs * r;
+    }
+    /* eight independent double sums (a chain of dependent additions was
+     * half the time); the order is fixed, so is the result */
+    size_t len = end - run, full = len & ~(size_t)7;
+    double lanes[8] = {0};
+    for (size_t i = 0; i < full; i += 8)
+        for (int k = 0; k < 8; k++)
+            lanes[k] += sq[i + k];
+    for (size_t i = full; i < len; i++)
+        lanes[0] += sq[i];
+    for (int k = 0; k < 8; k++)
+        s += lanes[k];
+    }
+    return s;
+}
+
+/* The general block: any response (a table: a search a sample). */
+static double value_block_general(const deconv_data *d, const float *v, float *e, size_t lo,
+                                  size_t hi)
+{
+    const deconv_response *resp = &d->resp;
+    const float *y = d->y, *m = d->m;
+    double s = 0;
+    for (size_t i = lo; i < hi; i++) {
+        float rs = 1.0f, gs;
+        float w = resp->soft_clip ? deconv_soft_clip(v[i], &rs) : v[i];
+        float r = deconv_encode1(resp, w, &gs) - y[i];
+        float mi = m ? m[i] : 1.0f;
+        s += (double)mi * r * r;
+        if (e)
+            e[i] = mi * gs * rs * r;
+    }
+    return s;
 }
 
 double deconv_data_value(deconv_data *d, const float *v, float *e)
 {
     const deconv_response *resp = &d->resp;
-    const float *y = d->y, *m = d->m;
     const size_t n = d->ny, nb = deconv_block_count(n);
-    const int clip = resp->soft_clip;
+    const int fast = resp->soft_clip && resp->kind != DECONV_RESPONSE_TABLE;
+    const int par = resp->kind == DECONV_RESPONSE_PARAMETRIC, w = d->m != NULL;
 #pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
     for (size_t k = 0; k < nb; k++) {
         size_t lo = k * DECONV_SUM_BLOCK, hi = lo + DECONV_SUM_BLOCK < n ? lo + DECONV_SUM_BLOCK : n;
-        double s = 0;
-        for (size_t i = lo; i < hi; i++) {
-            float rs = 1.0f, gs;
-            float w = clip ? deconv_soft_clip(v[i], &rs) : v[i];
-            float r = deconv_encode1(resp, w, &gs) - y[i];
-            float mi = m ? m[i] : 1.0f;
-            s += (double)mi * r * r;
-            if (e)
-                e[i] = mi * gs * rs * r;
-        }
+        double s;
+        if (!fast)
+            s = value_block_general(d, v, e, lo, hi);
+        else if (par)
+            s = e ? (w ? value_block(d, v, e, lo, hi, 1, 1, 1) : value_block(d, v, e, lo, hi, 0, 1, 1))
+                  : (w ? value_block(d, v, e, lo, hi, 1, 0, 1) : value_block(d, v, e, lo, hi, 0, 0, 1));
+        else
+            s = e ? (w ? value_block(d, v, e, lo, hi, 1, 1, 0) : value_block(d, v, e, lo, hi, 0, 1, 0))
+                  : (w ? value_block(d, v, e, lo, hi, 1, 0, 0) : value_block(d, v, e, lo, hi, 0, 0, 0));
         d->partial[k] = s;
     }
     double s = 0;
@@ -109,6 +221,10 @@ void deconv_data_gradient(deconv_data *d, const float *u, const float *e, float 
     deconv_op_adjoint(d->op, e, g);
     if (d->resp.kind == DECONV_RESPONSE_LINEAR)
         return;
+    if (d->resp.kind == DECONV_RESPONSE_PARAMETRIC) {
+        decode(&d->resp, u, NULL, g, d->nx); /* g *= L'(u) */
+        return;
+    }
     const deconv_response *resp = &d->resp;
 #pragma omp parallel for schedule(static) if (d->nx >= DECONV_PARALLEL_MIN)
     for (size_t i = 0; i < d->nx; i++) {

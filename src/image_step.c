@@ -501,8 +501,10 @@ static deconv_status run_general(problem *q, float *x_out, int *iters, double *f
             if (moved && p->rule == DECONV_STEP_NONE && tr.F > F * (1.0 + 1e-6))
                 st = deconv_fail(err, DECONV_ERR_DIVERGED,
                                  "the objective grew at iteration %d (%.6g to %.6g): step %g "
-                                 "is too large for this kernel",
-                                 k, F, tr.F, s);
+                                 "is too large for this kernel; under the linear model steps "
+                                 "up to %.3g are safe, the camera's curve needs smaller ones "
+                                 "(or the line search: --line-search armijo)",
+                                 k, F, tr.F, s, safe_step(q));
             break;
         }
         /* accept: out becomes x, vt its v */

@@ -7,6 +7,7 @@
 #define DECONV_RESPONSE_H
 
 #include <math.h>
+#include <string.h>
 
 #include "deconv.h"
 
@@ -21,24 +22,64 @@
 /* The sharpness a of the soft clip R. */
 #define DECONV_SOFT_CLIP_SHARPNESS 50.0f
 
+/* log2 x for x > 0 and 2^z, in float arithmetic that vectorises (libm's
+ * powf, expf and log1pf are a call a sample, which was most of the camera
+ * model's time): log2 by the atanh series of the mantissa in
+ * [sqrt(1/2), sqrt(2)), 2^f by its Taylor polynomial on [-1/2, 1/2]. */
+static inline float deconv_log2f(float x)
+{
+    unsigned bits;
+    __builtin_memcpy(&bits, &x, sizeof bits); /* a bit cast that vectorises */
+    int e = (int)((bits >> 23) & 0xff) - 127;
+    bits = (bits & 0x007fffffu) | 0x3f800000u; /* mantissa in [1, 2) */
+    float m;
+    __builtin_memcpy(&m, &bits, sizeof m);
+    int high = m > 1.41421356f;
+    m = high ? 0.5f * m : m;
+    e += high;
+    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    /* log2(m) = 2/ln2 (s + s^3/3 + s^5/5 + s^7/7 + s^9/9) */
+    float lg = s * (2.8853900818f + s2 * (0.9617966939f + s2 * (0.5770780164f +
+               s2 * (0.4121985831f + s2 * 0.3205988979f))));
+    return (float)e + lg;
+}
+
+static inline float deconv_exp2f(float z)
+{
+    z = z < -126.0f ? -126.0f : (z > 127.0f ? 127.0f : z);
+    int k = (int)(z + 127.5f) - 127; /* round(z): the sum is positive */
+    float f = z - (float)k;
+    float p = 1.0f + f * (0.6931471806f + f * (0.2402265070f + f * (0.0555041087f +
+              f * (0.0096181291f + f * (0.0013333558f + f * (0.0001540353f +
+              f * 0.0000152527f))))));
+    unsigned bits = (unsigned)(k + 127) << 23;
+    float scale;
+    __builtin_memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* x^y for x > 0 (0 for x <= 0). Relative error below 1e-5 (the float
+ * rounding of y log2 x) for the curves' exponents and values up to 300
+ * (test_response). */
+static inline float deconv_powf(float x, float y)
+{
+    float p = deconv_exp2f(y * deconv_log2f(x));
+    return x > 0.0f ? p : 0.0f;
+}
+
 /* R(v) = v - log(1 + exp(a (v - 1))) / a and R'(v) = 1 / (1 + exp(a (v - 1))),
- * written so that neither overflows: past white, R = 1 - log(1 + e^-z) / a. */
+ * written so that neither overflows: with z = a (v - 1) and e = exp(-|z|),
+ * past white R = 1 - log(1 + e) / a. Branch-free, so that it vectorises. */
 static inline float deconv_soft_clip(float v, float *slope)
 {
     const float a = DECONV_SOFT_CLIP_SHARPNESS;
     float z = a * (v - 1.0f);
-    if (z < -17.0f) { /* e^z < 4e-8: R is v to float precision */
-        *slope = 1.0f;
-        return v;
-    }
-    if (z > 0.0f) {
-        float e = expf(-z);
-        *slope = e / (1.0f + e);
-        return 1.0f - log1pf(e) / a;
-    }
-    float e = expf(z);
-    *slope = 1.0f / (1.0f + e);
-    return v - log1pf(e) / a;
+    float az = z < 0.0f ? -z : z;
+    float e = deconv_exp2f(-1.4426950409f * az);
+    float l1 = 0.6931471806f * deconv_log2f(1.0f + e) / a;
+    float inv = 1.0f / (1.0f + e);
+    *slope = z > 0.0f ? e * inv : inv;
+    return z > 0.0f ? 1.0f - l1 : v - l1;
 }
 
 /* The tabulated curve's pieces: below 0 the first segment's line, above 1
@@ -55,7 +96,7 @@ static inline float deconv_table_decode(const deconv_response *r, float u, float
     if (u >= 1.0f) {
         float end_slope = (t[n - 1] - t[n - 2]) * scale;
         float g = end_slope / t[n - 1];
-        float l = t[n - 1] * powf(u, g);
+        float l = t[n - 1] * deconv_powf(u, g);
         *slope = g * l / u;
         return l;
     }
@@ -81,7 +122,7 @@ static inline float deconv_table_encode(const deconv_response *r, float l, float
     if (l >= t[n - 1]) {
         float end_slope = (t[n - 1] - t[n - 2]) * scale;
         float g = end_slope / t[n - 1];
-        float u = powf(l / t[n - 1], 1.0f / g);
+        float u = deconv_powf(l / t[n - 1], 1.0f / g);
         *slope = u / (g * l);
         return u;
     }
@@ -98,19 +139,36 @@ static inline float deconv_table_encode(const deconv_response *r, float l, float
     return ((float)lo + (l - t[lo]) / seg) / scale;
 }
 
+/* The parametric curve's L and G without branches (both pieces computed,
+ * one kept), for loops that vectorise. */
+static inline float deconv_parametric_decode(float u, float a, float b, float c, float d,
+                                             float g, float *slope)
+{
+    float t = a * u + b;
+    t = t > 1e-30f ? t : 1e-30f;
+    float l = deconv_powf(t, g);
+    int power = u >= d;
+    *slope = power ? a * g * l / t : c;
+    return power ? l : c * u;
+}
+
+static inline float deconv_parametric_encode(float l, float a, float b, float c, float d,
+                                             float inv_g, float *slope)
+{
+    float lp = l > 1e-30f ? l : 1e-30f;
+    float t = deconv_powf(lp, inv_g); /* a u + b */
+    int power = l >= c * d;
+    *slope = power ? t * inv_g / (a * lp) : 1.0f / c;
+    return power ? (t - b) / a : l / c;
+}
+
 /* L(u), with L'(u) in *slope. */
 static inline float deconv_decode1(const deconv_response *r, float u, float *slope)
 {
     switch (r->kind) {
     case DECONV_RESPONSE_PARAMETRIC:
-        if (u >= (float)r->d) {
-            float t = (float)r->a * u + (float)r->b;
-            float l = powf(t, (float)r->gamma);
-            *slope = (float)(r->a * r->gamma) * l / t;
-            return l;
-        }
-        *slope = (float)r->c;
-        return (float)r->c * u;
+        return deconv_parametric_decode(u, (float)r->a, (float)r->b, (float)r->c, (float)r->d,
+                                        (float)r->gamma, slope);
     case DECONV_RESPONSE_TABLE: return deconv_table_decode(r, u, slope);
     case DECONV_RESPONSE_LINEAR: break;
     }
@@ -123,13 +181,8 @@ static inline float deconv_encode1(const deconv_response *r, float l, float *slo
 {
     switch (r->kind) {
     case DECONV_RESPONSE_PARAMETRIC:
-        if (l >= (float)(r->c * r->d)) {
-            float t = powf(l, (float)(1.0 / r->gamma)); /* a u + b */
-            *slope = t / ((float)(r->a * r->gamma) * l);
-            return (t - (float)r->b) / (float)r->a;
-        }
-        *slope = (float)(1.0 / r->c);
-        return l / (float)r->c;
+        return deconv_parametric_encode(l, (float)r->a, (float)r->b, (float)r->c, (float)r->d,
+                                        (float)(1.0 / r->gamma), slope);
     case DECONV_RESPONSE_TABLE: return deconv_table_encode(r, l, slope);
     case DECONV_RESPONSE_LINEAR: break;
     }

@@ -98,7 +98,7 @@ check "options after INPUT and --flag=value" [ -s "$T/order.png" ]
 run deblur "$T/b1.png" -o "$T/l.png" --motion 9,30 --iterations 7 --tol 0 --log "$T/log.csv" --quiet
 check "log header" [ "$(head -n 1 "$T/log.csv")" = "phase,level,channel,iteration,objective,data_term,step,seconds,response" ]
 check "log has 7 rows, got $(($(wc -l <"$T/log.csv") - 1))" [ "$(wc -l <"$T/log.csv")" = 8 ]
-check "log rows have 8 fields" awk -F, 'NR > 1 && NF != 8 { exit 1 }' "$T/log.csv"
+check "log rows have 9 fields" awk -F, 'NR > 1 && NF != 9 { exit 1 }' "$T/log.csv"
 check "log iterations count 1..7" [ "$(awk -F, 'NR > 1 { printf "%s", $4 }' "$T/log.csv")" = 1234567 ]
 check "--quiet is quiet" [ ! -s "$T/stderr" ]
 run deblur "$T/b1.png" -o "$T/l.png" --motion 9,30 --iterations 3
@@ -139,7 +139,7 @@ check "blind kernel is 9 wide, 7 high" [ "$(grep -c . "$T/bk.csv")/$(awk -F, 'NR
 check "blind kernel sums to 1, no negative entry" awk -F, '{ for (i = 1; i <= NF; i++) { s += $i; if ($i < 0) neg = 1 } } END { exit !(s > 0.999 && s < 1.001 && !neg) }' "$T/bk.csv"
 check "blind log has kernel and restore rows" [ "$(cut -d, -f1 "$T/blog.csv" | sort -u | tr '\n' ' ')" = "kernel phase restore " ]
 run blind "$T/clean.png" -o "$T/bl2.png" --kernel-size 9 --iterations 3 --levels 1 --kernel-init "$T/k.csv" --kernel-out "$T/bk.png"
-check "blind summary: $(cat "$T/stderr")" grep -q "^deconv: kernel 9x9 estimated in .* s; restored ${S}x$S gray in .* s -> " "$T/stderr"
+check "blind summary: $(cat "$T/stderr")" grep -q "^deconv: kernel 9x9 estimated in .* s; restored ${S}x$S gray in .* s (response .*) -> " "$T/stderr"
 check "blind --kernel-out png is 9x9" [ "$(png_size "$T/bk.png")" = 9x9 ]
 run blind "$T/clean.png" -o "$T/bl3.png" --kernel-size 5 --iterations 2 --kernel-init gaussian --quiet
 

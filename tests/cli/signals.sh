@@ -39,7 +39,7 @@ interrupt() {
     # the log is complete up to the last iteration: whole rows only
     if [ "$(head -n 1 "$T/log.csv")" = "phase,level,channel,iteration,objective,data_term,step,seconds,response" ] &&
         [ "$(wc -l <"$T/log.csv")" -ge 3 ] &&
-        awk -F, 'NR > 1 && (NF != 8 || $4 !~ /^[0-9]+$/) { exit 1 }' "$T/log.csv" &&
+        awk -F, 'NR > 1 && (NF != 9 || $4 !~ /^[0-9]+$/) { exit 1 }' "$T/log.csv" &&
         [ "$(tail -c 1 "$T/log.csv" | od -An -c | tr -d ' ')" = '\n' ]; then ok; else
         bad "$what: incomplete log: $(tail -n 2 "$T/log.csv")"
     fi
