@@ -19,13 +19,20 @@
  * tests/fuzz). The other formats go to stb_image through our own read
  * functions, which notice when it wants bytes past the end of the file: it
  * would otherwise make up zeros (or leave memory uninitialised, as in TGA)
- * and return a truncated file as a complete image. */
+ * and return a truncated file as a complete image.
+ *
+ * Each file's tone curve (deconv_file_info.response, MODEL.md "The camera")
+ * is what its tags say: a PNG's cICP, iCCP, sRGB or gAMA chunk, in that
+ * order of precedence (PNG, third edition), or a JPEG's ICC profile (its
+ * APP2 markers, collected here and parsed by LittleCMS in icc.c). Untagged
+ * files are sRGB; Radiance HDR holds light, so it is linear. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +41,7 @@
 
 #include <png.h>
 #include <stb_image.h>
+#include <zlib.h> /* libpng's own: the iCCP chunk's stream */
 
 #include "internal.h"
 
@@ -107,6 +115,50 @@ static inline unsigned quantize(float v, unsigned maxv)
 }
 
 /* ------------------------------------------------------------------ */
+/* Tone curves from tags                                                */
+/* ------------------------------------------------------------------ */
+
+/* Add a sentence to fi->warning ("; " between two), cut to fit. */
+static void add_warning(deconv_file_info *fi, const char *fmt, ...) DECONV_PRINTF(2, 3);
+static void add_warning(deconv_file_info *fi, const char *fmt, ...)
+{
+    size_t n = strlen(fi->warning);
+    if (n && n + 2 < sizeof fi->warning) {
+        memcpy(fi->warning + n, "; ", 3);
+        n += 2;
+    }
+    if (n + 1 >= sizeof fi->warning)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(fi->warning + n, sizeof fi->warning - n, fmt, ap);
+    va_end(ap);
+}
+
+static void set_srgb(deconv_file_info *fi, const char *name)
+{
+    deconv_response_srgb(&fi->response);
+    snprintf(fi->response.name, sizeof fi->response.name, "%s", name);
+}
+
+/* The curve of an untagged file. */
+static void set_untagged(deconv_file_info *fi) { set_srgb(fi, "sRGB (untagged)"); }
+
+/* sRGB in place of a tag that cannot be used (the caller says why). */
+static void set_assumed_srgb(deconv_file_info *fi) { set_srgb(fi, "sRGB (assumed)"); }
+
+/* An ICC profile's curve, or sRGB and a warning naming what is wrong with
+ * the profile (what says whose profile it is). */
+static void set_from_icc(deconv_file_info *fi, const void *icc, size_t size, const char *what)
+{
+    deconv_error e = {DECONV_OK, ""};
+    if (deconv_response_from_icc(icc, size, &fi->response, &e) == DECONV_OK)
+        return;
+    set_assumed_srgb(fi);
+    add_warning(fi, "%s cannot be used: %s; assuming sRGB", what, e.message);
+}
+
+/* ------------------------------------------------------------------ */
 /* libpng plumbing                                                      */
 /* ------------------------------------------------------------------ */
 
@@ -115,7 +167,13 @@ typedef struct {
     const char *path;
     int io_errno;  /* a read or write failed with this errno */
     char msg[256]; /* libpng's last error message */
+    /* libpng's first warning on each colour chunk (it then drops the chunk):
+     * iCCP, sRGB, gAMA, cICP */
+    char chunk_warning[4][128];
 } png_io;
+
+static const char *const colour_chunks[4] = {"iCCP", "sRGB", "gAMA", "cICP"};
+enum { WARN_ICCP, WARN_SRGB, WARN_GAMA, WARN_CICP };
 
 static void on_png_error(png_structp png, png_const_charp msg)
 {
@@ -124,10 +182,17 @@ static void on_png_error(png_structp png, png_const_charp msg)
     png_longjmp(png, 1);
 }
 
+/* The library never prints; a warning about a colour chunk ("iCCP: ...",
+ * as libpng's chunk warnings start) is kept for deconv_file_info.warning. */
 static void on_png_warning(png_structp png, png_const_charp msg)
 {
-    (void)png;
-    (void)msg; /* the library never prints */
+    png_io *io = png_get_error_ptr(png);
+    if (!io || !msg)
+        return;
+    for (int i = 0; i < 4; i++)
+        if (strncmp(msg, colour_chunks[i], 4) == 0 && msg[4] == ':' && !io->chunk_warning[i][0])
+            snprintf(io->chunk_warning[i], sizeof io->chunk_warning[i], "%s",
+                     msg[5] == ' ' ? msg + 6 : msg + 5);
 }
 
 static void on_png_read(png_structp png, png_bytep data, size_t len)
@@ -178,6 +243,208 @@ typedef struct {
     int complete; /* every row has been read */
 } png_reader;
 
+/* cICP's transfer characteristics (ITU-T H.273) as a curve. */
+static void set_from_cicp(deconv_file_info *fi, int transfer, int full_range)
+{
+    deconv_response *r = &fi->response;
+    switch (transfer) {
+    case 13: /* IEC 61966-2-1 */
+        set_srgb(fi, "sRGB (PNG cICP)");
+        break;
+    case 8: /* linear */
+        deconv_response_linear(r);
+        snprintf(r->name, sizeof r->name, "linear (PNG cICP)");
+        break;
+    case 1: case 6: case 14: case 15: /* Rec. 709 (and BT.601, BT.2020's) */
+        memset(r, 0, sizeof *r);
+        r->kind = DECONV_RESPONSE_PARAMETRIC;
+        /* L = ((u + 0.099) / 1.099)^(1 / 0.45) from u = 0.081 on, u / 4.5 below */
+        r->gamma = 1.0 / 0.45;
+        r->a = 1.0 / 1.099;
+        r->b = 0.099 / 1.099;
+        r->c = 1.0 / 4.5;
+        r->d = 0.081;
+        r->soft_clip = 1;
+        snprintf(r->name, sizeof r->name, "Rec. 709 (PNG cICP)");
+        break;
+    default: /* PQ (16), HLG (18), and the rest */
+        set_assumed_srgb(fi);
+        add_warning(fi, "cICP transfer %d is not supported; assuming sRGB", transfer);
+        break;
+    }
+    if (!full_range)
+        add_warning(fi, "cICP says narrow range (video levels), which is not supported: the "
+                        "samples are read as full range");
+}
+
+/* The largest ICC profile an iCCP chunk may inflate to. */
+#define ICCP_MAX ((size_t)16 << 20)
+
+/* The profile of an iCCP chunk's data: a keyword of 1 to 79 bytes, NUL,
+ * compression method 0, the profile's zlib stream. Returns the profile
+ * (malloc'd) and its size, or NULL and why (empty: out of memory). */
+static unsigned char *iccp_profile(const unsigned char *data, size_t size, size_t *out_size,
+                                   char *why, size_t why_size)
+{
+    size_t k = 0;
+    while (k < size && k < 80 && data[k])
+        k++;
+    why[0] = '\0';
+    if (k == 0 || k >= 80 || k + 2 > size) {
+        snprintf(why, why_size, "a bad keyword");
+        return NULL;
+    }
+    if (data[k + 1] != 0) {
+        snprintf(why, why_size, "compression method %d", data[k + 1]);
+        return NULL;
+    }
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK)
+        return NULL;
+    z.next_in = (Bytef *)(data + k + 2);
+    z.avail_in = (uInt)(size - k - 2); /* libpng keeps chunks below 8 MB */
+    size_t cap = 4096, len = 0;
+    unsigned char *buf = malloc(cap);
+    int rc = Z_OK;
+    while (buf) {
+        z.next_out = buf + len;
+        z.avail_out = (uInt)(cap - len);
+        rc = inflate(&z, Z_NO_FLUSH);
+        len = cap - z.avail_out;
+        if (rc == Z_STREAM_END)
+            break;
+        if (rc != Z_OK && !(rc == Z_BUF_ERROR && z.avail_out == 0)) {
+            if (rc == Z_BUF_ERROR)
+                snprintf(why, why_size, "its zlib stream is truncated");
+            else
+                snprintf(why, why_size, "its zlib stream is corrupt (%s)",
+                         z.msg ? z.msg : "an error");
+            break;
+        }
+        if (z.avail_out == 0) {
+            if (cap >= ICCP_MAX) {
+                snprintf(why, why_size, "a profile of more than %zu MiB", ICCP_MAX >> 20);
+                break;
+            }
+            unsigned char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return NULL;
+    }
+    *out_size = len;
+    return buf;
+}
+
+/* The PNG's tone curve from its chunks (read by png_read_info), in the
+ * precedence of PNG's third edition: cICP, iCCP, sRGB, gAMA. iCCP (and
+ * cICP, which libpng 1.6.39 does not know) are kept as unknown chunks and
+ * read here: libpng's own iCCP handling drops both iCCP and sRGB when both
+ * are present ("too many profiles"). libpng drops a colour chunk it finds
+ * broken, with a warning (kept in io.chunk_warning); a dropped chunk counts
+ * as one that cannot be used. No transformation asks libpng to correct
+ * gamma: the samples stay as stored. Returns DECONV_ERR_NOMEM or OK. */
+static deconv_status png_tone_curve(png_reader *r)
+{
+    deconv_file_info *fi = &r->fi;
+    char (*dropped)[128] = r->io.chunk_warning;
+    fi->warning[0] = '\0';
+
+    int cicp = 0, transfer = 0, full_range = 1;
+    png_unknown_chunkp unknown = NULL, iccp = NULL;
+    int n_unknown = png_get_unknown_chunks(r->png, r->info, &unknown);
+    for (int i = 0; i < n_unknown; i++) {
+        if (!iccp && memcmp(unknown[i].name, "iCCP", 4) == 0)
+            iccp = &unknown[i];
+#ifndef PNG_cICP_SUPPORTED
+        if (!cicp && memcmp(unknown[i].name, "cICP", 4) == 0) {
+            if (unknown[i].size == 4) {
+                cicp = 1;
+                transfer = unknown[i].data[1];
+                full_range = unknown[i].data[3];
+            } else {
+                add_warning(fi, "a cICP chunk of %zu bytes (not 4) was ignored",
+                            unknown[i].size);
+            }
+        }
+#endif
+    }
+#ifdef PNG_cICP_SUPPORTED
+    png_byte primaries, tf, matrix, range;
+    if (png_get_cICP(r->png, r->info, &primaries, &tf, &matrix, &range)) {
+        cicp = 1;
+        transfer = tf;
+        full_range = range;
+    }
+#endif
+    if (!cicp && dropped[WARN_CICP][0])
+        add_warning(fi, "the cICP chunk was ignored: %s", dropped[WARN_CICP]);
+    if (cicp) {
+        set_from_cicp(fi, transfer, full_range);
+        return DECONV_OK;
+    }
+
+    if (iccp) {
+        char why[160];
+        size_t size = 0;
+        unsigned char *profile = iccp_profile(iccp->data, iccp->size, &size, why, sizeof why);
+        if (profile) {
+            set_from_icc(fi, profile, size, "the ICC profile (iCCP chunk)");
+            free(profile);
+            return DECONV_OK;
+        }
+        if (!why[0])
+            return DECONV_ERR_NOMEM;
+        set_assumed_srgb(fi);
+        add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB", why);
+        return DECONV_OK;
+    }
+    if (dropped[WARN_ICCP][0]) {
+        set_assumed_srgb(fi);
+        add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB",
+                    dropped[WARN_ICCP]);
+        return DECONV_OK;
+    }
+    int intent;
+    if (png_get_sRGB(r->png, r->info, &intent)) {
+        set_srgb(fi, "sRGB (PNG sRGB)");
+        return DECONV_OK;
+    }
+    png_fixed_point file_gamma;
+    if (png_get_gAMA_fixed(r->png, r->info, &file_gamma)) {
+        /* stored = light^(file_gamma / 100000): a 45455 (without sRGB) is a
+         * pure gamma of 2.2 */
+        double g = file_gamma > 0 ? 100000.0 / file_gamma : 0.0;
+        if (deconv_response_gamma(&fi->response, g, NULL) == DECONV_OK) {
+            snprintf(fi->response.name, sizeof fi->response.name, "gamma %.3g (PNG gAMA)", g);
+        } else {
+            set_assumed_srgb(fi);
+            add_warning(fi, "gAMA %.5f (a gamma of %.3g) is out of range (0.2 to 5); assuming sRGB",
+                        file_gamma / 100000.0, g);
+        }
+        return DECONV_OK;
+    }
+    for (int i = WARN_SRGB; i <= WARN_GAMA; i++)
+        if (dropped[i][0]) {
+            set_assumed_srgb(fi);
+            add_warning(fi, "the %s chunk cannot be used: %s; assuming sRGB", colour_chunks[i],
+                        dropped[i]);
+            return DECONV_OK;
+        }
+    set_untagged(fi);
+    return DECONV_OK;
+}
+
 /* Everything between setjmp and the end of the file. r is owned by the
  * caller, which frees what it holds whatever this returns. */
 static deconv_status png_read_job(png_reader *r, deconv_error *err)
@@ -201,8 +468,16 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
     if (r->max_pixels > 0 && r->max_pixels < (int64_t)lim)
         lim = (png_uint_32)r->max_pixels;
     png_set_user_limits(r->png, lim, lim);
+#ifdef PNG_cICP_SUPPORTED
+    static const png_byte kept[] = "iCCP";
+#else
+    static const png_byte kept[] = "iCCP\0cICP";
+#endif
+    png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_ALWAYS, kept, (int)(sizeof kept / 5));
 
     png_read_info(r->png, r->info);
+    if (png_tone_curve(r) != DECONV_OK)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
     png_uint_32 w, h;
     int depth, ctype, interlace;
     png_get_IHDR(r->png, r->info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
@@ -282,6 +557,7 @@ static deconv_image *read_png(FILE *f, const char *path, const unsigned char *he
 
     png_reader r;
     memset(&r, 0, sizeof r);
+    r.fi = *fi;
     r.io.f = f;
     r.io.path = path;
     r.max_pixels = max_pixels;
@@ -748,6 +1024,8 @@ static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
     }
     fi->bits = 16; /* more precision than 8 bits: keep it in the output */
     fi->has_alpha = 0;
+    deconv_response_linear(&fi->response); /* its values are light */
+    snprintf(fi->response.name, sizeof fi->response.name, "linear (Radiance HDR)");
     return im;
 }
 
@@ -755,11 +1033,20 @@ static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
 /* stb_image                                                            */
 /* ------------------------------------------------------------------ */
 
-/* stb_image 2.27 decodes a JPEG scan with a Huffman table that no DHT
- * segment defined, from uninitialised memory (then reading wild addresses:
- * found by tests/fuzz), and writes past its tables on a DHT segment of more
- * than 256 codes. Walk the segments first and refuse both; anything else
- * odd is left to stb_image. Returns what is wrong, or NULL. */
+/* Whether stb_image may take the file for a JPEG: it skips 0xFF fill bytes
+ * before SOI (0xD8) as before any marker, so "FF FF FF D8" is one (found by
+ * tests/fuzz: such a file escaped jpeg_check). A head of fill bytes only
+ * may be one too. */
+static int jpeg_like(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    if (n < 2 || p[0] != 0xFF)
+        return 0;
+    while (i < n && p[i] == 0xFF)
+        i++;
+    return i == n || p[i] == 0xD8;
+}
+
 /* The byte after the next 0xFF (and its fill bytes) of f, or EOF. */
 static int next_marker(FILE *f)
 {
@@ -772,11 +1059,106 @@ static int next_marker(FILE *f)
     return c;
 }
 
+/* A JPEG's ICC profile: APP2 segments of "ICC_PROFILE\0", a sequence
+ * number from 1, the count of segments, and that part of the profile,
+ * before the first scan (ICC.1, annex B). The parts are put together in the
+ * order of their numbers, whatever the order of the segments. Returns 1
+ * with the profile in *icc (malloc'd) and its size in *size, 0 when there is
+ * none, -1 when the segments do not make a profile (why says why), -2 when
+ * out of memory. LittleCMS parses the profile (icc.c). */
+static int jpeg_icc(FILE *f, unsigned char **icc, size_t *size, char *why, size_t why_size)
+{
+    unsigned char *part[256] = {NULL};
+    size_t part_size[256] = {0};
+    int count = 0, found = 0, status = 0;
+    *icc = NULL;
+    *size = 0;
+    why[0] = '\0';
+    if (fseek(f, 0, SEEK_SET) != 0) /* SOI, after any fill bytes, is the first marker */
+        return 0;
+    while (status == 0) {
+        int marker = next_marker(f);
+        if (marker == EOF || marker == 0xD9 || marker == 0xDA) /* EOI, SOS */
+            break;
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
+            continue; /* no length */
+        int hi = getc(f), lo = getc(f);
+        if (hi == EOF || lo == EOF)
+            break;
+        long len = (long)(hi << 8 | lo) - 2;
+        if (len < 0)
+            break;
+        unsigned char head[14];
+        if (marker != 0xE2 || len < 14) {
+            if (fseek(f, len, SEEK_CUR) != 0)
+                break;
+            continue;
+        }
+        if (fread(head, 1, sizeof head, f) != sizeof head) {
+            break;
+        }
+        len -= 14;
+        if (memcmp(head, "ICC_PROFILE", 12) != 0) { /* another APP2 */
+            if (fseek(f, len, SEEK_CUR) != 0)
+                break;
+            continue;
+        }
+        int seq = head[12], n = head[13];
+        found = 1;
+        if (n == 0 || seq == 0 || seq > n) {
+            snprintf(why, why_size, "an ICC profile marker numbered %d of %d", seq, n);
+            status = -1;
+        } else if (count && n != count) {
+            snprintf(why, why_size, "the ICC profile's markers disagree on their count (%d, %d)",
+                     count, n);
+            status = -1;
+        } else if (part[seq]) {
+            snprintf(why, why_size, "ICC profile marker %d of %d appears twice", seq, n);
+            status = -1;
+        } else if (!(part[seq] = malloc(len ? (size_t)len : 1))) {
+            status = -2;
+        } else if (fread(part[seq], 1, (size_t)len, f) != (size_t)len) {
+            snprintf(why, why_size, "the file ends inside ICC profile marker %d of %d", seq, n);
+            status = -1;
+        } else {
+            count = n;
+            part_size[seq] = (size_t)len;
+        }
+    }
+    size_t total = 0;
+    for (int i = 1; status == 0 && i <= count; i++) {
+        if (!part[i]) {
+            snprintf(why, why_size, "ICC profile marker %d of %d is missing", i, count);
+            status = -1;
+        }
+        total += part_size[i];
+    }
+    if (status == 0 && found) {
+        if (!(*icc = malloc(total ? total : 1))) {
+            status = -2;
+        } else {
+            for (int i = 1; i <= count; i++) {
+                memcpy(*icc + *size, part[i], part_size[i]);
+                *size += part_size[i];
+            }
+            status = 1;
+        }
+    }
+    for (int i = 0; i < 256; i++)
+        free(part[i]);
+    return status;
+}
+
+/* stb_image 2.27 decodes a JPEG scan with a Huffman table that no DHT
+ * segment defined, from uninitialised memory (then reading wild addresses:
+ * found by tests/fuzz), and writes past its tables on a DHT segment of more
+ * than 256 codes. Walk the segments first and refuse both; anything else
+ * odd is left to stb_image. Returns what is wrong, or NULL. */
 static const char *jpeg_check(FILE *f)
 {
     int defined[2][4] = {{0}}; /* [DC, AC][table] */
     int progressive = 0, m = -1;
-    if (fseek(f, 2, SEEK_SET) != 0) /* after SOI */
+    if (fseek(f, 0, SEEK_SET) != 0) /* SOI, after any fill bytes, is the first marker */
         return NULL;
     for (;;) {
         if (m < 0) /* find the next marker; stray bytes are skipped */
@@ -912,7 +1294,7 @@ static const char *bmp_check(FILE *f, char *why, size_t why_size)
 
 static int known_signature(const unsigned char *p, size_t n)
 {
-    return (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) ||     /* JPEG */
+    return jpeg_like(p, n) ||                                               /* JPEG */
            (n >= 2 && p[0] == 'B' && p[1] == 'M') ||                        /* BMP */
            (n >= 4 && memcmp(p, "GIF8", 4) == 0) ||                         /* GIF */
            (n >= 4 && memcmp(p, "8BPS", 4) == 0);                           /* PSD */
@@ -996,7 +1378,7 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
                     "'%s' is not a supported image (" SUPPORTED_FORMATS ")", path);
         return NULL;
     }
-    if (n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) {
+    if (jpeg_like(head, n)) {
         const char *problem = jpeg_check(f);
         if (problem) {
             deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
@@ -1082,6 +1464,27 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
     stbi_image_free(pixels);
     fi->bits = wide ? 16 : 8;
     fi->has_alpha = lc == 2 || lc == 4;
+    /* BMP, TGA, GIF and PSD stay untagged (sRGB); a JPEG may carry an ICC
+     * profile (EXIF's colour space tag is not read) */
+    if (jpeg_like(head, n)) {
+        unsigned char *icc;
+        size_t icc_size;
+        char why[128];
+        clearerr(f);
+        int got = jpeg_icc(f, &icc, &icc_size, why, sizeof why);
+        if (got == 1) {
+            set_from_icc(fi, icc, icc_size, "the ICC profile (APP2 markers)");
+        } else if (got == -1) {
+            set_assumed_srgb(fi);
+            add_warning(fi, "the ICC profile (APP2 markers) cannot be used: %s; assuming sRGB",
+                        why);
+        } else if (got == -2) {
+            deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+            deconv_image_free(im);
+            im = NULL;
+        }
+        free(icc);
+    }
     return im;
 }
 
@@ -1129,7 +1532,10 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_fil
         return NULL;
     }
 
-    deconv_file_info fi = {8, 0};
+    deconv_file_info fi;
+    memset(&fi, 0, sizeof fi);
+    fi.bits = 8;
+    set_untagged(&fi); /* PNM, BMP, TGA, GIF, PSD; the others say theirs */
     deconv_image *im;
     if (n >= 8 && png_sig_cmp(head, 0, 8) == 0)
         im = read_png(f, path, head, n, max_pixels, &fi, err);

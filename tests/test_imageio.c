@@ -1,6 +1,8 @@
-/* Image files (imageio.c, atomic_file.c): every PNG layout libpng reads,
- * the hand-read PNM family, the stb_image formats, the size limit, broken
- * files and the atomic writer. Fixtures are made at run time in a temporary
+/* Image files (imageio.c, atomic_file.c, icc.c): every PNG layout libpng
+ * reads, the hand-read PNM family, the stb_image formats, the size limit,
+ * broken files, the atomic writer, and the tone curve each file's tags give
+ * (PNG cICP, iCCP, sRGB, gAMA; a JPEG's ICC profile; ICC profiles made by
+ * LittleCMS, JPEGs by libjpeg). Fixtures are made at run time in a temporary
  * folder: PNGs by libpng directly, the other formats byte by byte. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -17,10 +19,20 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+
+#include <jpeglib.h> /* after stdio.h */
+#include <lcms2.h>
 
 #include "check.h"
 #include "deconv.h"
 #include "internal.h" /* the atomic writer */
+#include "response.h" /* deconv_response_check */
+
+/* The ICC fuzz target's checks, run on its seeds and regressions here. */
+#define LLVMFuzzerTestOneInput fuzz_icc_one
+#include "fuzz/fuzz_icc.c"
+#undef LLVMFuzzerTestOneInput
 
 static char g_dir[512];
 
@@ -259,7 +271,7 @@ static void test_gray_low_depths(void)
         snprintf(name, sizeof name, "gray%d.png", d);
         CHECK(write_png_spec(at(name), &s) == 0, "fixture %s", name);
         deconv_error err = {0};
-        deconv_file_info info = {0, -1};
+        deconv_file_info info = {.bits = 0, .has_alpha = -1};
         deconv_image *im = deconv_image_read(at(name), 0, &info, &err);
         CHECK(im != NULL, "gray %d bit: %s", d, err.message);
         if (!im)
@@ -314,7 +326,7 @@ static void test_direct_layouts(void)
                 snprintf(name, sizeof name, "direct_c%d_b%d_i%d.png", ch, bits, il);
                 CHECK(write_png_spec(at(name), &s) == 0, "fixture %s", name);
                 deconv_error err = {0};
-                deconv_file_info info = {0, -1};
+                deconv_file_info info = {.bits = 0, .has_alpha = -1};
                 deconv_image *im = deconv_image_read(at(name), 0, &info, &err);
                 CHECK(im != NULL, "%s: %s", name, err.message);
                 if (im) {
@@ -352,7 +364,7 @@ static void test_palette_and_trns(void)
                   NULL, 0, NULL};
     CHECK(write_png_spec(at("pal.png"), &s) == 0, "fixture pal.png");
     deconv_error err = {0};
-    deconv_file_info info = {0, -1};
+    deconv_file_info info = {.bits = 0, .has_alpha = -1};
     deconv_image *im = deconv_image_read(at("pal.png"), 0, &info, &err);
     CHECK(im != NULL, "palette: %s", err.message);
     if (im) {
@@ -480,7 +492,7 @@ static void test_round_trips(void)
                 free(raw);
             }
 
-            deconv_file_info info = {0, -1};
+            deconv_file_info info = {.bits = 0, .has_alpha = -1};
             deconv_image *back = deconv_image_read(at(name), 0, &info, &err);
             CHECK(back != NULL, "%s: read: %s", name, err.message);
             if (back) {
@@ -966,6 +978,9 @@ static void test_pnm(void)
               "g8.pgm: shape");
         for (int i = 0; i < 6; i++)
             CHECK(im->data[i] == want[i] / 255.0f, "g8.pgm: sample %d is %g", i, im->data[i]);
+        CHECK(info.response.kind == DECONV_RESPONSE_PARAMETRIC &&
+                  !strcmp(info.response.name, "sRGB (untagged)") && !info.warning[0],
+              "g8.pgm: '%s'", info.response.name);
         deconv_image_free(im);
     }
 
@@ -1076,6 +1091,8 @@ static void test_stb_formats(void)
                 for (int c = 0; c < 3; c++)
                     bad += sample(im, c, y, x) != rgb[y][x][c] / 255.0f;
         CHECK(bad == 0, "bmp: %d wrong samples", bad);
+        CHECK(!strcmp(info.response.name, "sRGB (untagged)") && !info.warning[0],
+              "bmp: '%s'", info.response.name);
         deconv_image_free(im);
     }
 
@@ -1102,6 +1119,8 @@ static void test_stb_formats(void)
             for (int c = 0; c < 4; c++)
                 bad += sample(im, c, i / 2, i % 2) != tpx[i][c] / 255.0f;
         CHECK(bad == 0, "tga: %d wrong samples", bad);
+        CHECK(!strcmp(info.response.name, "sRGB (untagged)") && !info.warning[0],
+              "tga: '%s'", info.response.name);
         deconv_image_free(im);
     }
 
@@ -1116,6 +1135,8 @@ static void test_stb_formats(void)
                   info.bits == 8 && sample(im, 3, 0, 0) == 0.0f,
               "gif: %dx%dx%d alpha %g", im->width, im->height, im->channels,
               im->channels == 4 ? sample(im, 3, 0, 0) : -1);
+        CHECK(!strcmp(info.response.name, "sRGB (untagged)") && !info.warning[0],
+              "gif: '%s'", info.response.name);
         deconv_image_free(im);
     }
 
@@ -1131,6 +1152,10 @@ static void test_stb_formats(void)
     if ((im = read_ok("a.hdr", &info))) {
         CHECK(im->width == 2 && im->height == 1 && im->channels == 3 && info.bits == 16,
               "hdr: shape %dx%dx%d bits %d", im->width, im->height, im->channels, info.bits);
+        /* its values are light */
+        CHECK(info.response.kind == DECONV_RESPONSE_LINEAR && !info.response.soft_clip &&
+                  !strcmp(info.response.name, "linear (Radiance HDR)") && !info.warning[0],
+              "hdr: kind %d '%s'", (int)info.response.kind, info.response.name);
         if (im->channels == 3) {
             CHECK(sample(im, 0, 0, 0) == 1.0f && sample(im, 1, 0, 0) == 0.5f &&
                       sample(im, 2, 0, 0) == 0.0f,
@@ -1143,6 +1168,859 @@ static void test_stb_formats(void)
         }
         deconv_image_free(im);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Tone curves: PNG chunks, ICC profiles, JPEG APP2 markers             */
+/* ------------------------------------------------------------------ */
+
+/* L(u) of a response at one value. */
+static double decode_at(const deconv_response *r, double u)
+{
+    float in = (float)u, out;
+    deconv_response_decode(r, &in, &out, 1);
+    return out;
+}
+
+static double srgb_light(double u)
+{
+    return u <= 0.04045 ? u / 12.92 : pow((u + 0.055) / 1.055, 2.4);
+}
+
+/* The response follows f within tol at a few values across [0, 1]. */
+static int follows(const deconv_response *r, double (*f)(double, double), double p, double tol)
+{
+    static const double us[] = {0.0, 0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0};
+    for (size_t i = 0; i < sizeof us / sizeof us[0]; i++)
+        if (!(fabs(decode_at(r, us[i]) - f(us[i], p)) <= tol))
+            return 0;
+    return 1;
+}
+
+static double f_srgb(double u, double p) { return (void)p, srgb_light(u); }
+static double f_pow(double u, double g) { return pow(u, g); }
+static double f_rec709(double u, double p)
+{
+    (void)p;
+    return u < 0.081 ? u / 4.5 : pow((u + 0.099) / 1.099, 1 / 0.45);
+}
+
+/* A profile's bytes (malloc'd), or NULL. Closes h. */
+static unsigned char *profile_bytes(cmsHPROFILE h, size_t *n)
+{
+    cmsUInt32Number size = 0;
+    unsigned char *buf = NULL;
+    if (h && cmsSaveProfileToMem(h, NULL, &size) && size && (buf = malloc(size)) &&
+        !cmsSaveProfileToMem(h, buf, &size)) {
+        free(buf);
+        buf = NULL;
+    }
+    if (h)
+        cmsCloseProfile(h);
+    *n = buf ? size : 0;
+    return buf;
+}
+
+static void set_description(cmsHPROFILE h, const char *text)
+{
+    cmsMLU *mlu = cmsMLUalloc(NULL, 1);
+    cmsMLUsetASCII(mlu, "en", "US", text);
+    cmsWriteTag(h, cmsSigProfileDescriptionTag, mlu);
+    cmsMLUfree(mlu);
+}
+
+/* An RGB profile (sRGB's primaries, D65) with the three curves given. */
+static cmsHPROFILE rgb_profile(cmsToneCurve *r, cmsToneCurve *g, cmsToneCurve *b)
+{
+    cmsCIExyY d65 = {0.3127, 0.3290, 1.0};
+    cmsCIExyYTRIPLE primaries = {{0.64, 0.33, 1.0}, {0.30, 0.60, 1.0}, {0.15, 0.06, 1.0}};
+    cmsToneCurve *curves[3] = {r, g, b};
+    return cmsCreateRGBProfile(&d65, &primaries, curves);
+}
+
+typedef enum {
+    ICC_SRGB,
+    ICC_GAMMA18,   /* curv of one entry: a pure gamma of 1.8 */
+    ICC_GRAY22,    /* a gray profile, gamma 2.2 */
+    ICC_TABLE,     /* curv of 256 entries: u^2 */
+    ICC_PARAM5,    /* parametric type 5 (ICC's 4) without offsets: Rec. 709 */
+    ICC_BIG,       /* three different curves of 12000 entries: > 64 KiB */
+    ICC_LAB,       /* a Lab profile: no TRC */
+    ICC_LUT,       /* an RGB profile without its green TRC (as LUT-based ones are) */
+    ICC_FALLING,   /* a decreasing curve */
+    ICC_FLAT,      /* a constant curve */
+    ICC_BRIGHT,    /* parametric, white at light 2^2.4 */
+    ICC_LONG_NAME  /* gamma 1.8 with a 100-character description */
+} icc_kind;
+
+static unsigned char *make_profile(icc_kind kind, size_t *n)
+{
+    cmsHPROFILE h = NULL;
+    cmsToneCurve *c[3] = {NULL, NULL, NULL};
+    switch (kind) {
+    case ICC_SRGB: h = cmsCreate_sRGBProfile(); break;
+    case ICC_GAMMA18:
+    case ICC_LONG_NAME:
+        c[0] = cmsBuildGamma(NULL, 1.8);
+        h = rgb_profile(c[0], c[0], c[0]);
+        if (kind == ICC_LONG_NAME)
+            set_description(h, "A profile whose description is far too long to fit in the name "
+                               "of a response, which has 80 bytes");
+        else
+            set_description(h, "gamma 1.8 test");
+        break;
+    case ICC_GRAY22:
+        c[0] = cmsBuildGamma(NULL, 2.2);
+        h = cmsCreateGrayProfile(cmsD50_xyY(), c[0]);
+        break;
+    case ICC_TABLE:
+    case ICC_FALLING:
+    case ICC_FLAT: {
+        cmsUInt16Number t[256];
+        for (int i = 0; i < 256; i++) {
+            double u = i / 255.0;
+            double v = kind == ICC_TABLE ? u * u : kind == ICC_FALLING ? 1 - u : 0.5;
+            t[i] = (cmsUInt16Number)lround(v * 65535);
+        }
+        c[0] = cmsBuildTabulatedToneCurve16(NULL, 256, t);
+        h = rgb_profile(c[0], c[0], c[0]);
+        break;
+    }
+    case ICC_BRIGHT: {
+        const double p[5] = {2.4, 2.0, 0.0, 0.1, 0.04};
+        c[0] = cmsBuildParametricToneCurve(NULL, 4, p);
+        h = rgb_profile(c[0], c[0], c[0]);
+        break;
+    }
+    case ICC_PARAM5: {
+        const double p[7] = {1 / 0.45, 1 / 1.099, 0.099 / 1.099, 1 / 4.5, 0.081, 0, 0};
+        c[0] = cmsBuildParametricToneCurve(NULL, 5, p);
+        h = rgb_profile(c[0], c[0], c[0]);
+        break;
+    }
+    case ICC_BIG: {
+        enum { N = 12000 };
+        cmsUInt16Number *t = malloc(N * sizeof *t);
+        for (int k = 0; k < 3 && t; k++) {
+            for (int i = 0; i < N; i++)
+                t[i] = (cmsUInt16Number)lround(pow(i / (N - 1.0), 2.0 + 0.1 * k) * 65535);
+            c[k] = cmsBuildTabulatedToneCurve16(NULL, N, t);
+        }
+        free(t);
+        /* green (the one read) is u^2.1 */
+        h = rgb_profile(c[0], c[1], c[2]);
+        break;
+    }
+    case ICC_LAB: h = cmsCreateLab4Profile(NULL); break;
+    case ICC_LUT:
+        c[0] = cmsBuildGamma(NULL, 1.8);
+        h = rgb_profile(c[0], c[0], c[0]);
+        cmsWriteTag(h, cmsSigGreenTRCTag, NULL); /* removes it */
+        break;
+    }
+    for (int k = 0; k < 3; k++)
+        if (c[k])
+            cmsFreeToneCurve(c[k]);
+    return profile_bytes(h, n);
+}
+
+/* deconv_response_from_icc on profiles of every kind, and on broken ones. */
+static void test_icc_curves(void)
+{
+    deconv_error err;
+    deconv_response r;
+    size_t n;
+    unsigned char *p;
+
+    p = make_profile(ICC_SRGB, &n);
+    CHECK(p && deconv_response_from_icc(p, n, &r, &err) == DECONV_OK, "sRGB: %s", err.message);
+    CHECK(r.kind == DECONV_RESPONSE_PARAMETRIC && r.soft_clip &&
+              strcmp(r.name, "sRGB (ICC profile 'sRGB built-in')") == 0 &&
+              follows(&r, f_srgb, 0, 1e-5),
+          "sRGB: kind %d, '%s'", (int)r.kind, r.name);
+    free(p);
+
+    p = make_profile(ICC_GAMMA18, &n);
+    CHECK(p && deconv_response_from_icc(p, n, &r, &err) == DECONV_OK, "gamma 1.8: %s",
+          err.message);
+    CHECK(r.kind == DECONV_RESPONSE_PARAMETRIC && r.soft_clip && fabs(r.gamma - 1.8) < 1e-3 &&
+              strcmp(r.name, "ICC profile 'gamma 1.8 test'") == 0,
+          "gamma 1.8: kind %d gamma %g '%s'", (int)r.kind, r.gamma, r.name);
+    CHECK(fabs(decode_at(&r, 0.5) - pow(0.5, 1.8)) < 1e-3 && follows(&r, f_pow, 1.8, 2e-3),
+          "gamma 1.8: L(0.5) = %g", decode_at(&r, 0.5));
+    free(p);
+
+    p = make_profile(ICC_LONG_NAME, &n);
+    CHECK(p && deconv_response_from_icc(p, n, &r, &err) == DECONV_OK, "long name: %s",
+          err.message);
+    CHECK(strlen(r.name) < sizeof r.name && strncmp(r.name, "ICC profile 'A profile", 22) == 0 &&
+              strstr(r.name, "...'") != NULL,
+          "long name: '%s'", r.name);
+    free(p);
+
+    p = make_profile(ICC_GRAY22, &n);
+    CHECK(p && deconv_response_from_icc(p, n, &r, &err) == DECONV_OK, "gray: %s", err.message);
+    CHECK(r.kind == DECONV_RESPONSE_PARAMETRIC && fabs(r.gamma - 2.2) < 1e-3 &&
+              fabs(decode_at(&r, 0.5) - pow(0.5, 2.2)) < 1e-3,
+          "gray 2.2: kind %d gamma %g", (int)r.kind, r.gamma);
+    free(p);
+
+    p = make_profile(ICC_TABLE, &n);
+    CHECK(p && deconv_response_from_icc(p, n, &r, &err) == DECONV_OK, "table: %s", err.message);
+    CHECK(r.kind == DECONV_RESPONSE_TABLE && r.table_size == DECONV_RESPONSE_TABLE_MAX &&
+              r.soft_clip && deconv_response_check(&r, NULL) == DECONV_OK &&
+              follows(&r, f_pow, 2.0, 1e-3),
+          "table: kind %d size %d, L(0.5) = %g", (int)r.kind, r.table_size, decode_at(&r, 0.5));
+    CHECK(isfinite(deconv_response_max(&r)) && deconv_response_max(&r) > 1,
+          "table: max %g", deconv_response_max(&r));
+    free(p);
+
+    p = make_profile(ICC_PARAM5, &n);
+    CHECK(p && deconv_response_from_icc(p, n, &r, &err) == DECONV_OK, "type 5: %s", err.message);
+    CHECK(r.kind == DECONV_RESPONSE_PARAMETRIC && fabs(r.d - 0.081) < 1e-4 &&
+              follows(&r, f_rec709, 0, 1e-3),
+          "type 5: kind %d d %g", (int)r.kind, r.d);
+    free(p);
+
+    p = make_profile(ICC_BIG, &n);
+    CHECK(p && n > 65519, "big profile: %zu bytes", n);
+    CHECK(p && deconv_response_from_icc(p, n, &r, &err) == DECONV_OK, "big: %s", err.message);
+    CHECK(r.kind == DECONV_RESPONSE_TABLE && follows(&r, f_pow, 2.1, 1e-3), "big: L(0.5) = %g",
+          decode_at(&r, 0.5));
+    free(p);
+
+    static const icc_kind unusable[] = {ICC_LAB, ICC_LUT, ICC_FALLING, ICC_FLAT, ICC_BRIGHT};
+    for (int i = 0; i < 5; i++) {
+        p = make_profile(unusable[i], &n);
+        err.message[0] = '\0';
+        CHECK(p && deconv_response_from_icc(p, n, &r, &err) == DECONV_ERR_FORMAT &&
+                  err.message[0],
+              "unusable profile %d: '%s'", i, err.message);
+        free(p);
+    }
+    p = make_profile(ICC_LAB, &n);
+    deconv_response_from_icc(p, n, &r, &err);
+    CHECK(strstr(err.message, "not for RGB or gray") != NULL, "Lab: '%s'", err.message);
+    free(p);
+    p = make_profile(ICC_LUT, &n);
+    deconv_response_from_icc(p, n, &r, &err);
+    CHECK(strstr(err.message, "no green tone curve (a LUT-based profile") != NULL,
+          "no green TRC: '%s'", err.message);
+    free(p);
+    p = make_profile(ICC_FALLING, &n);
+    deconv_response_from_icc(p, n, &r, &err);
+    CHECK(strstr(err.message, "flat or decreasing") != NULL, "decreasing: '%s'", err.message);
+    free(p);
+    p = make_profile(ICC_BRIGHT, &n);
+    deconv_response_from_icc(p, n, &r, &err);
+    CHECK(strstr(err.message, "does not run from black to white") != NULL, "bright: '%s'",
+          err.message);
+    free(p);
+    CHECK(deconv_response_from_icc(NULL, 0, &r, &err) == DECONV_ERR_FORMAT, "NULL profile");
+    CHECK(deconv_response_from_icc("acsp", 4, &r, &err) == DECONV_ERR_FORMAT, "4 bytes");
+
+    /* garbage, truncations and flipped bytes: a status, never a crash; what
+     * is accepted is a valid response */
+    unsigned long long seed = 12345;
+    unsigned char junk[4096];
+    int bad = 0, accepted = 0;
+    for (int t = 0; t < 200; t++) {
+        size_t len = (size_t)(check_rand(&seed) * sizeof junk);
+        for (size_t i = 0; i < len; i++)
+            junk[i] = (unsigned char)(check_rand(&seed) * 256);
+        deconv_status s = deconv_response_from_icc(junk, len, &r, &err);
+        bad += s != DECONV_ERR_FORMAT || !err.message[0];
+    }
+    CHECK(bad == 0, "random bytes: %d not refused with a message", bad);
+    static const icc_kind kinds[] = {ICC_SRGB, ICC_GAMMA18, ICC_TABLE, ICC_GRAY22};
+    for (int k = 0; k < 4; k++) {
+        p = make_profile(kinds[k], &n);
+        if (!p)
+            continue;
+        unsigned char *q = malloc(n);
+        for (size_t len = 0; len < n; len++) {
+            memcpy(q, p, len);
+            deconv_status s = deconv_response_from_icc(q, len, &r, &err);
+            bad += !(s == DECONV_ERR_FORMAT ||
+                     (s == DECONV_OK && deconv_response_check(&r, NULL) == DECONV_OK));
+        }
+        for (size_t i = 0; i < n; i++) {
+            memcpy(q, p, n);
+            q[i] ^= (unsigned char)(1 + check_rand(&seed) * 255);
+            deconv_status s = deconv_response_from_icc(q, n, &r, &err);
+            accepted += s == DECONV_OK;
+            bad += !(s == DECONV_ERR_FORMAT ||
+                     (s == DECONV_OK && deconv_response_check(&r, NULL) == DECONV_OK &&
+                      isfinite(deconv_response_max(&r))));
+        }
+        free(q);
+        free(p);
+    }
+    CHECK(bad == 0 && accepted > 0, "truncated or flipped: %d bad (%d accepted)", bad, accepted);
+}
+
+/* The fuzz_icc target's seed corpus and regressions (tests/fuzz), through
+ * the target itself, which aborts on a broken promise. */
+static void test_icc_fuzz_inputs(void)
+{
+#ifdef DECONV_TEST_DATA
+    static const char *const dirs[] = {DECONV_TEST_DATA "/../fuzz/corpus/fuzz_icc",
+                                       DECONV_TEST_DATA "/../fuzz/regressions/fuzz_icc"};
+    int files = 0;
+    for (int k = 0; k < 2; k++) {
+        DIR *d = opendir(dirs[k]);
+        CHECK(d != NULL, "cannot open %s", dirs[k]);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%s", dirs[k], e->d_name);
+            size_t n;
+            unsigned char *data = slurp(path, &n);
+            CHECK(data != NULL, "cannot read %s", path);
+            if (data)
+                fuzz_icc_one(data, n);
+            free(data);
+            files++;
+        }
+        if (d)
+            closedir(d);
+    }
+    CHECK(files >= 10, "only %d ICC fuzz inputs", files);
+#endif
+}
+
+/* A 4 x 4 RGB (or gray) PNG through libpng, with the colour chunks asked
+ * for: sRGB, gAMA (file gamma, 0: none), iCCP (profile bytes), cICP
+ * (transfer, -1: none; as an unknown chunk, which libpng 1.6.39 is). */
+typedef struct {
+    int gray, srgb, gama, cicp, cicp_range;
+    const unsigned char *icc;
+    size_t icc_size;
+} png_tags;
+
+static int write_tagged_png(const char *path, const png_tags *t)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        return -1;
+    }
+    png_init_io(png, f);
+    int ch = t->gray ? 1 : 3;
+    png_set_IHDR(png, info, 4, 4, 8, t->gray ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (t->srgb)
+        png_set_sRGB(png, info, PNG_sRGB_INTENT_PERCEPTUAL);
+    if (t->gama)
+        png_set_gAMA_fixed(png, info, t->gama);
+    if (t->icc)
+        png_set_iCCP(png, info, "test", PNG_COMPRESSION_TYPE_BASE, t->icc,
+                     (png_uint_32)t->icc_size);
+    png_unknown_chunk cicp;
+    if (t->cicp >= 0) {
+        static const png_byte name[5] = "cICP";
+        memcpy(cicp.name, name, 5);
+        png_byte data[4] = {1, (png_byte)t->cicp, 0, (png_byte)t->cicp_range};
+        cicp.data = data;
+        cicp.size = 4;
+        cicp.location = PNG_HAVE_IHDR;
+        png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, name, 1);
+        png_set_unknown_chunks(png, info, &cicp, 1);
+    }
+    png_write_info(png, info);
+    unsigned char row[12];
+    for (int y = 0; y < 4; y++) {
+        for (int i = 0; i < 4 * ch; i++)
+            row[i] = (unsigned char)(16 * y + 5 * i);
+        png_write_row(png, row);
+    }
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Put a chunk right after IHDR (byte 33) of a PNG file; crc_ok 0 spoils its
+ * CRC. */
+static int insert_chunk(const char *path, const char *type, const void *data, size_t len,
+                        int crc_ok)
+{
+    size_t n;
+    unsigned char *file = slurp(path, &n);
+    unsigned char *out = file ? malloc(n + len + 12) : NULL;
+    if (!out || n < 33) {
+        free(file);
+        free(out);
+        return -1;
+    }
+    memcpy(out, file, 33);
+    put32(out + 33, (uint32_t)len);
+    memcpy(out + 37, type, 4);
+    if (len)
+        memcpy(out + 41, data, len);
+    put32(out + 41 + len, crc32_of(out + 37, len + 4) ^ (crc_ok ? 0 : 1));
+    memcpy(out + 45 + len, file + 33, n - 33);
+    int rc = write_bytes(path, out, n + len + 12);
+    free(file);
+    free(out);
+    return rc;
+}
+
+/* An iCCP chunk's data: name, NUL, method 0, and the zlib stream of the
+ * bytes given (compressed 0: the bytes as they are). *len receives its
+ * size. */
+static unsigned char *iccp_data(const void *bytes, size_t n, int compressed, size_t *len)
+{
+    uLongf z = compressBound((uLong)n);
+    unsigned char *out = malloc(6 + z + n);
+    if (!out)
+        return NULL;
+    memcpy(out, "test\0\0", 6);
+    if (compressed) {
+        if (compress(out + 6, &z, bytes, (uLong)n) != Z_OK) {
+            free(out);
+            return NULL;
+        }
+    } else {
+        memcpy(out + 6, bytes, n);
+        z = n;
+    }
+    *len = 6 + z;
+    return out;
+}
+
+/* Read a file and give its tone curve and warning in *info. */
+static int read_info(const char *name, deconv_file_info *info)
+{
+    deconv_error err = {0};
+    deconv_image *im = deconv_image_read(at(name), 0, info, &err);
+    CHECK(im != NULL, "%s: %s", name, err.message);
+    deconv_image_free(im);
+    return im != NULL;
+}
+
+static void test_png_tone_curves(void)
+{
+    deconv_file_info info;
+    size_t n18, nsrgb, ngray, nlab;
+    unsigned char *g18 = make_profile(ICC_GAMMA18, &n18);
+    unsigned char *srgb = make_profile(ICC_SRGB, &nsrgb);
+    unsigned char *gray22 = make_profile(ICC_GRAY22, &ngray);
+    unsigned char *lab = make_profile(ICC_LAB, &nlab);
+    const png_tags none = {0, 0, 0, -1, 1, NULL, 0};
+    png_tags t;
+
+    write_tagged_png(at("untagged.png"), &none);
+    if (read_info("untagged.png", &info))
+        CHECK(info.response.kind == DECONV_RESPONSE_PARAMETRIC && info.response.soft_clip &&
+                  !strcmp(info.response.name, "sRGB (untagged)") && !info.warning[0] &&
+                  follows(&info.response, f_srgb, 0, 1e-5),
+              "untagged: '%s', warning '%s'", info.response.name, info.warning);
+
+    t = none, t.srgb = 1;
+    write_tagged_png(at("srgb.png"), &t);
+    if (read_info("srgb.png", &info))
+        CHECK(!strcmp(info.response.name, "sRGB (PNG sRGB)") && !info.warning[0] &&
+                  follows(&info.response, f_srgb, 0, 1e-5),
+              "sRGB chunk: '%s', warning '%s'", info.response.name, info.warning);
+
+    /* gAMA 45455 without sRGB: a pure gamma of 2.2; 100000: of 1 */
+    static const struct {
+        int gama;
+        double g;
+        const char *name;
+    } gamas[] = {{45455, 2.2, "gamma 2.2 (PNG gAMA)"}, {100000, 1.0, "gamma 1 (PNG gAMA)"},
+                 {55556, 1.8, "gamma 1.8 (PNG gAMA)"}};
+    for (int i = 0; i < 3; i++) {
+        t = none, t.gama = gamas[i].gama;
+        write_tagged_png(at("gama.png"), &t);
+        if (read_info("gama.png", &info))
+            CHECK(info.response.kind == DECONV_RESPONSE_PARAMETRIC && info.response.soft_clip &&
+                      fabs(info.response.gamma - gamas[i].g) < 1e-4 &&
+                      !strcmp(info.response.name, gamas[i].name) && !info.warning[0] &&
+                      fabs(decode_at(&info.response, 0.5) - pow(0.5, gamas[i].g)) < 1e-4,
+                  "gAMA %d: gamma %g '%s' warning '%s'", gamas[i].gama, info.response.gamma,
+                  info.response.name, info.warning);
+    }
+    /* out of deconv's range (gamma 10), and out of libpng's (file gamma 5,
+     * which libpng drops with a warning) */
+    t = none, t.gama = 10000;
+    write_tagged_png(at("gama10.png"), &t);
+    if (read_info("gama10.png", &info))
+        CHECK(!strcmp(info.response.name, "sRGB (assumed)") && strstr(info.warning, "gAMA") &&
+                  follows(&info.response, f_srgb, 0, 1e-5),
+              "gAMA 10000: '%s', warning '%s'", info.response.name, info.warning);
+    write_tagged_png(at("gama5.png"), &none);
+    unsigned char g5[4] = {0, 0, 0, 5};
+    insert_chunk(at("gama5.png"), "gAMA", g5, 4, 1);
+    if (read_info("gama5.png", &info))
+        CHECK(!strcmp(info.response.name, "sRGB (assumed)") && strstr(info.warning, "gAMA"),
+              "gAMA 5: '%s', warning '%s'", info.response.name, info.warning);
+
+    /* iCCP: the profile's curve, ahead of gAMA */
+    t = none, t.icc = g18, t.icc_size = n18;
+    write_tagged_png(at("iccp18.png"), &t);
+    if (read_info("iccp18.png", &info))
+        CHECK(info.response.kind == DECONV_RESPONSE_PARAMETRIC && !info.warning[0] &&
+                  fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 &&
+                  !strcmp(info.response.name, "ICC profile 'gamma 1.8 test'"),
+              "iCCP gamma 1.8: '%s' L(0.5) %g warning '%s'", info.response.name,
+              decode_at(&info.response, 0.5), info.warning);
+    t.gama = 100000;
+    write_tagged_png(at("iccp18_gama.png"), &t);
+    if (read_info("iccp18_gama.png", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 && !info.warning[0],
+              "iCCP before gAMA: '%s'", info.response.name);
+    t = none, t.icc = srgb, t.icc_size = nsrgb;
+    write_tagged_png(at("iccp_srgb.png"), &t);
+    if (read_info("iccp_srgb.png", &info))
+        CHECK(!strncmp(info.response.name, "sRGB (ICC profile", 17) &&
+                  follows(&info.response, f_srgb, 0, 1e-5) && !info.warning[0],
+              "iCCP sRGB: '%s'", info.response.name);
+    t = none, t.gray = 1, t.icc = gray22, t.icc_size = ngray;
+    write_tagged_png(at("iccp_gray.png"), &t);
+    if (read_info("iccp_gray.png", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 2.2)) < 1e-3 && !info.warning[0],
+              "iCCP gray 2.2: '%s' warning '%s'", info.response.name, info.warning);
+
+    /* cICP: ahead of everything */
+    static const struct {
+        int transfer;
+        deconv_response_kind kind;
+        const char *name;
+        double (*f)(double, double);
+        double p;
+        int warns;
+    } cicps[] = {{13, DECONV_RESPONSE_PARAMETRIC, "sRGB (PNG cICP)", f_srgb, 0, 0},
+                 {8, DECONV_RESPONSE_LINEAR, "linear (PNG cICP)", f_pow, 1, 0},
+                 {1, DECONV_RESPONSE_PARAMETRIC, "Rec. 709 (PNG cICP)", f_rec709, 0, 0},
+                 {16, DECONV_RESPONSE_PARAMETRIC, "sRGB (assumed)", f_srgb, 0, 1},
+                 {18, DECONV_RESPONSE_PARAMETRIC, "sRGB (assumed)", f_srgb, 0, 1}};
+    for (int i = 0; i < 5; i++) {
+        t = none, t.cicp = cicps[i].transfer, t.icc = g18, t.icc_size = n18, t.gama = 45455;
+        write_tagged_png(at("cicp.png"), &t);
+        if (read_info("cicp.png", &info)) {
+            const deconv_response *r = &info.response;
+            CHECK(r->kind == cicps[i].kind && !strcmp(r->name, cicps[i].name) &&
+                      follows(r, cicps[i].f, cicps[i].p, 1e-4) &&
+                      r->soft_clip == (cicps[i].transfer != 8) &&
+                      !info.warning[0] == !cicps[i].warns,
+                  "cICP %d: kind %d '%s' L(0.5) %g warning '%s'", cicps[i].transfer,
+                  (int)r->kind, r->name, decode_at(r, 0.5), info.warning);
+            if (cicps[i].warns)
+                CHECK(strstr(info.warning, "cICP transfer") != NULL, "cICP %d: warning '%s'",
+                      cicps[i].transfer, info.warning);
+        }
+    }
+    t = none, t.cicp = 13, t.cicp_range = 0;
+    write_tagged_png(at("cicp_narrow.png"), &t);
+    if (read_info("cicp_narrow.png", &info))
+        CHECK(!strcmp(info.response.name, "sRGB (PNG cICP)") && strstr(info.warning, "narrow"),
+              "cICP narrow: '%s' warning '%s'", info.response.name, info.warning);
+    /* a cICP of 3 bytes is ignored: the iCCP after it counts */
+    t = none, t.icc = g18, t.icc_size = n18;
+    write_tagged_png(at("cicp_short.png"), &t);
+    insert_chunk(at("cicp_short.png"), "cICP", "\x01\x0d\x00", 3, 1);
+    if (read_info("cicp_short.png", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 &&
+                  strstr(info.warning, "cICP"),
+              "short cICP: '%s' warning '%s'", info.response.name, info.warning);
+
+    /* broken iCCP chunks: sRGB and a warning, whatever is wrong */
+    unsigned long long seed = 99;
+    unsigned char junk[600];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(check_rand(&seed) * 256);
+    unsigned char spoilt[2048];
+    memcpy(spoilt, g18, n18 < sizeof spoilt ? n18 : sizeof spoilt);
+    /* the green TRC's type, in the tag table after the 128-byte header */
+    uint32_t tags = (uint32_t)spoilt[128] << 24 | spoilt[129] << 16 | spoilt[130] << 8 | spoilt[131];
+    for (uint32_t k = 0; k < tags && 132 + 12 * k + 12 <= n18; k++) {
+        const unsigned char *e = spoilt + 132 + 12 * k;
+        uint32_t off = (uint32_t)e[4] << 24 | e[5] << 16 | e[6] << 8 | e[7];
+        if (!memcmp(e, "gTRC", 4) && off + 4 <= n18)
+            memcpy(spoilt + off, "junk", 4);
+    }
+    const struct {
+        const char *what;
+        int compressed;
+        const unsigned char *bytes;
+        size_t n;
+        int crc_ok;
+    } broken[] = {
+        {"random bytes, not zlib", 0, junk, sizeof junk, 1},
+        {"random bytes, compressed", 1, junk, sizeof junk, 1},
+        {"a truncated profile", 1, NULL, 0, 1}, /* g18's first half, below */
+        {"a corrupt green TRC", 1, spoilt, 0, 1},
+        {"a Lab profile", 1, NULL, 0, 1},
+    };
+    for (int i = 0; i < 5; i++) {
+        const unsigned char *bytes = broken[i].bytes ? broken[i].bytes : i == 4 ? lab : g18;
+        size_t n = broken[i].n ? broken[i].n : i == 2 ? n18 / 2 : i == 4 ? nlab : n18;
+        size_t len = 0;
+        unsigned char *chunk = iccp_data(bytes, n, broken[i].compressed, &len);
+        write_tagged_png(at("bad_iccp.png"), &none);
+        insert_chunk(at("bad_iccp.png"), "iCCP", chunk, len, broken[i].crc_ok);
+        free(chunk);
+        if (read_info("bad_iccp.png", &info))
+            CHECK(!strcmp(info.response.name, "sRGB (assumed)") &&
+                      follows(&info.response, f_srgb, 0, 1e-5) &&
+                      strstr(info.warning, "iCCP") && strstr(info.warning, "assuming sRGB"),
+                  "iCCP with %s: '%s' warning '%s'", broken[i].what, info.response.name,
+                  info.warning);
+    }
+    /* a zlib stream cut short, another compression method, no keyword, and
+     * a stream that inflates past 16 MiB */
+    {
+        size_t len, zn = 40 << 20;
+        unsigned char *zeros = calloc(zn, 1);
+        unsigned char *chunk = iccp_data(g18, n18, 1, &len);
+        unsigned char *bomb = zeros ? iccp_data(zeros, zn, 1, &zn) : NULL;
+        const struct {
+            const char *what, *said;
+            const unsigned char *data;
+            size_t n;
+        } more[] = {{"a truncated stream", "truncated", chunk, len / 2},
+                    {"method 1", "compression method 1", NULL, len},
+                    {"no keyword", "keyword", chunk + 4, len - 4},
+                    {"a stream of 40 MiB", "16 MiB", bomb, zn}};
+        for (int i = 0; chunk && bomb && i < 4; i++) {
+            unsigned char *d = malloc(more[i].n);
+            memcpy(d, more[i].data ? more[i].data : chunk, more[i].n);
+            if (!more[i].data)
+                d[5] = 1;
+            write_tagged_png(at("bad_iccp.png"), &none);
+            insert_chunk(at("bad_iccp.png"), "iCCP", d, more[i].n, 1);
+            free(d);
+            if (read_info("bad_iccp.png", &info))
+                CHECK(!strcmp(info.response.name, "sRGB (assumed)") &&
+                          strstr(info.warning, more[i].said) &&
+                          strstr(info.warning, "assuming sRGB"),
+                      "iCCP with %s: '%s' warning '%s'", more[i].what, info.response.name,
+                      info.warning);
+        }
+        free(zeros);
+        free(chunk);
+        free(bomb);
+    }
+    /* a bad CRC: libpng warns but keeps the profile (its zlib stream has its
+     * own check), and so the profile counts */
+    {
+        size_t len;
+        unsigned char *chunk = iccp_data(g18, n18, 1, &len);
+        write_tagged_png(at("iccp_crc.png"), &none);
+        insert_chunk(at("iccp_crc.png"), "iCCP", chunk, len, 0);
+        free(chunk);
+    }
+    if (read_info("iccp_crc.png", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3,
+              "iCCP with a bad CRC: '%s' warning '%s'", info.response.name, info.warning);
+    /* a gray profile on an RGB image: its curve is still the file's (libpng
+     * would refuse the chunk; it is read here) */
+    write_tagged_png(at("gray_on_rgb.png"), &none);
+    {
+        size_t len;
+        unsigned char *chunk = iccp_data(gray22, ngray, 1, &len);
+        insert_chunk(at("gray_on_rgb.png"), "iCCP", chunk, len, 1);
+        free(chunk);
+    }
+    if (read_info("gray_on_rgb.png", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 2.2)) < 1e-3 && !info.warning[0],
+              "gray iCCP on RGB: '%s' warning '%s'", info.response.name, info.warning);
+    /* both sRGB and iCCP (in either order): iCCP counts */
+    t = none, t.icc = g18, t.icc_size = n18;
+    write_tagged_png(at("srgb_iccp.png"), &t);
+    insert_chunk(at("srgb_iccp.png"), "sRGB", "\0", 1, 1);
+    if (read_info("srgb_iccp.png", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 && !info.warning[0],
+              "sRGB, then iCCP: '%s' warning '%s'", info.response.name, info.warning);
+    {
+        size_t len, n;
+        unsigned char *chunk = iccp_data(g18, n18, 1, &len);
+        t = none, t.srgb = 1;
+        write_tagged_png(at("iccp_srgb2.png"), &t);
+        insert_chunk(at("iccp_srgb2.png"), "iCCP", chunk, len, 1);
+        free(chunk);
+        unsigned char *file = slurp(at("iccp_srgb2.png"), &n);
+        CHECK(file && n > 60 && !memcmp(file + 37, "iCCP", 4), "iCCP first");
+        free(file);
+    }
+    if (read_info("iccp_srgb2.png", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 && !info.warning[0],
+              "iCCP, then sRGB: '%s' warning '%s'", info.response.name, info.warning);
+    free(g18);
+    free(srgb);
+    free(gray22);
+    free(lab);
+}
+
+/* A 16 x 8 RGB JPEG through libjpeg, with the APP2 markers given: the
+ * profile through jpeg_write_icc_profile (split as libjpeg splits it), or
+ * segments made here. */
+typedef struct {
+    int seq, count;
+    const unsigned char *data;
+    size_t n;
+    const char *tag; /* NULL: "ICC_PROFILE" */
+} app2_segment;
+
+static int write_jpeg(const char *path, const unsigned char *icc, size_t icc_size,
+                      const app2_segment *segs, int nsegs)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = 16;
+    c.image_height = 8;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_start_compress(&c, TRUE);
+    if (icc)
+        jpeg_write_icc_profile(&c, icc, (unsigned)icc_size);
+    for (int i = 0; i < nsegs; i++) {
+        unsigned char *m = malloc(14 + segs[i].n);
+        memcpy(m, segs[i].tag ? segs[i].tag : "ICC_PROFILE", 12);
+        m[12] = (unsigned char)segs[i].seq;
+        m[13] = (unsigned char)segs[i].count;
+        memcpy(m + 14, segs[i].data, segs[i].n);
+        jpeg_write_marker(&c, JPEG_APP0 + 2, m, (unsigned)(14 + segs[i].n));
+        free(m);
+    }
+    unsigned char row[48];
+    for (int y = 0; y < 8; y++) {
+        for (int i = 0; i < 48; i++)
+            row[i] = (unsigned char)(10 * y + 4 * i);
+        JSAMPROW rp = row;
+        jpeg_write_scanlines(&c, &rp, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void test_jpeg_tone_curves(void)
+{
+    deconv_file_info info;
+    size_t n18, nbig, nlab;
+    unsigned char *g18 = make_profile(ICC_GAMMA18, &n18);
+    unsigned char *big = make_profile(ICC_BIG, &nbig);
+    unsigned char *lab = make_profile(ICC_LAB, &nlab);
+    if (!g18 || !big || !lab) {
+        CHECK(0, "profiles for the JPEG tests");
+        goto done;
+    }
+
+    write_jpeg(at("untagged.jpg"), NULL, 0, NULL, 0);
+    if (read_info("untagged.jpg", &info))
+        CHECK(!strcmp(info.response.name, "sRGB (untagged)") && !info.warning[0],
+              "untagged JPEG: '%s'", info.response.name);
+    /* another APP2 is not a profile */
+    app2_segment other = {1, 1, (const unsigned char *)"FlashPix", 8, "FPXR\0\0\0\0\0\0\0"};
+    write_jpeg(at("fpxr.jpg"), NULL, 0, &other, 1);
+    if (read_info("fpxr.jpg", &info))
+        CHECK(!strcmp(info.response.name, "sRGB (untagged)") && !info.warning[0],
+              "APP2 FPXR: '%s' warning '%s'", info.response.name, info.warning);
+
+    write_jpeg(at("icc18.jpg"), g18, n18, NULL, 0);
+    if (read_info("icc18.jpg", &info))
+        CHECK(info.response.kind == DECONV_RESPONSE_PARAMETRIC && !info.warning[0] &&
+                  fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 &&
+                  !strcmp(info.response.name, "ICC profile 'gamma 1.8 test'"),
+              "JPEG gamma 1.8: '%s' L(0.5) %g warning '%s'", info.response.name,
+              decode_at(&info.response, 0.5), info.warning);
+
+    /* 0xFF fill bytes before SOI: stb_image reads it, and so the profile */
+    {
+        size_t n;
+        unsigned char *file = slurp(at("icc18.jpg"), &n);
+        unsigned char *filled = file ? malloc(n + 2) : NULL;
+        if (filled) {
+            filled[0] = filled[1] = 0xFF;
+            memcpy(filled + 2, file, n);
+            write_bytes(at("icc18_fill.jpg"), filled, n + 2);
+        }
+        free(file);
+        free(filled);
+        if (read_info("icc18_fill.jpg", &info))
+            CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 && !info.warning[0],
+                  "JPEG after fill bytes: '%s' warning '%s'", info.response.name, info.warning);
+    }
+
+    /* more than one marker holds: libjpeg splits it */
+    write_jpeg(at("icc_big.jpg"), big, nbig, NULL, 0);
+    if (read_info("icc_big.jpg", &info))
+        CHECK(info.response.kind == DECONV_RESPONSE_TABLE && !info.warning[0] &&
+                  follows(&info.response, f_pow, 2.1, 1e-3),
+              "JPEG big profile: kind %d '%s' warning '%s'", (int)info.response.kind,
+              info.response.name, info.warning);
+
+    /* split in two here, in order and the other way round */
+    size_t half = n18 / 2;
+    app2_segment two[2] = {{1, 2, g18, half, NULL}, {2, 2, g18 + half, n18 - half, NULL}};
+    app2_segment rev[2] = {two[1], two[0]};
+    write_jpeg(at("icc_two.jpg"), NULL, 0, two, 2);
+    if (read_info("icc_two.jpg", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 && !info.warning[0],
+              "JPEG two markers: '%s' warning '%s'", info.response.name, info.warning);
+    write_jpeg(at("icc_rev.jpg"), NULL, 0, rev, 2);
+    if (read_info("icc_rev.jpg", &info))
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 && !info.warning[0],
+              "JPEG two markers reversed: '%s' warning '%s'", info.response.name, info.warning);
+
+    /* bad sequences, and profiles that are not ones */
+    unsigned long long seed = 7;
+    unsigned char junk[700];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(check_rand(&seed) * 256);
+    const struct {
+        const char *what, *said;
+        app2_segment s[2];
+        int n;
+    } bad[] = {
+        {"a missing second part", "missing", {{1, 2, NULL, 0, NULL}}, 1},
+        {"part 3 of 2", "numbered 3 of 2", {{1, 2, NULL, 0, NULL}, {3, 2, NULL, 0, NULL}}, 2},
+        {"part 0", "numbered 0", {{0, 1, NULL, 0, NULL}}, 1},
+        {"counts 2 and 3", "disagree", {{1, 2, NULL, 0, NULL}, {2, 3, NULL, 0, NULL}}, 2},
+        {"part 1 twice", "twice", {{1, 2, NULL, 0, NULL}, {1, 2, NULL, 0, NULL}}, 2},
+        {"random bytes", "corrupt", {{1, 1, junk, sizeof junk, NULL}}, 1},
+        {"a truncated profile", "", {{1, 1, NULL, 1, NULL}}, 1},
+        {"a Lab profile", "not for RGB or gray", {{1, 1, NULL, 2, NULL}}, 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        app2_segment s[2];
+        for (int k = 0; k < bad[i].n; k++) {
+            s[k] = bad[i].s[k];
+            if (!s[k].data) { /* halves of the gamma 1.8 profile, or the markers above */
+                int whole = s[k].n == 1, is_lab = s[k].n == 2;
+                s[k].data = is_lab ? lab : whole ? g18 : s[k].seq <= 1 ? g18 : g18 + half;
+                s[k].n = is_lab ? nlab : whole ? n18 / 3 : s[k].seq <= 1 ? half : n18 - half;
+            }
+        }
+        write_jpeg(at("bad_icc.jpg"), NULL, 0, s, bad[i].n);
+        if (read_info("bad_icc.jpg", &info))
+            CHECK(!strcmp(info.response.name, "sRGB (assumed)") &&
+                      follows(&info.response, f_srgb, 0, 1e-5) &&
+                      strstr(info.warning, "ICC profile") && strstr(info.warning, bad[i].said) &&
+                      strstr(info.warning, "assuming sRGB"),
+                  "JPEG with %s: '%s' warning '%s'", bad[i].what, info.response.name,
+                  info.warning);
+    }
+done:
+    free(g18);
+    free(big);
+    free(lab);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1212,6 +2090,10 @@ int main(void)
     test_broken_files();
     test_pnm();
     test_stb_formats();
+    test_icc_curves();
+    test_icc_fuzz_inputs();
+    test_png_tone_curves();
+    test_jpeg_tone_curves();
     test_photos();
     CHECK(count_tmp(g_dir) == 0, "temporary files left");
     if (!getenv("DECONV_TEST_KEEP")) /* set it to look at the fixtures */

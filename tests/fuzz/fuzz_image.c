@@ -7,6 +7,8 @@
  * the promises of deconv.h (sizes, channels, samples in [0, 1]); it is then
  * written as PNG in the file's depth (the atomic writer too) and read again,
  * which must give the same image within the rounding of that depth.
+ * The file's tone curve (from its PNG colour chunks or JPEG ICC profile,
+ * fuzz_icc.c's checks) must be a valid one, and its warning a string.
  * A broken promise aborts: the fuzzer reports it as a crash.
  *
  * Also compiled into tests/test_fuzz_regressions.c, which replays the corpus
@@ -21,6 +23,10 @@
 #include <unistd.h>
 
 #include "deconv.h"
+
+#define FUZZ_ICC_CHECKS_ONLY
+#include "fuzz_icc.c"
+#undef FUZZ_ICC_CHECKS_ONLY
 
 #define FUZZ_IMAGE_MAX_PIXELS (4 << 20)
 
@@ -85,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     deconv_error err = {DECONV_OK, ""};
-    deconv_file_info info = {0, 0};
+    deconv_file_info info = {.bits = 0};
     deconv_image *im = deconv_image_read(fi_in, FUZZ_IMAGE_MAX_PIXELS, &info, &err);
     if (!im) {
         /* a failure must say why */
@@ -98,10 +104,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fi_broken("file info: bits not 8 or 16", NULL);
     if (info.has_alpha != (im->channels == 2 || im->channels == 4))
         fi_broken("file info: has_alpha disagrees with the channels", NULL);
+    if (!memchr(info.warning, '\0', sizeof info.warning))
+        fi_broken("file info: the warning is not terminated", NULL);
+    fc_check_response(&info.response);
 
     if (deconv_image_write_png(im, fi_out, info.bits, &err) != DECONV_OK)
         fi_broken("writing a valid image failed", &err);
-    deconv_file_info info2 = {0, 0};
+    deconv_file_info info2 = {.bits = 0};
     deconv_image *back = deconv_image_read(fi_out, 0, &info2, &err);
     if (!back)
         fi_broken("the PNG written cannot be read", &err);

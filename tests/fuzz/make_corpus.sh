@@ -6,6 +6,9 @@
 # of tests/data, kernels from 'deconv psf'); Python 3 with PIL (Debian's
 # python3-pil) converts them to the other formats, and writes by hand those
 # PIL cannot (interlaced and low-depth PNG, PNM plain and 16-bit, HDR, PSD).
+# Files with colour tags (ICC profiles for fuzz_icc; PNGs with iCCP, cICP,
+# sRGB or gAMA chunks and JPEGs with ICC profiles) come from
+# make_icc_corpus.c, built here with LittleCMS, libjpeg and libpng.
 # The folders are emptied and remade; every file stays under 4 KB.
 #   usage: tests/fuzz/make_corpus.sh [DECONV]     (default: build/deconv)
 set -euo pipefail
@@ -44,7 +47,8 @@ done
 "$DECONV" psf --gaussian 0.8 -o "$T/psf_gaussian.tsv"
 
 rm -rf "$HERE/corpus"
-mkdir -p "$HERE/corpus/fuzz_image" "$HERE/corpus/fuzz_kernel_text" "$HERE/corpus/fuzz_flags"
+mkdir -p "$HERE/corpus/fuzz_image" "$HERE/corpus/fuzz_kernel_text" "$HERE/corpus/fuzz_flags" \
+    "$HERE/corpus/fuzz_icc"
 "$PYTHON" - "$T" "$HERE/corpus" <<'PY'
 import os, shutil, struct, sys, zlib
 from PIL import Image
@@ -268,6 +272,9 @@ flags = {
 for n, t in flags.items():
     put(FLG, n + ".txt", t)
 PY
+# ---- colour tags
+"${CC:-cc}" -O1 -o "$T/make_icc_corpus" "$HERE/make_icc_corpus.c" -llcms2 -ljpeg -lpng -lm
+"$T/make_icc_corpus" "$HERE/corpus"
 n=0; total=0
 for f in "$HERE"/corpus/*/*; do n=$((n + 1)); total=$((total + $(stat -c %s "$f"))); done
 echo "make_corpus: $n files, $total bytes in $HERE/corpus"

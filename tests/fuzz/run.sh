@@ -7,7 +7,7 @@
 # undefined behaviour, timed out or ran out of memory, and then keeps the
 # scratch folder (with the crashing inputs) and names it.
 #   usage: tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
-#   (default 60 s; targets fuzz_image fuzz_kernel_text fuzz_flags)
+#   (default 60 s; targets fuzz_image fuzz_kernel_text fuzz_flags fuzz_icc)
 #   environment: DECONV_FUZZ_BUILD (build folder), FUZZ_ARGS (more libFuzzer flags)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +15,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SECONDS_PER_TARGET=${1:-60}
 [ $# -gt 0 ] && shift
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_image fuzz_kernel_text fuzz_flags)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_image fuzz_kernel_text fuzz_flags fuzz_icc)
 BUILD=${DECONV_FUZZ_BUILD:-$ROOT/build-fuzz}
 [[ $SECONDS_PER_TARGET =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: SECONDS_PER_TARGET must be a positive integer" >&2; exit 2; }
 
@@ -31,7 +31,7 @@ SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/deconv-fuzz.XXXXXX")
 FILES=$(mktemp -d /dev/shm/deconv-fuzz.XXXXXX 2>/dev/null) || FILES=$SCRATCH/files
 mkdir -p "$FILES"
 trap 'rm -rf "$FILES"' EXIT
-declare -A MAX_LEN=([fuzz_image]=16384 [fuzz_kernel_text]=4096 [fuzz_flags]=1024)
+declare -A MAX_LEN=([fuzz_image]=16384 [fuzz_kernel_text]=4096 [fuzz_flags]=1024 [fuzz_icc]=16384)
 failed=()
 printf '%-18s %12s %8s  %s\n' target executions seconds result
 for t in "${TARGETS[@]}"; do
