@@ -45,6 +45,7 @@
  * restoration looks sharpest with the most compact kernel (start_score). */
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -806,13 +807,17 @@ static void dilate(const unsigned char *in, int iw, int ih, unsigned char *out, 
 /* The kernel step where y is clipped (after edge selection). A clipped
  * pixel only says that the light was at least white, and the light of a
  * lamp has gradients far larger than any other edge: fitted as they are,
- * the lights pull the kernel to whatever their clipped streaks look like.
- * So the selected gradients of x are dropped wherever x feeds a clipped
- * pixel of y, and every pixel of y whose window meets a dropped gradient
- * (a clipped pixel, or one within a kernel of it) is fitted to the current
- * kernel applied to what is left: there the kernel step has nothing to
- * gain (EM's rule for missing data); everywhere else it fits y, whose
- * windows are then whole. Returns 0 when out of memory. */
+ * the lights pull the kernel to whatever their clipped streaks look like
+ * (and, filled with the model's prediction alone, their curvature swamps
+ * the fit: the kernel stayed a delta). So the selected gradients of x are
+ * dropped wherever x feeds a clipped pixel of y, and every pixel of y
+ * whose window meets a dropped gradient (a clipped pixel, or one within a
+ * kernel of it) is fitted to the current kernel applied to what is left:
+ * there the kernel step has nothing to gain (EM's rule for missing data);
+ * everywhere else it fits y, whose windows are then whole. Dropping only
+ * the gradients of x brighter than white was tried: the estimate's x is
+ * brighter than white over most clipped areas, so it dropped as much.
+ * Returns 0 when out of memory. */
 static int mask_clipped(level *l)
 {
     if (!l->clip)
@@ -904,8 +909,8 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
             return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for pyramid level %d", lv + 1);
         }
         deconv_resize(deconv_image_plane(lum, 1), N, M, next.clip, n, m);
-        for (size_t i = 0; i < ny; i++) /* a level pixel touching a clipped one */
-            next.clip[i] = next.clip[i] > 0.01f ? 1.0f : 0.0f;
+        for (size_t i = 0; i < ny; i++) /* a level pixel mostly clipped */
+            next.clip[i] = next.clip[i] > 0.5f ? 1.0f : 0.0f;
     }
     if (lv == 0) {
         deconv_pad_replicate(next.y, n, m, (kh - 1) / 2, kh - 1 - (kh - 1) / 2, (kw - 1) / 2,
