@@ -29,9 +29,25 @@
  * estimate's kernel correlation with the true kernel (best shift) and the
  * PSNR of the restoration with it (deconv blind's settings).
  *
- *   camera [--data DIR] [--cases N] [--seed N] [--threads N] [--gray]
+ * Tuning (docs/tuning-camera.md): --tv-factors F1,F2,... restores each
+ * case once per factor, with F times the automatic TV weight (the one
+ * deconv_deblur picks for the model), one PSNR column per factor, and the
+ * summary adds the mean gain per factor and the oracle (each case's best
+ * factor); --tv L restores with the fixed weight L instead. --jpeg Q passes
+ * the blurry photo through JPEG compression at quality Q (libjpeg, 4:2:0
+ * for colour, as cameras save) and reads it back; with --png-base the
+ * factors multiply the automatic weight of the photo before compression
+ * (the weight had JPEG not touched the noise). --noise-list restores
+ * nothing: per case, the true noise, deconv_deblur's estimate (the mean
+ * of deconv_estimate_noise over the colour channels) and their ratio.
+ * --first N starts at case N (the draws differ from those of a run that
+ * starts at 0: the random generator is not advanced over the cases left
+ * out).
+ *
+ *   camera [--data DIR] [--cases N] [--first N] [--seed N] [--threads N] [--gray]
  *          [--iterations N] [--only linear|srgb] [--save DIR] [--blind]
  *          [--starts N] [--scale S] (photos resized by S first)
+ *          [--tv-factors F,...] [--tv L] [--jpeg Q] [--png-base] [--noise-list]
  *
  * DIR defaults to ../shared/data beside the source tree. --save writes
  * each case's sharp and blurry PNG and kernel CSV (to look at, or to run
@@ -42,6 +58,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jpeglib.h>
 
 #include "deconv.h"
 #include "internal.h" /* deconv_resize */
@@ -215,6 +233,75 @@ static deconv_kernel *levin_kernel(const char *data, int index)
     return deconv_kernel_load(path, 1, NULL);
 }
 
+/* y through JPEG at the given quality and back, in memory (libjpeg's
+ * defaults: 4:2:0 chroma for colour, as cameras and editors save). */
+static int jpeg_roundtrip(deconv_image *y, int quality)
+{
+    const int w = y->width, h = y->height, ch = y->channels;
+    const size_t n = (size_t)w * h;
+    unsigned char *pix = malloc(n * ch), *buf = NULL;
+    unsigned long size = 0;
+    if (!pix)
+        return 0;
+    for (int c = 0; c < ch; c++)
+        for (size_t i = 0; i < n; i++) {
+            float v = y->data[c * n + i];
+            pix[i * ch + c] = (unsigned char)lroundf(255 * (v < 0 ? 0 : (v > 1 ? 1 : v)));
+        }
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr jerr;
+    cinfo.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &buf, &size);
+    cinfo.image_width = w, cinfo.image_height = h, cinfo.input_components = ch;
+    cinfo.in_color_space = ch == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = pix + (size_t)cinfo.next_scanline * w * ch;
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+
+    struct jpeg_decompress_struct dinfo;
+    dinfo.err = jpeg_std_error(&jerr);
+    jpeg_create_decompress(&dinfo);
+    jpeg_mem_src(&dinfo, buf, size);
+    jpeg_read_header(&dinfo, TRUE);
+    jpeg_start_decompress(&dinfo);
+    while (dinfo.output_scanline < dinfo.output_height) {
+        JSAMPROW row = pix + (size_t)dinfo.output_scanline * w * ch;
+        jpeg_read_scanlines(&dinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&dinfo);
+    jpeg_destroy_decompress(&dinfo);
+    free(buf);
+    for (int c = 0; c < ch; c++)
+        for (size_t i = 0; i < n; i++)
+            y->data[c * n + i] = pix[i * ch + c] / 255.0f;
+    free(pix);
+    return 1;
+}
+
+/* The automatic TV weight and noise estimate deconv_deblur picks for y
+ * under p (a run of no iterations). */
+static double automatic_weight(const deconv_image *y, const deconv_kernel *k,
+                               const deconv_deblur_params *p, double *noise)
+{
+    deconv_deblur_params q = *p;
+    deconv_report rep;
+    q.iterations = 0;
+    q.tv = -1;
+    deconv_image *x = deconv_deblur(y, k, &q, &rep, NULL);
+    int ok = x != NULL;
+    deconv_image_free(x);
+    if (noise)
+        *noise = ok ? rep.noise : -1;
+    return ok ? rep.tv : -1;
+}
+
 static void save_case(const char *dir, int index, const deconv_image *ref, const deconv_image *y,
                       const deconv_kernel *k)
 {
@@ -230,11 +317,15 @@ static void save_case(const char *dir, int index, const deconv_image *ref, const
 int main(int argc, char **argv)
 {
     const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL;
-    int cases = 12, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
-    double scale = 1;
+    int cases = 12, first = 0, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
+    double scale = 1, fixed_tv = -1;
+    int jpeg = 0, noise_list = 0, nfactors = 0, png_base = 0;
+    enum { MAX_FACTORS = 16 };
+    double factors[MAX_FACTORS];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--first") && i + 1 < argc) first = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) rng_state ^= strtoull(argv[++i], NULL, 10) * 0x9E3779B97F4A7C15ull;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iterations") && i + 1 < argc) iterations = atoi(argv[++i]);
@@ -244,9 +335,29 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--blind")) blind = 1;
         else if (!strcmp(argv[i], "--starts") && i + 1 < argc) starts = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale = atof(argv[++i]);
-        else {
-            fprintf(stderr, "usage: camera [--data DIR] [--cases N] [--seed N] [--threads N] "
-                            "[--gray] [--iterations N] [--only linear|srgb] [--save DIR]\n");
+        else if (!strcmp(argv[i], "--tv") && i + 1 < argc) fixed_tv = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--jpeg") && i + 1 < argc) jpeg = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--noise-list")) noise_list = 1;
+        else if (!strcmp(argv[i], "--png-base")) png_base = 1;
+        else if (!strcmp(argv[i], "--tv-factors") && i + 1 < argc) {
+            char *s = argv[++i], *end;
+            for (nfactors = 0; nfactors < MAX_FACTORS && *s; nfactors++) {
+                factors[nfactors] = strtod(s, &end);
+                if (end == s || !(factors[nfactors] > 0))
+                    break;
+                s = *end == ',' ? end + 1 : end;
+            }
+            if (*s) {
+                fprintf(stderr, "camera: --tv-factors wants up to %d positive numbers, "
+                                "comma-separated\n", MAX_FACTORS);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: camera [--data DIR] [--cases N] [--first N] [--seed N] "
+                            "[--threads N] [--gray] [--iterations N] [--only linear|srgb] "
+                            "[--save DIR] "
+                            "[--blind] [--starts N] [--scale S] [--tv-factors F,...] [--tv L] "
+                            "[--jpeg Q] [--png-base] [--noise-list]\n");
             return 2;
         }
     }
@@ -258,14 +369,41 @@ int main(int argc, char **argv)
     static const double noises[3] = {0.005, 0.01, 0.02};
     static const int shake_sizes[5] = {19, 23, 27, 31, 75};
 
-    printf("%-4s %-22s %-6s %-9s %5s %6s %7s %8s %8s %7s\n", "case", "photo", "scene", "kernel",
-           "noise", "clip%", "blurry", "linear", "srgb", "sec");
-    double gain[2][SCENES] = {{0}}, worst[2][SCENES];
-    int count[SCENES] = {0};
+    /* the restorations of each case under each model: one per factor */
+    const int runs = nfactors > 0 ? nfactors : 1;
+    if (noise_list)
+        printf("%-4s %-22s %-6s %-9s %5s %6s %7s %8s %6s %9s\n", "case", "photo", "scene",
+               "kernel", "noise", "clip%", "blurry", "estimate", "ratio", "tv(srgb)");
+    else if (nfactors > 0) {
+        printf("%-4s %-22s %-6s %-9s %5s %6s %7s %8s", "case", "photo", "scene", "kernel", "noise",
+               "clip%", "blurry", "estimate");
+        for (int m = 0; m < 2; m++)
+            if (!only || !strcmp(only, model_names[m])) {
+                printf(" %9s", m ? "tv(srgb)" : "tv(lin)");
+                for (int f = 0; f < nfactors; f++) {
+                    char head[32];
+                    snprintf(head, sizeof head, "%c%g", m ? 's' : 'l', factors[f]);
+                    printf(" %7s", head);
+                }
+            }
+        printf(" %7s\n", "sec");
+    } else
+        printf("%-4s %-22s %-6s %-9s %5s %6s %7s %8s %8s %7s\n", "case", "photo", "scene",
+               "kernel", "noise", "clip%", "blurry", "linear", "srgb", "sec");
+    double gain[2][MAX_FACTORS][SCENES] = {{{0}}}, worst[2][MAX_FACTORS][SCENES];
+    double oracle[2][SCENES] = {{0}}, oracle_worst[2][SCENES];
+    double ratio_sum[SCENES][3] = {{0}}, ratio_min[SCENES][3], ratio_max[SCENES][3];
+    int count[SCENES] = {0}, ratio_count[SCENES][3] = {{0}};
     for (int m = 0; m < 2; m++)
-        for (int s = 0; s < SCENES; s++)
-            worst[m][s] = 1e9;
-    for (int ci = 0; ci < cases; ci++) {
+        for (int s = 0; s < SCENES; s++) {
+            oracle_worst[m][s] = 1e9;
+            for (int f = 0; f < MAX_FACTORS; f++)
+                worst[m][f][s] = 1e9;
+        }
+    for (int s = 0; s < SCENES; s++)
+        for (int l = 0; l < 3; l++)
+            ratio_min[s][l] = 1e9, ratio_max[s][l] = -1e9;
+    for (int ci = first; ci < first + cases; ci++) {
         case_spec cs;
         cs.photo = ci % PHOTOS;
         cs.scene = ci % SCENES;
@@ -344,6 +482,12 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < (size_t)N * M; i++)
                 rc[i] = rc[i] > 1 ? 1 : (rc[i] < 0 ? 0 : rc[i]);
         }
+        /* --png-base: the factors multiply the weight of the uncompressed photo */
+        deconv_image *y_png = jpeg > 0 && png_base ? deconv_image_clone(y) : NULL;
+        if (jpeg > 0 && !jpeg_roundtrip(y, jpeg)) {
+            fprintf(stderr, "camera: out of memory\n");
+            return 1;
+        }
         if (save)
             save_case(save, ci, ref, y, k);
         char kname[16];
@@ -358,9 +502,31 @@ int main(int argc, char **argv)
                scene_names[cs.scene], kname, cs.noise, 100 * clipped, blurry);
         fflush(stdout);
         count[cs.scene]++;
+        if (noise_list) {
+            deconv_deblur_params p;
+            deconv_deblur_defaults(&p);
+            p.response = srgb;
+            p.threads = threads;
+            double sigma, tv = automatic_weight(y, k, &p, &sigma);
+            int l = (ci / 4) % 3;
+            double ratio = sigma / cs.noise;
+            ratio_sum[cs.scene][l] += ratio, ratio_count[cs.scene][l]++;
+            ratio_min[cs.scene][l] = fmin(ratio_min[cs.scene][l], ratio);
+            ratio_max[cs.scene][l] = fmax(ratio_max[cs.scene][l], ratio);
+            printf(" %8.5f %6.3f %9.3g\n", sigma, ratio, tv);
+            goto next;
+        }
+        if (nfactors > 0) {
+            double sigma = 0;
+            deconv_deblur_params p;
+            deconv_deblur_defaults(&p);
+            automatic_weight(y, k, &p, &sigma);
+            printf(" %8.5f", sigma);
+        }
         for (int m = 0; m < 2; m++) {
             if (only && strcmp(only, model_names[m])) {
-                printf(" %8s", "-");
+                if (nfactors == 0)
+                    printf(" %8s", "-");
                 continue;
             }
             deconv_deblur_params p;
@@ -369,6 +535,8 @@ int main(int argc, char **argv)
             p.threads = threads;
             if (iterations > 0)
                 p.iterations = iterations;
+            if (fixed_tv >= 0)
+                p.tv = fixed_tv;
             double t0 = now();
             deconv_kernel *est = NULL;
             if (blind) {
@@ -394,34 +562,69 @@ int main(int argc, char **argv)
                     deconv_kernel_save(est, kp, NULL);
                 }
             }
-            deconv_image *x = deconv_deblur(y, est ? est : k, &p, NULL, &err);
+            double base = 0, best = -1e9;
+            if (nfactors > 0) {
+                base = automatic_weight(y_png ? y_png : y, est ? est : k, &p, NULL);
+                printf(" %9.3g", base);
+            }
+            for (int f = 0; f < runs; f++) {
+                if (nfactors > 0)
+                    p.tv = factors[f] * base;
+                deconv_image *x = deconv_deblur(y, est ? est : k, &p, NULL, &err);
+                deconv_image *c = x ? deconv_crop_to_input(x, k->width, k->height) : NULL;
+                double q = !c ? -1 : blind ? psnr_shifted(ref, c, 3, 8) : psnr_clipped(ref, c);
+                printf(nfactors > 0 ? " %7.2f" : " %8.2f", q);
+                fflush(stdout);
+                gain[m][f][cs.scene] += q - blurry;
+                if (q - blurry < worst[m][f][cs.scene])
+                    worst[m][f][cs.scene] = q - blurry;
+                best = fmax(best, q - blurry);
+                deconv_image_free(c);
+                deconv_image_free(x);
+            }
+            oracle[m][cs.scene] += best;
+            oracle_worst[m][cs.scene] = fmin(oracle_worst[m][cs.scene], best);
             deconv_kernel_free(est);
             secs += now() - t0;
-            deconv_image *c = x ? deconv_crop_to_input(x, k->width, k->height) : NULL;
-            double q = !c ? -1 : blind ? psnr_shifted(ref, c, 3, 8) : psnr_clipped(ref, c);
-            printf(" %8.2f", q);
-            fflush(stdout);
-            gain[m][cs.scene] += q - blurry;
-            if (q - blurry < worst[m][cs.scene])
-                worst[m][cs.scene] = q - blurry;
-            deconv_image_free(c);
-            deconv_image_free(x);
         }
         printf(" %7.1f\n", secs);
+    next:
+        deconv_image_free(y_png);
         deconv_image_free(ref);
         deconv_image_free(y);
         deconv_image_free(light);
         deconv_image_free(photo);
         deconv_kernel_free(k);
     }
+    if (noise_list) {
+        printf("\nestimate / true noise: mean (min, max)\n");
+        for (int s = 0; s < SCENES; s++)
+            for (int l = 0; l < 3; l++)
+                if (ratio_count[s][l])
+                    printf("  %-6s noise %.3f (%d cases)  %.3f (%.3f, %.3f)\n", scene_names[s],
+                           noises[l], ratio_count[s][l], ratio_sum[s][l] / ratio_count[s][l],
+                           ratio_min[s][l], ratio_max[s][l]);
+        return 0;
+    }
     printf("\ngain over the blurry photo, dB: mean (worst)\n");
     for (int s = 0; s < SCENES; s++) {
         if (!count[s])
             continue;
         printf("  %-6s (%d cases)", scene_names[s], count[s]);
-        for (int m = 0; m < 2; m++)
-            if (!only || !strcmp(only, model_names[m]))
-                printf("  %s %+.2f (%+.2f)", model_names[m], gain[m][s] / count[s], worst[m][s]);
+        for (int m = 0; m < 2; m++) {
+            if (only && strcmp(only, model_names[m]))
+                continue;
+            if (nfactors == 0) {
+                printf("  %s %+.2f (%+.2f)", model_names[m], gain[m][0][s] / count[s],
+                       worst[m][0][s]);
+                continue;
+            }
+            printf("\n    %-6s", model_names[m]);
+            for (int f = 0; f < nfactors; f++)
+                printf("  x%g %+.2f (%+.2f)", factors[f], gain[m][f][s] / count[s],
+                       worst[m][f][s]);
+            printf("  oracle %+.2f (%+.2f)", oracle[m][s] / count[s], oracle_worst[m][s]);
+        }
         printf("\n");
     }
     return 0;
