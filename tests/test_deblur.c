@@ -3,6 +3,7 @@
  *     plain gradient descent and for Nesterov, with and without TV and box;
  *   - a fixed step above the bound is reported as diverging;
  *   - the bytes do not depend on the thread count;
+ *   - the noise estimate, uncompressed and through JPEG's quantisation;
  *   - end to end: a blurred, noisy photo is restored with a PSNR gain. */
 #include <omp.h>
 #include <string.h>
@@ -207,6 +208,92 @@ static void tv_floor(void)
     deconv_kernel_free(k);
 }
 
+/* Donoho's estimate (the finest diagonal Haar coefficients' median / 0.6745),
+ * written out here. */
+static double donoho(const float *y, int w, int h)
+{
+    int bw = w / 2, bh = h / 2, n = bw * bh;
+    float *d = malloc(sizeof(float) * n);
+    for (int i = 0; i < bh; i++)
+        for (int j = 0; j < bw; j++) {
+            const float *p = y + 2 * i * w + 2 * j;
+            d[i * bw + j] = fabsf(0.5f * (p[0] - p[1] - p[w] + p[w + 1]));
+        }
+    for (int i = 1; i < n; i++) /* insertion sort: small planes */
+        for (int j = i; j > 0 && d[j] < d[j - 1]; j--) {
+            float t = d[j];
+            d[j] = d[j - 1], d[j - 1] = t;
+        }
+    double med = n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
+    free(d);
+    return med / 0.6745;
+}
+
+/* The noise estimate: on an uncompressed 8-bit plane, Donoho's estimate to
+ * the bit; on the same plane through JPEG's quantisation (each 8 x 8
+ * block's DCT rounded to multiples of the IJG luminance table at quality
+ * 90, then to 8 bits), which sets the finest coefficients to zero and
+ * Donoho's estimate far below the noise, the noise within a factor 2. */
+static void noise_estimate(void)
+{
+    static const int table[64] = {
+        16, 11, 10, 16, 24,  40,  51,  61,  12, 12, 14, 19, 26,  58,  60,  55,
+        14, 13, 16, 24, 40,  57,  69,  56,  14, 17, 22, 29, 51,  87,  80,  62,
+        18, 22, 37, 56, 68,  109, 103, 77,  24, 35, 55, 64, 81,  104, 113, 92,
+        49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99};
+    enum { W = 256, H = 192 };
+    const double sigma = 0.01;
+    float *y = malloc(sizeof(float) * W * H);
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) { /* smooth light, Gaussian noise, 8 bits */
+            double u1 = check_rand(&seed) + 1e-12, u2 = check_rand(&seed);
+            double v = 0.3 + 0.3 * j / W + 0.1 * sin(i * 0.05) +
+                       sigma * sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+            y[i * W + j] = (float)(floor(v * 255 + 0.5) / 255);
+        }
+    double plain = deconv_estimate_noise(y, W, H), reference = donoho(y, W, H);
+    CHECK(memcmp(&plain, &reference, sizeof plain) == 0,
+          "uncompressed: %.17g, Donoho's estimate %.17g", plain, reference);
+    CHECK(fabs(plain / sigma - 1) < 0.2, "uncompressed: %g for noise %g", plain, sigma);
+
+    double C[8][8];
+    for (int u = 0; u < 8; u++)
+        for (int x = 0; x < 8; x++)
+            C[u][x] = (u ? sqrt(0.25) : sqrt(0.125)) * cos((2 * x + 1) * u * M_PI / 16);
+    for (int bi = 0; bi < H / 8; bi++)
+        for (int bj = 0; bj < W / 8; bj++) {
+            double c[8][8], b[8][8];
+            for (int u = 0; u < 8; u++)
+                for (int v = 0; v < 8; v++) {
+                    double s = 0;
+                    for (int i = 0; i < 8; i++)
+                        for (int j = 0; j < 8; j++)
+                            s += C[u][i] * C[v][j] * 255 * y[(8 * bi + i) * W + 8 * bj + j];
+                    double q = floor(table[u * 8 + v] * 0.2 + 0.5); /* quality 90 */
+                    c[u][v] = q * floor(s / q + 0.5);
+                }
+            for (int i = 0; i < 8; i++)
+                for (int j = 0; j < 8; j++) {
+                    double s = 0;
+                    for (int u = 0; u < 8; u++)
+                        for (int v = 0; v < 8; v++)
+                            s += C[u][i] * C[v][j] * c[u][v];
+                    b[i][j] = fmin(255, fmax(0, floor(s + 0.5)));
+                }
+            for (int i = 0; i < 8; i++)
+                for (int j = 0; j < 8; j++)
+                    y[(8 * bi + i) * W + 8 * bj + j] = (float)(b[i][j] / 255);
+        }
+    double jpeg = deconv_estimate_noise(y, W, H), fooled = donoho(y, W, H);
+    CHECK(fooled < 0.6 * sigma, "JPEG: Donoho's estimate %g should be fooled (noise %g)", fooled,
+          sigma);
+    CHECK(jpeg > 0.5 * sigma && jpeg < 2 * sigma, "JPEG: %g for noise %g (Donoho's: %g)", jpeg,
+          sigma, fooled);
+    printf("noise %.4f: uncompressed %.4f; JPEG quality 90 %.4f (Donoho's estimate %.4f)\n",
+           sigma, plain, jpeg, fooled);
+    free(y);
+}
+
 /* camera.png blurred by a motion kernel with 1 % noise, restored with the
  * defaults: the PSNR against the sharp photo must rise by several dB. */
 static void end_to_end(void)
@@ -277,6 +364,7 @@ int main(void)
     diverging();
     thread_independent();
     tv_floor();
+    noise_estimate();
     end_to_end();
     return check_done("deblur");
 }
