@@ -238,7 +238,10 @@ deconv_image *deconv_image_luminance(const deconv_image *im);
 int deconv_color_channels(int channels);
 
 /* Robust noise estimate (standard deviation, [0,1] units) of a plane from
- * the median absolute value of its finest diagonal wavelet coefficients. */
+ * the median absolute value of its finest diagonal wavelet coefficients;
+ * when the plane shows JPEG's 8 x 8 block quantisation (which zeroes those
+ * coefficients), at least the noise its quantised DCT coefficients imply
+ * (docs/tuning-camera.md). Uncompressed planes: the wavelet estimate. */
 double deconv_estimate_noise(const float *plane, int w, int h);
 
 /* PSNR (dB, peak 1) and SSIM (Gaussian window, per channel, averaged) of b
