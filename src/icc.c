@@ -116,14 +116,7 @@ static int parametric_curve(const cmsToneCurve *curve, deconv_response *r, int *
     }
     if (!(p[4] > 0))
         return 0;
-    memset(r, 0, sizeof *r);
-    r->kind = DECONV_RESPONSE_PARAMETRIC;
-    r->gamma = p[0];
-    r->a = p[1];
-    r->b = p[2];
-    r->c = p[3];
-    r->d = p[4];
-    r->soft_clip = 1;
+    deconv_response_parametric(r, p[0], p[1], p[2], p[3], p[4], "");
     if (deconv_response_check(r, NULL) != DECONV_OK)
         return 0;
     double below = r->c * r->d, above = pow(r->a * r->d + r->b, r->gamma);

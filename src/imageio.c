@@ -44,6 +44,7 @@
 #include <zlib.h> /* libpng's own: the iCCP chunk's stream */
 
 #include "internal.h"
+#include "response.h"
 
 #define SUPPORTED_FORMATS "PNG, JPEG, BMP, TGA, GIF, PSD, HDR, PNM"
 
@@ -256,16 +257,9 @@ static void set_from_cicp(deconv_file_info *fi, int transfer, int full_range)
         snprintf(r->name, sizeof r->name, "linear (PNG cICP)");
         break;
     case 1: case 6: case 14: case 15: /* Rec. 709 (and BT.601, BT.2020's) */
-        memset(r, 0, sizeof *r);
-        r->kind = DECONV_RESPONSE_PARAMETRIC;
         /* L = ((u + 0.099) / 1.099)^(1 / 0.45) from u = 0.081 on, u / 4.5 below */
-        r->gamma = 1.0 / 0.45;
-        r->a = 1.0 / 1.099;
-        r->b = 0.099 / 1.099;
-        r->c = 1.0 / 4.5;
-        r->d = 0.081;
-        r->soft_clip = 1;
-        snprintf(r->name, sizeof r->name, "Rec. 709 (PNG cICP)");
+        deconv_response_parametric(r, 1.0 / 0.45, 1.0 / 1.099, 0.099 / 1.099, 1.0 / 4.5, 0.081,
+                                   "Rec. 709 (PNG cICP)");
         break;
     default: /* PQ (16), HLG (18), and the rest */
         set_assumed_srgb(fi);

@@ -19,34 +19,32 @@ void deconv_response_linear(deconv_response *r)
     snprintf(r->name, sizeof r->name, "linear");
 }
 
-void deconv_response_srgb(deconv_response *r)
+void deconv_response_parametric(deconv_response *r, double gamma, double a, double b, double c,
+                                double d, const char *name)
 {
     memset(r, 0, sizeof *r);
     r->kind = DECONV_RESPONSE_PARAMETRIC;
+    r->gamma = gamma, r->a = a, r->b = b, r->c = c, r->d = d;
+    r->soft_clip = 1;
+    snprintf(r->name, sizeof r->name, "%s", name);
+}
+
+void deconv_response_srgb(deconv_response *r)
+{
     /* IEC 61966-2-1 as ICC's type 4: L = ((u + 0.055) / 1.055)^2.4 from
      * u = 0.04045 on, u / 12.92 below */
-    r->gamma = 2.4;
-    r->a = 1.0 / 1.055;
-    r->b = 0.055 / 1.055;
-    r->c = 1.0 / 12.92;
-    r->d = 0.04045;
-    r->soft_clip = 1;
-    snprintf(r->name, sizeof r->name, "sRGB");
+    deconv_response_parametric(r, 2.4, 1.0 / 1.055, 0.055 / 1.055, 1.0 / 12.92, 0.04045, "sRGB");
 }
 
 deconv_status deconv_response_gamma(deconv_response *r, double gamma, deconv_error *err)
 {
     if (!(gamma >= 0.2 && gamma <= 5.0))
         return deconv_fail(err, DECONV_ERR_ARG, "gamma %g is out of range (0.2 to 5)", gamma);
-    memset(r, 0, sizeof *r);
-    r->kind = DECONV_RESPONSE_PARAMETRIC;
-    r->gamma = gamma;
-    r->a = 1.0;
-    r->b = 0.0;
-    r->d = GAMMA_TOE;
-    r->c = pow(GAMMA_TOE, gamma) / GAMMA_TOE; /* continuous at the toe */
-    r->soft_clip = 1;
-    snprintf(r->name, sizeof r->name, "gamma %g", gamma);
+    char name[32];
+    snprintf(name, sizeof name, "gamma %g", gamma);
+    /* c: continuous at the toe */
+    deconv_response_parametric(r, gamma, 1.0, 0.0, pow(GAMMA_TOE, gamma) / GAMMA_TOE, GAMMA_TOE,
+                               name);
     return DECONV_OK;
 }
 

@@ -196,6 +196,11 @@ static inline int deconv_response_is_linear(const deconv_response *r)
     return r->kind == DECONV_RESPONSE_LINEAR && !r->soft_clip;
 }
 
+/* A parametric curve (ICC's type 4: L = (a u + b)^gamma from u = d on,
+ * c u below) with the soft clip, named name (unchecked). */
+void deconv_response_parametric(deconv_response *r, double gamma, double a, double b, double c,
+                                double d, const char *name);
+
 /* Check a response given by a caller: DECONV_ERR_ARG if it is not one. */
 deconv_status deconv_response_check(const deconv_response *r, deconv_error *err);
 
