@@ -455,7 +455,7 @@ typedef struct {
 
 /* 2 megapixels: many times the edges a kernel of a hundred pixels across
  * needs. `deconv blind` on a 4-megapixel RGB photo: 110 s instead of 226 s
- * for the whole photo; 12 megapixels: 164 s (README, Speed). */
+ * for the whole photo; 12 megapixels: 164 s (docs/benchmarks.md, Speed). */
 #define DECONV_BLIND_ESTIMATE_PIXELS 2e6
 void deconv_blind_defaults(deconv_blind_params *p);
 
@@ -465,7 +465,7 @@ void deconv_blind_defaults(deconv_blind_params *p);
  * that the noise estimate of y does not see: on the Levin benchmark the
  * floor gains 1.4 dB with the estimated kernels (and 1.1 dB with the true
  * ones, real photographs not being exact convolutions); on the synthetic
- * sample 0.3 dB (bench/levin --plain-restore and --restore-tv, README). */
+ * sample 0.3 dB (bench/levin --plain-restore and --restore-tv, docs/benchmarks.md). */
 #define DECONV_BLIND_RESTORE_TV_MIN 5e-4
 void deconv_blind_restore_defaults(deconv_deblur_params *p);
 

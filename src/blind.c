@@ -1106,9 +1106,9 @@ static const double SPREAD_WEIGHT = 0.05;
  * to 1: 1 / ||h||_2^2 is its effective number of pixels). Among
  * restorations about as sharp, the more compact kernel: thick trajectories
  * and spurious branches, the usual faults of the estimates, spread it.
- * Measured (README): on the Levin benchmark any weight from 0.01 to 0.1
+ * Measured (docs/benchmarks.md): on the Levin benchmark any weight from 0.01 to 0.1
  * keeps the same figures but for one case a little better, on the
- * README's sample 0.031 or more keeps the right start. Unbounded, the
+ * the earlier sample 0.031 or more keeps the right start. Unbounded, the
  * term would prefer a delta (no deblurring at all): on every Levin case
  * the delta's restoration scores worse than the estimate's up to a weight
  * of 0.104, twice this one. */
@@ -1124,7 +1124,7 @@ static double start_score(const deconv_image *lum, const float *h, int kw, int k
  * estimates differ in how much of the image the first kernels are fitted
  * to. Chosen on the Levin benchmark from single-start runs at TV 0.01,
  * 0.015, 0.02, 0.03 and 0.04 (x 0.5, 0.75, 1, 1.5, 2): with the selection
- * below, these did best of every set of three (README). */
+ * below, these did best of every set of three (docs/benchmarks.md). */
 static const double start_tv_factor[3] = {1, 0.5, 1.5};
 
 /* Start 3 is start 0 keeping fainter pieces of the kernel (this fraction

@@ -50,7 +50,7 @@ static deconv_status check_inputs(const deconv_image *y, const deconv_kernel *k,
 
 /* The TV weight that the defaults use, from the noise level of y. Measured
  * on blurred photos with 0.5 % to 2 % noise saved at 8 bits (bench/tune_tv.py,
- * figures in the README): the best weight is about 0.1 sigma from 1 % noise
+ * figures in docs/benchmarks.md): the best weight is about 0.1 sigma from 1 % noise
  * up and about 0.05 sigma at 0.5 %, so min(0.1 sigma, 10 sigma^2). */
 static double automatic_tv(double sigma)
 {
