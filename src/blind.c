@@ -1108,7 +1108,7 @@ static const double SPREAD_WEIGHT = 0.05;
  * and spurious branches, the usual faults of the estimates, spread it.
  * Measured (docs/benchmarks.md): on the Levin benchmark any weight from 0.01 to 0.1
  * keeps the same figures but for one case a little better, on the
- * the earlier sample 0.031 or more keeps the right start. Unbounded, the
+ * earlier (linear) sample 0.031 or more keeps the right start. Unbounded, the
  * term would prefer a delta (no deblurring at all): on every Levin case
  * the delta's restoration scores worse than the estimate's up to a weight
  * of 0.104, twice this one. */
