@@ -85,11 +85,24 @@ deconv_status deconv_response_check(const deconv_response *r, deconv_error *err)
             return deconv_fail(err, DECONV_ERR_ARG, "the response's table has %d entries",
                                r->table_size);
         for (int i = 0; i < r->table_size; i++)
-            if (!isfinite(r->table[i]) || (i > 0 && !(r->table[i] > r->table[i - 1])))
+            if (!(fabsf(r->table[i]) <= 1e6f) || (i > 0 && !(r->table[i] > r->table[i - 1])))
                 return deconv_fail(err, DECONV_ERR_ARG,
-                                   "the response's table is not increasing");
+                                   "the response's table is not increasing, or not of "
+                                   "light values (within 1e6 of 0)");
         if (!(r->table[r->table_size - 1] > 0))
             return deconv_fail(err, DECONV_ERR_ARG, "the response's table ends at 0");
+        /* past white the table goes on as a power law whose exponent is its
+         * last slope over its last value: a curve that ends nearly flat or
+         * nearly vertical has none that is usable (and an overflowing
+         * slope made it infinite, the decoding NaN) */
+        {
+            const int n = r->table_size;
+            float g = (r->table[n - 1] - r->table[n - 2]) * (float)(n - 1) / r->table[n - 1];
+            if (!(g >= 0.1 && g <= 20))
+                return deconv_fail(err, DECONV_ERR_ARG,
+                                   "the response's table ends with a slope out of range "
+                                   "(exponent %g past white)", (double)g);
+        }
         return DECONV_OK;
     }
     return deconv_fail(err, DECONV_ERR_ARG, "unknown response kind %d", (int)r->kind);
