@@ -1,0 +1,178 @@
+/* The camera's model in the blind estimate (MODEL.md, "The camera"): the
+ * estimate's input decoded to linear light with a mask of the pixels
+ * clipped at white, and what the kernel step and the L0 step fit there. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blind_internal.h"
+
+/* Where y is clipped, the L0 step fits the current model's own prediction
+ * h * x (at least y): a clipped pixel only says that the light was at
+ * least white. Recomputes l->yfit. Returns 0 when out of memory. */
+int blind_fit_target(level *l)
+{
+    if (!l->clip)
+        return 1;
+    const size_t ny = (size_t)l->N * l->M;
+    deconv_op *op = deconv_op_new(l->N, l->M, l->h, l->kw, l->kh, DECONV_CONV_AUTO, NULL);
+    if (!op)
+        return 0;
+    deconv_op_apply(op, l->x, l->yfit);
+    deconv_op_free(op);
+#pragma omp parallel for schedule(static) if (ny >= DECONV_PARALLEL_MIN)
+    for (size_t i = 0; i < ny; i++)
+        l->yfit[i] = l->clip[i] > 0 && l->yfit[i] > l->y[i] ? l->yfit[i] : l->y[i];
+    return 1;
+}
+
+/* out (w x h) = 1 where some in[i - a][j - b] is set, 0 <= a < dh (rows)
+ * and 0 <= b < dw, reading in (iw x ih) at offsets (i - a, j - b) - (oi, oj):
+ * a box dilation, separable. */
+static void dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w, int h,
+                   int oi, int oj, int dh, int dw, unsigned char *tmp)
+{
+    /* rows first: tmp (w x ih) */
+    for (int i = 0; i < ih; i++)
+        for (int j = 0; j < w; j++) {
+            unsigned char any = 0;
+            for (int b = 0; b < dw && !any; b++) {
+                int jj = j - b + oj;
+                any = jj >= 0 && jj < iw && in[(size_t)i * iw + jj];
+            }
+            tmp[(size_t)i * w + j] = any;
+        }
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++) {
+            unsigned char any = 0;
+            for (int a = 0; a < dh && !any; a++) {
+                int ii = i - a + oi;
+                any = ii >= 0 && ii < ih && tmp[(size_t)ii * w + j];
+            }
+            out[(size_t)i * w + j] = any;
+        }
+}
+
+/* The kernel step where y is clipped (after edge selection). A clipped
+ * pixel only says that the light was at least white, and the light of a
+ * lamp has gradients far larger than any other edge: fitted as they are,
+ * the lights pull the kernel to whatever their clipped streaks look like
+ * (and, filled with the model's prediction alone, their curvature swamps
+ * the fit: the kernel stayed a delta). So the selected gradients of x are
+ * dropped wherever x feeds a clipped pixel of y, and every pixel of y
+ * whose window meets a dropped gradient (a clipped pixel, or one within a
+ * kernel of it) is fitted to the current kernel applied to what is left:
+ * there the kernel step has nothing to gain (EM's rule for missing data);
+ * everywhere else it fits y, whose windows are then whole. Dropping only
+ * the gradients of x brighter than white was tried: the estimate's x is
+ * brighter than white over most clipped areas, so it dropped as much.
+ * Returns 0 when out of memory. */
+int blind_mask_clipped(level *l)
+{
+    if (!l->clip)
+        return 1;
+    const int xw = l->xw, xh = l->xh, N = l->N, M = l->M, kw = l->kw, kh = l->kh;
+    unsigned char *c = malloc((size_t)N * M), *x0 = malloc((size_t)xw * xh);
+    unsigned char *em = malloc((size_t)N * M), *tmp = malloc((size_t)xw * xh);
+    float *pred = deconv_alloc_floats((size_t)N * M);
+    int ok = c && x0 && em && tmp && pred;
+    if (ok) {
+        for (size_t i = 0; i < (size_t)N * M; i++)
+            c[i] = l->clip[i] > 0;
+        /* x positions (i + a, j + b) that a clipped (i, j) reads */
+        dilate(c, N, M, x0, xw, xh, 0, 0, kh, kw, tmp);
+        /* y positions whose window (i..i+kh-1, j..j+kw-1) meets x0 */
+        dilate(x0, xw, xh, em, N, M, kh - 1, kw - 1, kh, kw, tmp);
+        for (int i = 0; i < xh; i++)
+            for (int j = 0; j < xw; j++) {
+                int drop = x0[(size_t)i * xw + j] || (j + 1 < xw && x0[(size_t)i * xw + j + 1]) ||
+                           (i + 1 < xh && x0[(size_t)(i + 1) * xw + j]);
+                if (!drop)
+                    continue;
+                if (j + 1 < xw)
+                    l->px[(size_t)i * (xw - 1) + j] = 0;
+                if (i + 1 < xh)
+                    l->py[(size_t)i * xw + j] = 0;
+            }
+        blind_differences(l->y, N, M, l->dy_c, l->dy_r);
+    }
+    deconv_op *op = NULL;
+    if (ok && N > 1 && (op = deconv_op_new(N - 1, M, l->h, kw, kh, DECONV_CONV_AUTO, NULL))) {
+        deconv_op_apply(op, l->px, pred);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j + 1 < N; j++)
+                if (em[(size_t)i * N + j] || em[(size_t)i * N + j + 1])
+                    l->dy_c[(size_t)i * (N - 1) + j] = pred[(size_t)i * (N - 1) + j];
+    } else if (N > 1)
+        ok = 0;
+    deconv_op_free(op);
+    op = NULL;
+    if (ok && M > 1 && (op = deconv_op_new(N, M - 1, l->h, kw, kh, DECONV_CONV_AUTO, NULL))) {
+        deconv_op_apply(op, l->py, pred);
+        for (int i = 0; i + 1 < M; i++)
+            for (int j = 0; j < N; j++)
+                if (em[(size_t)i * N + j] || em[(size_t)(i + 1) * N + j])
+                    l->dy_r[(size_t)i * N + j] = pred[(size_t)i * N + j];
+    } else if (M > 1)
+        ok = 0;
+    deconv_op_free(op);
+    free(c), free(x0), free(em), free(tmp);
+    deconv_free_floats(pred);
+    return ok;
+}
+
+/* The soft clip on linear light: the image step's model in camera mode. */
+void blind_camera_step_response(deconv_response *r)
+{
+    deconv_response_linear(r);
+    r->soft_clip = 1;
+    snprintf(r->name, sizeof r->name, "linear light, clipped at white");
+}
+
+/* The estimate's input under the camera's model: the window's luminance
+ * decoded to linear light, where the blur is a convolution, and, when some
+ * of its pixels are clipped at white, a second plane marking them (1) and
+ * their neighbours: a pixel of y is clipped when its brightest colour is
+ * within the noise of white (noise is added after the clip). */
+deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum, int left,
+                                  int top, int w, int ht, const deconv_response *resp)
+{
+    const int colors = deconv_color_channels(y->channels), N = y->width;
+    double sigma = deconv_estimate_noise(lum->data, lum->width, lum->height);
+    float white = (float)(1.0 - fmax(2.5 * sigma, 1.5 / 255.0));
+    size_t n = (size_t)w * ht, clipped = 0;
+    unsigned char *mark = calloc(n, 1);
+    deconv_image *out = deconv_image_new(w, ht, 2);
+    if (!mark || !out) {
+        free(mark);
+        deconv_image_free(out);
+        return NULL;
+    }
+    for (int i = 0; i < ht; i++)
+        for (int j = 0; j < w; j++) {
+            size_t at = (size_t)(top + i) * N + left + j;
+            float top_value = 0;
+            for (int c = 0; c < colors; c++) {
+                float v = y->data[(size_t)c * y->height * N + at];
+                top_value = v > top_value ? v : top_value;
+            }
+            mark[(size_t)i * w + j] = top_value >= white;
+            out->data[(size_t)i * w + j] = lum->data[at];
+        }
+    deconv_response_decode(resp, out->data, out->data, n);
+    float *clip = deconv_image_plane(out, 1);
+    for (int i = 0; i < ht; i++)
+        for (int j = 0; j < w; j++) {
+            int any = 0;
+            for (int a = i > 0 ? i - 1 : 0; a <= i + 1 && a < ht && !any; a++)
+                for (int b = j > 0 ? j - 1 : 0; b <= j + 1 && b < w && !any; b++)
+                    any = mark[(size_t)a * w + b];
+            clip[(size_t)i * w + j] = (float)any;
+            clipped += any;
+        }
+    free(mark);
+    if (!clipped) /* nothing clipped: linear light alone */
+        out->channels = 1;
+    return out;
+}

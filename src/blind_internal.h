@@ -1,0 +1,105 @@
+/* The blind estimate's parts (blind.c and the files it names), their
+ * shared state and the functions they call in each other. Not part of the
+ * API. */
+#ifndef DECONV_BLIND_INTERNAL_H
+#define DECONV_BLIND_INTERNAL_H
+
+#include "internal.h"
+#include "operator.h"
+#include "response.h"
+#include "sparse_prior.h"
+
+/* Kernel values below this fraction of the maximum are removed after each
+ * kernel step: low enough to keep the faint tails of long trajectories. */
+static const double PRUNE = 0.02;
+
+/* The most starts deconv_blind_kernel runs (start_tv_factor, FORK_PIECE_FACTOR). */
+enum { MAX_STARTS = 4 };
+
+/* The TV weight at the start of each level when p->tv is not given. */
+static const double DEFAULT_TV = 0.02;
+
+/* At the end of each level, pieces of the kernel holding less than this
+ * fraction of its mass are removed when p->piece_fraction is not given. */
+static const double DEFAULT_PIECE_FRACTION = 0.1;
+
+/* One pyramid level's problem: y is N x M, x is (N+kw-1) x (M+kh-1). */
+typedef struct {
+    int N, M, kw, kh, xw, xh;
+    float *y, *x, *h;
+    float *dy_c, *dy_r;   /* D_col y: (N-1) x M; D_row y: N x (M-1) */
+    float *px, *py;       /* selected D_col x: (xw-1) x xh; D_row x: xw x (xh-1) */
+    double *ac;           /* autocorrelation of P, (2kw-1) x (2kh-1); after
+                             kernel_setup each row is stored reversed, the
+                             order normal_apply reads it in */
+    float *c, *tmp;       /* kernel sized: P^T D y, correlation scratch */
+    double *g, *z, *hp;   /* kernel sized, FISTA */
+    int *stack;           /* kernel sized, component labelling */
+    float *clip;          /* the camera's model (camera_input): 1 where y is
+                             clipped at white, 0 elsewhere; NULL without */
+    float *yfit;          /* y with its clipped pixels filled by the model's
+                             prediction, which the kernel step and the L0
+                             step fit; NULL without clip */
+    deconv_l0 *l0;        /* the L0 image step's plans and buffers, made at
+                             the level's first L0 step */
+    deconv_normal *normal; /* the kernel step's FFT normal equations, made at
+                              the level's first kernel step */
+} level;
+
+/* Where an estimate can be taken up by a start that differs from it only in
+ * its piece fraction: the state at the end of the first stage whose
+ * pruning of pieces would differ. Until then the two starts compute the
+ * same numbers, so the second runs from here instead of from the start,
+ * and not at all when no stage differs (its kernel is then the first's). */
+typedef struct {
+    double pieces;  /* the other start's piece fraction */
+    int stage;      /* -1 none found; else the pyramid level (levels: the
+                       refinement) at whose end the two differ */
+    level state;    /* before its pieces are pruned */
+} fork_point;
+
+/* blind_pyramid.c: a level's buffers, and one estimate */
+int blind_level_alloc(level *l, int N, int M, int kw, int kh);
+void blind_level_free(level *l);
+int blind_level_copy(level *dst, const level *src);
+void blind_project_kernel(float *h, int kw, int kh);
+deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
+                             double pieces, int progress, fork_point *record,
+                             fork_point *resume, float *h_out, deconv_error *err);
+
+/* blind_edges.c */
+void blind_differences(const float *v, int w, int h, float *dc, float *dr);
+long blind_select_edges(level *l, double count);
+
+/* kernel_step.c */
+double blind_kernel_setup(level *l);
+void blind_kernel_steps(level *l, int iterations, double gamma);
+double blind_kernel_energy(const level *l, double gamma, const double *h, double *scratch);
+
+/* kernel_prune.c */
+void blind_prune_small(float *h, int kw, int kh, double frac);
+int blind_prune_pieces(level *l, double frac, int dry_run);
+void blind_recentre(level *l);
+void blind_resample_kernel(const float *in, int iw, int ih, double ratio, float *out, int ow,
+                           int oh);
+
+/* blind_clip.c: the camera's clipped pixels */
+int blind_fit_target(level *l);
+int blind_mask_clipped(level *l);
+void blind_camera_step_response(deconv_response *r);
+deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum, int left,
+                                 int top, int w, int ht, const deconv_response *resp);
+
+/* blind_starts.c */
+deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
+                               double *score, deconv_error *err);
+
+/* blind_window.c */
+void blind_choose_window(const deconv_image *lum, const deconv_blind_params *p, int *left,
+                         int *top, int *w, int *h);
+
+/* blind.c */
+deconv_status blind_check_params(const deconv_image *y, const deconv_blind_params *p,
+                                 deconv_error *err);
+
+#endif

@@ -1,0 +1,190 @@
+/* The blind estimate's starts (blind.c): several estimates that differ in
+ * their TV weight or piece fraction, run side by side, and the score that
+ * picks one. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blind_internal.h"
+
+/* How sharp and clean the restoration with kernel h looks: the normalised
+ * sparsity ||grad x||_1 / ||grad x||_2 of x restored (briefly, with the
+ * settings `deconv blind` restores with) from the centre of lum, at most
+ * SCORE_SIDE square. A wrong kernel leaves blur or rings, both of which
+ * spread the gradient over more pixels and raise the measure (Krishnan,
+ * Tay and Fergus, CVPR 2011, who use it as a prior). Lower is better;
+ * INFINITY when out of memory. */
+enum { SCORE_SIDE = 1024, SCORE_ITERATIONS = 30 };
+
+static double restoration_sparsity(const deconv_image *lum, const float *h, int kw, int kh)
+{
+    int w = lum->width < SCORE_SIDE ? lum->width : SCORE_SIDE;
+    int ht = lum->height < SCORE_SIDE ? lum->height : SCORE_SIDE;
+    deconv_image *crop = deconv_image_new(w, ht, 1);
+    deconv_kernel *k = deconv_kernel_new(kw, kh);
+    double score = INFINITY;
+    if (crop && k) {
+        deconv_crop(lum->data, lum->width, (lum->height - ht) / 2, (lum->width - w) / 2, w, ht,
+                    crop->data);
+        memcpy(k->data, h, (size_t)kw * kh * sizeof(float));
+        deconv_deblur_params dp;
+        deconv_blind_restore_defaults(&dp);
+        dp.iterations = SCORE_ITERATIONS;
+        if (lum->channels == 2)
+            blind_camera_step_response(&dp.response);
+        deconv_error e;
+        deconv_image *x = deconv_deblur(crop, k, &dp, NULL, &e);
+        deconv_image *c = x ? deconv_crop_to_input(x, kw, kh) : NULL;
+        if (c) {
+            double l1 = 0, l2 = 0;
+            for (int i = 0; i + 1 < c->height; i++)
+                for (int j = 0; j + 1 < c->width; j++) {
+                    const float *q = c->data + (size_t)i * c->width + j;
+                    double a = q[1] - q[0], b = q[c->width] - q[0];
+                    l1 += fabs(a) + fabs(b), l2 += a * a + b * b;
+                }
+            score = l2 > 0 ? l1 / sqrt(l2) : INFINITY;
+        }
+        deconv_image_free(c);
+        deconv_image_free(x);
+    }
+    deconv_image_free(crop);
+    deconv_kernel_free(k);
+    return score;
+}
+
+/* The weight of the kernel's spread in a start's score (start_score). */
+static const double SPREAD_WEIGHT = 0.05;
+
+/* A start's score, lower is better: log restoration_sparsity plus
+ * SPREAD_WEIGHT x log(1 / ||h||_2), the log of the kernel's spread (h sums
+ * to 1: 1 / ||h||_2^2 is its effective number of pixels). Among
+ * restorations about as sharp, the more compact kernel: thick trajectories
+ * and spurious branches, the usual faults of the estimates, spread it.
+ * Measured (docs/benchmarks.md): on the Levin benchmark any weight from 0.01 to 0.1
+ * keeps the same figures but for one case a little better, on the
+ * earlier (linear) sample 0.031 or more keeps the right start. Unbounded, the
+ * term would prefer a delta (no deblurring at all): on every Levin case
+ * the delta's restoration scores worse than the estimate's up to a weight
+ * of 0.104, twice this one. */
+static double start_score(const deconv_image *lum, const float *h, int kw, int kh)
+{
+    double l2 = 0;
+    for (int t = 0; t < kw * kh; t++)
+        l2 += (double)h[t] * h[t];
+    return log(restoration_sparsity(lum, h, kw, kh)) - SPREAD_WEIGHT * 0.5 * log(l2);
+}
+
+/* The starting TV weights of starts 0 to 2, relative to p->tv: the
+ * estimates differ in how much of the image the first kernels are fitted
+ * to. Chosen on the Levin benchmark from single-start runs at TV 0.01,
+ * 0.015, 0.02, 0.03 and 0.04 (x 0.5, 0.75, 1, 1.5, 2): with the selection
+ * below, these did best of every set of three (docs/benchmarks.md). */
+static const double start_tv_factor[3] = {1, 0.5, 1.5};
+
+/* Start 3 is start 0 keeping fainter pieces of the kernel (this fraction
+ * of p->piece_fraction), which a trajectory with a faint middle needs at
+ * the coarse levels; it is forked from start 0 (fork_point). On the Levin
+ * benchmark it is chosen in two cases, both better, and loses none. */
+static const double FORK_PIECE_FACTOR = 0.5;
+
+/* Every start's kernel of the luminance window lum (h: p->starts kernels
+ * one after the other) and its score (lower is better; 0 for a single
+ * start), on omp_get_max_threads() threads. A failure of any start
+ * (interrupted, out of memory) is the run's: the caller asked for all. */
+deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
+                                double *score, deconv_error *err)
+{
+    const int threads = omp_get_max_threads(), starts = p->starts > 1 ? p->starts : 1;
+    const int nk = p->kernel_width * p->kernel_height;
+    const double tv = p->tv > 0 ? p->tv : DEFAULT_TV;
+    const double pieces = p->piece_fraction > 0 ? p->piece_fraction : DEFAULT_PIECE_FRACTION;
+    deconv_status status = DECONV_OK;
+    fork_point fork = {0};
+    fork.stage = -1;
+    deconv_error *errs = calloc(starts, sizeof(deconv_error));
+    deconv_status *st = calloc(starts, sizeof(deconv_status));
+    if (!errs || !st) {
+        free(errs), free(st);
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+    }
+    if (starts == 1) {
+        st[0] = blind_estimate(lum, p, tv, pieces, 1, NULL, NULL, h, &errs[0]);
+        score[0] = 0;
+    } else {
+        /* Starts 0 to 2 run side by side, the threads shared out between
+         * them (each start's result does not depend on its thread count).
+         * With fewer threads than starts, each start has one thread and
+         * all run at once, the system sharing the cores between them: a
+         * start with a single thread never waits at a barrier, and the
+         * last of the starts does not run alone on one core while the
+         * others idle. One thread asked for is one thread: the starts then
+         * run one after the other. Start 3 follows, on all the threads,
+         * from where it parts from start 0. */
+        const int side = starts < 3 ? starts : 3;
+        int outer = threads > 1 ? side : 1;
+        int inner = threads / side > 1 ? threads / side : 1;
+        fork.pieces = pieces * FORK_PIECE_FACTOR;
+        /* OpenMP's dynamic adjustment (the command line's default) sizes
+         * a team by the load average, which our own previous run raises:
+         * it would run the starts one after the other. Within a start it
+         * applies again. */
+        const int dynamic = omp_get_dynamic();
+        omp_set_dynamic(0);
+#pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
+        for (int s = 0; s < side; s++) {
+            omp_set_dynamic(dynamic);
+            omp_set_num_threads(inner);
+            st[s] = blind_estimate(lum, p, tv * start_tv_factor[s], pieces, s == 0,
+                             s == 0 && starts > 3 ? &fork : NULL, NULL, h + (size_t)s * nk,
+                             &errs[s]);
+            score[s] = st[s] == DECONV_OK ? start_score(lum, h + (size_t)s * nk,
+                                                        p->kernel_width, p->kernel_height)
+                                          : INFINITY;
+        }
+        omp_set_dynamic(dynamic);
+        if (starts > 3) {
+            float *h3 = h + (size_t)3 * nk;
+            if (st[0] == DECONV_OK && fork.stage >= 0) {
+                st[3] = blind_estimate(lum, p, tv, fork.pieces, 0, NULL, &fork, h3, &errs[3]);
+                score[3] = st[3] == DECONV_OK
+                               ? start_score(lum, h3, p->kernel_width, p->kernel_height)
+                               : INFINITY;
+            } else {
+                /* never parted: start 3's kernel is start 0's */
+                memcpy(h3, h, sizeof(float) * nk);
+                st[3] = st[0], errs[3] = errs[0], score[3] = score[0];
+            }
+        }
+    }
+    for (int s = 0; s < starts && status == DECONV_OK; s++)
+        if (st[s] != DECONV_OK) {
+            status = st[s];
+            if (err)
+                *err = errs[s];
+        }
+    blind_level_free(&fork.state);
+    free(errs), free(st);
+    return status;
+}
+
+/* For the tests (tests/test_blind.c declares it; not part of the API):
+ * every start's kernel and score for the luminance image lum, as
+ * deconv_blind_kernel computes them (h: p->starts kernels of the kernel
+ * size). Returns 0 on success. */
+int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
+                             double *score);
+int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
+                             double *score)
+{
+    deconv_error err;
+    if (blind_check_params(lum, p, &err) != DECONV_OK || lum->channels != 1)
+        return -1;
+    int saved_threads = omp_get_max_threads();
+    if (p->threads > 0)
+        omp_set_num_threads(p->threads);
+    deconv_status st = blind_run_starts(lum, p, h, score, &err);
+    omp_set_num_threads(saved_threads);
+    return st == DECONV_OK ? 0 : -1;
+}

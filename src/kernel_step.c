@@ -1,0 +1,260 @@
+/* The blind estimate's kernel step (blind.c):
+ *   E(h) = 1/2 sum_{d = col, row} ||h * P_d - D_d y||^2 + gamma/2 ||h||^2,
+ * h >= 0, then sum h = 1, on the selected edges P_d of x, by accelerated
+ * projected gradient (FISTA). The normal operator P^T P is applied
+ * through the autocorrelation of P over the kernel's shifts (the boundary
+ * terms of the valid window neglected), computed once per step by FFT,
+ * so each kernel iteration costs a kernel-sized correlation. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blind_internal.h"
+
+/* ac[s] += sum_p v[p] v[p + s] over shifts |s_row| < kh, |s_col| < kw: the
+ * (stationary) normal operator of the valid convolution with v. v is
+ * sparse after edge selection: only its non-zero samples are visited. */
+static void add_autocorrelation(const float *v, int w, int h, int kw, int kh, double *ac)
+{
+    int aw = 2 * kw - 1, ah = 2 * kh - 1;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int sa = 0; sa < ah; sa++) {
+        int di = sa - (kh - 1);
+        double *row = ac + (size_t)sa * aw;
+        for (int i = 0; i < h; i++) {
+            int i2 = i + di;
+            if (i2 < 0 || i2 >= h)
+                continue;
+            const float *vi = v + (size_t)i * w, *vi2 = v + (size_t)i2 * w;
+            for (int j = 0; j < w; j++) {
+                float a = vi[j];
+                if (a == 0.0f)
+                    continue;
+                int b0 = j - (kw - 1) < 0 ? (kw - 1) - j : 0;
+                int b1 = j + (kw - 1) >= w ? (kw - 1) + (w - 1 - j) : aw - 1;
+                const float *src = vi2 + j;
+                for (int b = b0; b <= b1; b++)
+                    row[b] += (double)a * src[b - (kw - 1)];
+            }
+        }
+    }
+}
+
+/* out = (P^T P + gamma) v on kernel-sized arrays, with P^T P from the
+ * autocorrelation: (P^T P v)[a][b] = sum ac[a'-a][b'-b] v[a'][b'], each
+ * sum over a' then b' in order. The loop over b is innermost, on the
+ * autocorrelation with each row reversed (acr: ac as blind_kernel_setup leaves
+ * it), so that the outputs' sums are independent lanes that
+ * vectorise (a sum over b' innermost is one chain of dependent additions).
+ * With kernels of 20 to 30 pixels this is a large part of a blind
+ * estimate's time, so it is compiled for AVX-512 and AVX2 too, and the
+ * processor picks, as conv.c's strips do. The plain version keeps each
+ * sum's rounding; the others fuse multiply-adds, which changed none of the
+ * 32 Levin kernels (compared byte for byte). */
+static inline __attribute__((always_inline)) void
+normal_apply_body(int kw, int kh, const double *restrict acr, double gamma,
+                  const double *restrict v, double *restrict out)
+{
+    const int aw = 2 * kw - 1;
+    for (int a = 0; a < kh; a++) {
+        double *restrict s = out + (size_t)a * kw;
+        for (int b = 0; b < kw; b++)
+            s[b] = gamma * v[a * kw + b];
+        for (int a2 = 0; a2 < kh; a2++) {
+            /* acr[r][kw-1-b'+b] is the autocorrelation's [r][kw-1-b+b'] */
+            const double *row = acr + (size_t)(a2 - a + kh - 1) * aw + (kw - 1);
+            for (int b2 = 0; b2 < kw; b2++) {
+                const double c = v[(size_t)a2 * kw + b2], *restrict q = row - b2;
+                for (int b = 0; b < kw; b++)
+                    s[b] += q[b] * c;
+            }
+        }
+    }
+}
+
+static void normal_apply_plain(int kw, int kh, const double *acr, double gamma, const double *v,
+                               double *out)
+{
+    normal_apply_body(kw, kh, acr, gamma, v, out);
+}
+
+#ifdef DECONV_X86
+DECONV_TARGET_512 static void
+normal_apply_512(int kw, int kh, const double *acr, double gamma, const double *v, double *out)
+{
+    normal_apply_body(kw, kh, acr, gamma, v, out);
+}
+
+DECONV_TARGET_256 static void
+normal_apply_256(int kw, int kh, const double *acr, double gamma, const double *v, double *out)
+{
+    normal_apply_body(kw, kh, acr, gamma, v, out);
+}
+#endif
+
+static void normal_apply(const level *l, double gamma, const double *v, double *out)
+{
+#ifdef DECONV_X86
+    const deconv_isa isa = deconv_cpu_isa();
+    if (isa == DECONV_ISA_AVX512) {
+        normal_apply_512(l->kw, l->kh, l->ac, gamma, v, out);
+        return;
+    }
+    if (isa == DECONV_ISA_AVX2) {
+        normal_apply_256(l->kw, l->kh, l->ac, gamma, v, out);
+        return;
+    }
+#endif
+    normal_apply_plain(l->kw, l->kh, l->ac, gamma, v, out);
+}
+
+/* Reverse each row of the aw x ah array a, in place. */
+static void reverse_rows(double *a, int aw, int ah)
+{
+    for (int r = 0; r < ah; r++) {
+        double *row = a + (size_t)r * aw;
+        for (int e = 0, f = aw - 1; e < f; e++, f--) {
+            double t = row[e];
+            row[e] = row[f], row[f] = t;
+        }
+    }
+}
+
+/* E(h) - constant: 1/2 h^T (P^T P + gamma) h - c^T h, with scratch out. */
+double blind_kernel_energy(const level *l, double gamma, const double *h, double *scratch)
+{
+    int nk = l->kw * l->kh;
+    normal_apply(l, gamma, h, scratch);
+    double e = 0;
+    for (int t = 0; t < nk; t++)
+        e += 0.5 * h[t] * scratch[t] - l->c[t] * h[t];
+    return e;
+}
+
+/* Prepare the kernel step for the current P: the autocorrelation and
+ * c = P^T D y (MODEL.md's X^T r with r = D y). Returns the energy of P
+ * (the autocorrelation at shift 0, which the rows' reversal leaves in
+ * place). */
+double blind_kernel_setup(level *l)
+{
+    int kw = l->kw, kh = l->kh, nk = kw * kh;
+    memset(l->ac, 0, (size_t)(2 * kw - 1) * (2 * kh - 1) * sizeof(double));
+    /* by FFT: its cost does not grow with the number of edges kept */
+    if (l->normal || (l->normal = deconv_normal_new(l->xw, l->xh, kw, kh))) {
+        memset(l->g, 0, nk * sizeof(double));
+        deconv_kernel_normal(l->normal, l->px, l->py, l->dy_c, l->dy_r, l->ac, l->g);
+        for (int t = 0; t < nk; t++)
+            l->c[t] = (float)l->g[t];
+    } else {
+        /* out of memory for the FFT: the direct sums over the edges */
+        add_autocorrelation(l->px, l->xw - 1, l->xh, kw, kh, l->ac);
+        add_autocorrelation(l->py, l->xw, l->xh - 1, kw, kh, l->ac);
+        deconv_corr_kernel(l->px, l->xw - 1, l->xh, l->dy_c, kw, kh, l->c);
+        deconv_corr_kernel(l->py, l->xw, l->xh - 1, l->dy_r, kw, kh, l->tmp);
+        for (int t = 0; t < nk; t++)
+            l->c[t] += l->tmp[t];
+    }
+    reverse_rows(l->ac, 2 * kw - 1, 2 * kh - 1);
+    return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
+}
+
+/* The largest eigenvalue of P^T P + gamma, by power iteration (an upper
+ * estimate: 10 % added). */
+static double kernel_lipschitz(level *l, double gamma)
+{
+    int nk = l->kw * l->kh;
+    for (int t = 0; t < nk; t++)
+        l->z[t] = 1.0 + 0.01 * (t % 7);
+    double lam = 0;
+    for (int it = 0; it < 12; it++) {
+        normal_apply(l, gamma, l->z, l->g);
+        double n = 0;
+        for (int t = 0; t < nk; t++)
+            n += l->g[t] * l->g[t];
+        n = sqrt(n);
+        if (!(n > 0))
+            return gamma > 0 ? gamma : 1.0;
+        double dot = 0, zz = 0;
+        for (int t = 0; t < nk; t++)
+            dot += l->z[t] * l->g[t], zz += l->z[t] * l->z[t];
+        lam = dot / zz;
+        for (int t = 0; t < nk; t++)
+            l->z[t] = l->g[t] / n;
+    }
+    return 1.1 * lam;
+}
+
+/* Kernel steps for the selected edges P: accelerated projected gradient
+ * (FISTA) on E(h) over h >= 0, step 1/L, warm started from l->h; then the
+ * kernel is normalised to sum 1. */
+void blind_kernel_steps(level *l, int iterations, double gamma)
+{
+    int nk = l->kw * l->kh;
+    double L = kernel_lipschitz(l, gamma);
+    if (!(L > 0))
+        return;
+    double *hk = l->hp, *z = l->z, *g = l->g;
+    double *hprev = malloc(nk * sizeof(double));
+    if (!hprev)
+        return;
+    for (int t = 0; t < nk; t++)
+        hk[t] = z[t] = hprev[t] = l->h[t];
+    double theta = 1;
+    for (int it = 0; it < iterations; it++) {
+        /* gradient of E at z: (P^T P + gamma) z - c */
+        normal_apply(l, gamma, z, g);
+        for (int t = 0; t < nk; t++) {
+            double v = z[t] - (g[t] - l->c[t]) / L;
+            hprev[t] = hk[t];
+            hk[t] = v > 0 ? v : 0;
+        }
+        double theta_next = 0.5 * (1 + sqrt(1 + 4 * theta * theta));
+        double beta = (theta - 1) / theta_next;
+        theta = theta_next;
+        for (int t = 0; t < nk; t++)
+            z[t] = hk[t] + beta * (hk[t] - hprev[t]);
+    }
+    for (int t = 0; t < nk; t++)
+        l->h[t] = (float)hk[t];
+    free(hprev);
+    blind_project_kernel(l->h, l->kw, l->kh);
+}
+
+/* For the tests (tests/test_blind.c declares it; not part of the API): one
+ * kernel step of the loop on a given x (xw x xh) and y (N x M): edge
+ * selection keeping `count` gradients per orientation (count <= 0: every
+ * gradient), then `iterations` FISTA steps on E(h) from h (kw x kh, updated
+ * and normalised). *e0 and *e1 receive E(h) - E(0) before the step and after
+ * the iterations (before the final normalisation). Returns 0 on success. */
+int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  double *e0, double *e1);
+int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  double *e0, double *e1)
+{
+    level l;
+    if (!blind_level_alloc(&l, N, M, kw, kh))
+        return -1;
+    memcpy(l.x, x, (size_t)l.xw * l.xh * sizeof(float));
+    memcpy(l.y, y, (size_t)N * M * sizeof(float));
+    memcpy(l.h, h, (size_t)kw * kh * sizeof(float));
+    blind_differences(l.y, N, M, l.dy_c, l.dy_r);
+    blind_select_edges(&l, count > 0 ? count : 1e30);
+    blind_kernel_setup(&l);
+    int nk = kw * kh;
+    double *hd = malloc(2 * nk * sizeof(double));
+    if (!hd) {
+        blind_level_free(&l);
+        return -1;
+    }
+    for (int t = 0; t < nk; t++)
+        hd[t] = h[t];
+    *e0 = blind_kernel_energy(&l, gamma, hd, hd + nk);
+    blind_kernel_steps(&l, iterations, gamma);
+    *e1 = blind_kernel_energy(&l, gamma, l.hp, hd + nk);
+    memcpy(h, l.h, (size_t)nk * sizeof(float));
+    free(hd);
+    blind_level_free(&l);
+    return 0;
+}
