@@ -398,8 +398,19 @@ typedef struct {
                                default 8 (not used with sparse_prior) */
     double step;            /* first trial step of the TV x step (<= 0
                                automatic) */
-    double kernel_step;     /* no longer used (the h step takes 1/L, L from
-                               power iteration); kept for compatibility */
+    double kernel_step;     /* the kernel step's step size, relative to
+                               1 / (the selected edges' energy): with
+                               kernel_rule NONE a fixed step (<= 0: the
+                               safe step 1/L, L the normal operator's
+                               largest eigenvalue by power iteration),
+                               else the first trial (<= 0: 1); default 0 */
+    deconv_step_rule kernel_rule; /* how the kernel step's step sizes are
+                               chosen: NONE (default) FISTA with the fixed
+                               step; ARMIJO FISTA with backtracking; EXACT
+                               projected gradient with the exact step along
+                               each direction. A fixed step under which the
+                               kernel's objective rises fails with
+                               DECONV_ERR_DIVERGED, naming the safe step */
     double kernel_reg;      /* Tikhonov weight gamma on the kernel, relative
                                to the energy of the selected edges;
                                default 0 */

@@ -67,6 +67,7 @@ void deconv_blind_defaults(deconv_blind_params *p)
     p->kernel_iterations = 30;
     p->image_iterations = 8;
     p->rule = DECONV_STEP_ARMIJO;
+    p->kernel_rule = DECONV_STEP_NONE; /* the safe step: no line search needed */
     p->tv = 0;            /* automatic: 0.02 */
     p->tv_final = 0;      /* automatic: tv / 10 */
     p->levels = 0;        /* automatic */
@@ -93,6 +94,8 @@ deconv_status blind_check_params(const deconv_image *y, const deconv_blind_param
     if (p->iterations < 1 || p->kernel_iterations < 1 || p->image_iterations < 1 ||
         !(p->scale > 0.05 && p->scale < 1) || p->levels < 0 || !isfinite(p->tv) ||
         !isfinite(p->tv_final) || !isfinite(p->step) || !isfinite(p->kernel_step) ||
+        (p->kernel_rule != DECONV_STEP_NONE && p->kernel_rule != DECONV_STEP_ARMIJO &&
+         p->kernel_rule != DECONV_STEP_EXACT) ||
         p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)) || p->starts < 0 ||
         p->starts > MAX_STARTS || !(p->estimate_pixels >= 0) || !(p->piece_fraction < 1))
         return deconv_fail(err, DECONV_ERR_ARG, "blind parameters out of range");

@@ -73,7 +73,15 @@ long blind_select_edges(level *l, double count);
 
 /* kernel_step.c */
 double blind_kernel_setup(level *l);
-void blind_kernel_steps(level *l, int iterations, double gamma);
+/* `iterations` kernel iterations on E(h) from l->h, then the kernel
+ * normalised. The rule and step of deconv_blind_params: NONE with no
+ * step, FISTA with the safe step 1/L (L by power iteration); NONE with a
+ * step, FISTA with that step over the selected edges' energy, and
+ * DECONV_ERR_DIVERGED when E rose; ARMIJO, FISTA with backtracking from
+ * that first trial (1 when not given); EXACT, projected gradient with the
+ * exact step along each projected direction. */
+deconv_status blind_kernel_steps(level *l, int iterations, double gamma, deconv_step_rule rule,
+                                 double step, deconv_error *err);
 double blind_kernel_energy(const level *l, double gamma, const double *h, double *scratch);
 
 /* kernel_prune.c */

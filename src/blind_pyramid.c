@@ -217,7 +217,10 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
         if (!blind_mask_clipped(cur))
             return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
         double energy = blind_kernel_setup(cur);
-        blind_kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy);
+        deconv_status kst = blind_kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy,
+                                               p->kernel_rule, p->kernel_step, err);
+        if (kst != DECONV_OK)
+            return kst;
         blind_prune_small(cur->h, cur->kw, cur->kh, PRUNE);
         if (progress && p->progress) {
             deconv_progress pr = {it + 1, 0, 1, f, f, 0, "kernel", lv, levels};
@@ -244,7 +247,10 @@ static deconv_status refinement(const deconv_blind_params *p, level *cur, deconv
         if (!blind_mask_clipped(cur))
             return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
         double energy = blind_kernel_setup(cur);
-        blind_kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy);
+        deconv_status kst = blind_kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy,
+                                               p->kernel_rule, p->kernel_step, err);
+        if (kst != DECONV_OK)
+            return kst;
         blind_prune_small(cur->h, cur->kw, cur->kh, PRUNE);
     }
     return DECONV_OK;

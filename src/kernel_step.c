@@ -184,19 +184,15 @@ static double kernel_lipschitz(level *l, double gamma)
     return 1.1 * lam;
 }
 
-/* Kernel steps for the selected edges P: accelerated projected gradient
- * (FISTA) on E(h) over h >= 0, step 1/L, warm started from l->h; then the
- * kernel is normalised to sum 1. */
-void blind_kernel_steps(level *l, int iterations, double gamma)
+/* FISTA with the fixed step 1/L from l->h; the last iterate in l->hp.
+ * Returns 0 when out of memory. */
+static int fista_fixed(level *l, int iterations, double gamma, double L)
 {
     int nk = l->kw * l->kh;
-    double L = kernel_lipschitz(l, gamma);
-    if (!(L > 0))
-        return;
     double *hk = l->hp, *z = l->z, *g = l->g;
     double *hprev = malloc(nk * sizeof(double));
     if (!hprev)
-        return;
+        return 0;
     for (int t = 0; t < nk; t++)
         hk[t] = z[t] = hprev[t] = l->h[t];
     double theta = 1;
@@ -214,24 +210,165 @@ void blind_kernel_steps(level *l, int iterations, double gamma)
         for (int t = 0; t < nk; t++)
             z[t] = hk[t] + beta * (hk[t] - hprev[t]);
     }
-    for (int t = 0; t < nk; t++)
-        l->h[t] = (float)hk[t];
     free(hprev);
+    return 1;
+}
+
+/* FISTA with backtracking (Beck and Teboulle 2009): each step 1/L with L
+ * from 1/step0 on, doubled until E(h) is below its quadratic model at z
+ * (Armijo's condition for a projected step). E is quadratic, so A z =
+ * (P^T P + gamma) z follows from A h of the last two iterates at no cost:
+ * one normal_apply a trial. The last iterate in l->hp; 0 when out of
+ * memory. */
+static int fista_backtracking(level *l, int iterations, double gamma, double step0)
+{
+    int nk = l->kw * l->kh;
+    double *hk = l->hp, *z = l->z, *g = l->g;
+    double *buf = malloc(4 * (size_t)nk * sizeof(double));
+    if (!buf)
+        return 0;
+    double *hprev = buf, *Ah = buf + nk, *Ahprev = buf + 2 * nk, *Az = buf + 3 * nk;
+    for (int t = 0; t < nk; t++)
+        hk[t] = z[t] = hprev[t] = l->h[t];
+    normal_apply(l, gamma, z, Az);
+    memcpy(Ah, Az, nk * sizeof(double));
+    double L = 1.0 / step0, theta = 1;
+    for (int it = 0; it < iterations; it++) {
+        double Ez = 0;
+        for (int t = 0; t < nk; t++) {
+            g[t] = Az[t] - l->c[t];
+            Ez += 0.5 * z[t] * Az[t] - l->c[t] * z[t];
+        }
+        memcpy(hprev, hk, nk * sizeof(double));
+        memcpy(Ahprev, Ah, nk * sizeof(double));
+        for (int trial = 0; trial < 64; trial++, L *= 2) {
+            double model = Ez, Eh = 0;
+            for (int t = 0; t < nk; t++) {
+                double v = z[t] - g[t] / L;
+                hk[t] = v > 0 ? v : 0;
+                double d = hk[t] - z[t];
+                model += g[t] * d + 0.5 * L * d * d;
+            }
+            normal_apply(l, gamma, hk, Ah);
+            for (int t = 0; t < nk; t++)
+                Eh += 0.5 * hk[t] * Ah[t] - l->c[t] * hk[t];
+            if (Eh <= model + 1e-12 * fabs(Ez))
+                break;
+        }
+        double theta_next = 0.5 * (1 + sqrt(1 + 4 * theta * theta));
+        double beta = (theta - 1) / theta_next;
+        theta = theta_next;
+        for (int t = 0; t < nk; t++) {
+            z[t] = hk[t] + beta * (hk[t] - hprev[t]);
+            Az[t] = Ah[t] + beta * (Ah[t] - Ahprev[t]);
+        }
+    }
+    free(buf);
+    return 1;
+}
+
+/* Projected gradient with the exact step: from h, the direction to
+ * P+(h - step g), and along it the minimum of the quadratic E on the
+ * segment (which stays feasible). Monotone, no momentum. The last iterate
+ * in l->hp; 0 when out of memory. */
+static int projected_exact(level *l, int iterations, double gamma, double step)
+{
+    int nk = l->kw * l->kh;
+    double *hk = l->hp, *d = l->z, *g = l->g;
+    double *buf = malloc(2 * (size_t)nk * sizeof(double));
+    if (!buf)
+        return 0;
+    double *Ah = buf, *Ad = buf + nk;
+    for (int t = 0; t < nk; t++)
+        hk[t] = l->h[t];
+    normal_apply(l, gamma, hk, Ah);
+    for (int it = 0; it < iterations; it++) {
+        for (int t = 0; t < nk; t++) {
+            g[t] = Ah[t] - l->c[t];
+            double v = hk[t] - step * g[t];
+            d[t] = (v > 0 ? v : 0) - hk[t];
+        }
+        normal_apply(l, gamma, d, Ad);
+        double gd = 0, dAd = 0;
+        for (int t = 0; t < nk; t++)
+            gd += g[t] * d[t], dAd += d[t] * Ad[t];
+        if (!(gd < 0 && dAd > 0))
+            break; /* at the minimum */
+        double tmin = -gd / dAd > 1 ? 1 : -gd / dAd;
+        for (int t = 0; t < nk; t++) {
+            hk[t] += tmin * d[t];
+            Ah[t] += tmin * Ad[t];
+            hk[t] = hk[t] > 0 ? hk[t] : 0; /* rounding */
+        }
+    }
+    free(buf);
+    return 1;
+}
+
+/* Kernel steps for the selected edges P, warm started from l->h, then the
+ * kernel normalised to sum 1 (blind_internal.h says what the rules do). */
+deconv_status blind_kernel_steps(level *l, int iterations, double gamma, deconv_step_rule rule,
+                                 double step, deconv_error *err)
+{
+    const int nk = l->kw * l->kh;
+    /* the normal operator's diagonal: the selected edges' energy */
+    const double diag = l->ac[(size_t)(l->kh - 1) * (2 * l->kw - 1) + l->kw - 1] + gamma;
+    int ok = 1;
+    if (rule == DECONV_STEP_NONE && !(step > 0)) {
+        double L = kernel_lipschitz(l, gamma);
+        if (!(L > 0))
+            return DECONV_OK;
+        ok = fista_fixed(l, iterations, gamma, L);
+    } else {
+        if (!(diag > 0))
+            return DECONV_OK; /* no edge selected: nothing to fit */
+        double h0_energy = 0;
+        if (rule == DECONV_STEP_NONE) {
+            for (int t = 0; t < nk; t++)
+                l->hp[t] = l->h[t];
+            h0_energy = blind_kernel_energy(l, gamma, l->hp, l->z);
+        }
+        double first = (step > 0 ? step : 1.0) / diag;
+        ok = rule == DECONV_STEP_NONE     ? fista_fixed(l, iterations, gamma, 1.0 / first)
+             : rule == DECONV_STEP_ARMIJO ? fista_backtracking(l, iterations, gamma, first)
+                                          : projected_exact(l, iterations, gamma, first);
+        if (ok && rule == DECONV_STEP_NONE) {
+            double e = blind_kernel_energy(l, gamma, l->hp, l->z);
+            if (!(e <= h0_energy + 1e-6 * fabs(h0_energy))) {
+                double safe = diag / kernel_lipschitz(l, gamma);
+                return deconv_fail(err, DECONV_ERR_DIVERGED,
+                                   "the kernel step diverged (its objective rose from %.6g to "
+                                   "%.6g): kernel step %g is too large for these edges; steps "
+                                   "up to %.3g are safe",
+                                   h0_energy, e, step, safe);
+            }
+        }
+    }
+    if (!ok)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the kernel step");
+    for (int t = 0; t < nk; t++)
+        l->h[t] = (float)l->hp[t];
     blind_project_kernel(l->h, l->kw, l->kh);
+    return DECONV_OK;
 }
 
 /* For the tests (tests/test_blind.c declares it; not part of the API): one
  * kernel step of the loop on a given x (xw x xh) and y (N x M): edge
  * selection keeping `count` gradients per orientation (count <= 0: every
- * gradient), then `iterations` FISTA steps on E(h) from h (kw x kh, updated
- * and normalised). *e0 and *e1 receive E(h) - E(0) before the step and after
- * the iterations (before the final normalisation). Returns 0 on success. */
-int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+ * gradient), then `iterations` kernel iterations with the rule and step
+ * of deconv_blind_params (kernel_rule, kernel_step) on E(h) from h (kw x
+ * kh, updated and normalised). *e0 and *e1 receive E(h) - E(0) before the
+ * step and after the iterations (before the final normalisation). Returns
+ * 0 on success, 1 when the step diverged (message in err), -1 when out of
+ * memory. */
+int deconv_blind_test_kernel_rule(const float *x, const float *y, int N, int M, float *h,
                                   int kw, int kh, double count, int iterations, double gamma,
-                                  double *e0, double *e1);
-int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  deconv_step_rule rule, double step, double *e0, double *e1,
+                                  deconv_error *err);
+int deconv_blind_test_kernel_rule(const float *x, const float *y, int N, int M, float *h,
                                   int kw, int kh, double count, int iterations, double gamma,
-                                  double *e0, double *e1)
+                                  deconv_step_rule rule, double step, double *e0, double *e1,
+                                  deconv_error *err)
 {
     level l;
     if (!blind_level_alloc(&l, N, M, kw, kh))
@@ -251,10 +388,24 @@ int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, 
     for (int t = 0; t < nk; t++)
         hd[t] = h[t];
     *e0 = blind_kernel_energy(&l, gamma, hd, hd + nk);
-    blind_kernel_steps(&l, iterations, gamma);
-    *e1 = blind_kernel_energy(&l, gamma, l.hp, hd + nk);
-    memcpy(h, l.h, (size_t)nk * sizeof(float));
+    deconv_status st = blind_kernel_steps(&l, iterations, gamma, rule, step, err);
+    int rc = st == DECONV_OK ? 0 : st == DECONV_ERR_DIVERGED ? 1 : -1;
+    if (rc == 0) {
+        *e1 = blind_kernel_energy(&l, gamma, l.hp, hd + nk);
+        memcpy(h, l.h, (size_t)nk * sizeof(float));
+    }
     free(hd);
     blind_level_free(&l);
-    return 0;
+    return rc;
+}
+
+int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  double *e0, double *e1);
+int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  double *e0, double *e1)
+{
+    return deconv_blind_test_kernel_rule(x, y, N, M, h, kw, kh, count, iterations, gamma,
+                                         DECONV_STEP_NONE, 0, e0, e1, NULL);
 }

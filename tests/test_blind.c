@@ -12,6 +12,10 @@ int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params 
 int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
                                   int kw, int kh, double count, int iterations, double gamma,
                                   double *e0, double *e1);
+int deconv_blind_test_kernel_rule(const float *x, const float *y, int N, int M, float *h,
+                                  int kw, int kh, double count, int iterations, double gamma,
+                                  deconv_step_rule rule, double step, double *e0, double *e1,
+                                  deconv_error *err);
 
 #include <omp.h>
 
@@ -112,6 +116,73 @@ static void test_kernel_step(void)
     double e0 = 0, e1 = 0;
     deconv_blind_test_kernel_step(x, y, N, M, h, kw, kh, 20, 10, 5.0, &e0, &e1);
     CHECK(e1 < e0, "with gamma and edge selection: E went from %g to %g", e0, e1);
+    free(x);
+    free(y);
+}
+
+/* The kernel step's rules (deconv_blind_params.kernel_rule, kernel_step):
+ * each decreases E from a flat start, all reach the same minimum, and a
+ * fixed step far past the safe one is reported as a divergence that names
+ * the safe step, while a small fixed step converges. */
+static void test_kernel_rules(void)
+{
+    const int N = 48, M = 40, kw = 5, kh = 7;
+    const int xw = N + kw - 1, xh = M + kh - 1;
+    float *x = malloc(sizeof(float) * xw * xh), *y = malloc(sizeof(float) * N * M);
+    float ht[35], h[35];
+    for (int i = 0; i < xh; i++)
+        for (int j = 0; j < xw; j++)
+            x[i * xw + j] = (float)(((i / 4) * 5 + (j / 7) * 3) % 9) / 8.0f +
+                            0.03f * (float)check_rand(&seed);
+    double s = 0;
+    for (int t = 0; t < kw * kh; t++)
+        ht[t] = check_rand(&seed) < 0.5 ? (float)check_rand(&seed) : 0.0f, s += ht[t];
+    for (int t = 0; t < kw * kh; t++)
+        ht[t] = (float)(ht[t] / s);
+    deconv_conv_valid(x, xw, xh, ht, kw, kh, y);
+    const struct {
+        deconv_step_rule rule;
+        double step;
+        const char *name;
+    } rules[] = {{DECONV_STEP_NONE, 0, "none, safe step"},
+                 {DECONV_STEP_NONE, 0.02, "none, step 0.02"},
+                 {DECONV_STEP_ARMIJO, 0, "armijo"},
+                 {DECONV_STEP_ARMIJO, 20, "armijo from 20"},
+                 {DECONV_STEP_EXACT, 0, "exact"}};
+    const int nr = (int)(sizeof rules / sizeof rules[0]);
+    double emin[5];
+    float hmin[5][35];
+    for (int r = 0; r < nr; r++) {
+        for (int its = 1; its <= 1000; its *= 1000) {
+            for (int t = 0; t < kw * kh; t++)
+                h[t] = 1.0f / (kw * kh);
+            double e0 = 0, e1 = 0;
+            deconv_error err = {DECONV_OK, ""};
+            int rc = deconv_blind_test_kernel_rule(x, y, N, M, h, kw, kh, 0, its, 0.0,
+                                                   rules[r].rule, rules[r].step, &e0, &e1, &err);
+            CHECK(rc == 0, "%s, %d iterations: failed (%s)", rules[r].name, its, err.message);
+            CHECK(e1 < e0, "%s, %d iterations: E went from %g to %g", rules[r].name, its, e0, e1);
+            emin[r] = e1;
+            memcpy(hmin[r], h, sizeof h);
+        }
+    }
+    for (int r = 1; r < nr; r++) {
+        CHECK(fabs(emin[r] - emin[0]) <= 1e-4 * fabs(emin[0]),
+              "%s ends at E %.9g, the safe step at %.9g", rules[r].name, emin[r], emin[0]);
+        double ncc = kernel_ncc(hmin[r], hmin[0], kw, kh);
+        CHECK(ncc > 0.999, "%s: kernel NCC %g with the safe step's", rules[r].name, ncc);
+    }
+    double ncc = kernel_ncc(hmin[0], ht, kw, kh);
+    CHECK(ncc > 0.97, "exact data: kernel NCC %g", ncc);
+    /* far too large a fixed step: reported, with the safe step named */
+    for (int t = 0; t < kw * kh; t++)
+        h[t] = 1.0f / (kw * kh);
+    double e0 = 0, e1 = 0;
+    deconv_error err = {DECONV_OK, ""};
+    int rc = deconv_blind_test_kernel_rule(x, y, N, M, h, kw, kh, 0, 30, 0.0, DECONV_STEP_NONE,
+                                           100.0, &e0, &e1, &err);
+    CHECK(rc == 1 && err.code == DECONV_ERR_DIVERGED && strstr(err.message, "are safe"),
+          "step 100: rc %d, '%s'", rc, err.message);
     free(x);
     free(y);
 }
@@ -447,6 +518,7 @@ int main(void)
     test_l0_step();
     test_projection();
     test_kernel_step();
+    test_kernel_rules();
     test_end_to_end();
     test_starts();
     test_window();

@@ -120,11 +120,19 @@ static const arg_spec options[] = {
     {"--kernel-iterations", NULL, K_INT, CMD_BLIND, OFF(blind.kernel_iterations), 1,
      MAX_ITERATIONS, 0, "N", "kernel steps per alternation", NULL},
     {"--step", NULL, K_REAL, CMD_BLIND, OFF(blind.step), 0, INFINITY, OPEN_MIN | AUTO_NONPOS,
-     "S", "image step", "automatic"},
-    {"--kernel-step", NULL, K_REAL, CMD_BLIND, OFF(blind.kernel_step), 0, INFINITY,
-     OPEN_MIN | AUTO_NONPOS, "S", "kernel step", "automatic"},
+     "S", "the image step's step size: fixed (line search none) or first trial", "automatic"},
     {"--line-search", NULL, K_RULE, CMD_BLIND, OFF(blind.rule), 0, 0, 0, "exact|armijo|none",
-     "how each step size is chosen", NULL},
+     "how the image step's step sizes are chosen", NULL},
+    {"--kernel-step", NULL, K_REAL, CMD_BLIND, OFF(blind.kernel_step), 0, INFINITY,
+     OPEN_MIN | AUTO_NONPOS, "S",
+     "the kernel step's step size, in units of 1/(the selected edges' energy): fixed "
+     "(kernel line search none; a step too large stops the run and names the safe one) or "
+     "first trial; automatic: the safe step 1/L (L by power iteration), or 1 as first trial",
+     "automatic"},
+    {"--kernel-line-search", NULL, K_RULE, CMD_BLIND, OFF(blind.kernel_rule), 0, 0, 0,
+     "exact|armijo|none",
+     "how the kernel step's step sizes are chosen: none a fixed step (accelerated), armijo "
+     "backtracking (accelerated), exact the best step along each projected gradient", NULL},
     {"--tv", NULL, K_REAL, CMD_BLIND, OFF(blind.tv), 0, INFINITY, AUTO_NONPOS, "L",
      "starting total-variation weight (0: automatic)", "automatic"},
     {"--restore-tv", NULL, K_REAL, CMD_BLIND, OFF(restore_tv), 0, INFINITY, AUTO_NEG, "L",

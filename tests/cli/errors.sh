@@ -132,6 +132,8 @@ expect 2 "--kernel-size: 'abc' is not an integer" blind "$CAM" -o "$OUT" --kerne
 expect 2 "--levels: must be an integer from 1 to 30, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --levels 0
 expect 2 "--restore-tv: must be a non-negative finite number, got '-1'" blind "$CAM" -o "$OUT" --kernel-size 9 --restore-tv -1
 expect 2 "deblur does not take '--restore-tv'" deblur "$CAM" -o "$OUT" "${K[@]}" --restore-tv 1
+expect 1 "the kernel step diverged" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-step 1000 --kernel-line-search none --starts 1
+expect 2 "--kernel-line-search" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-line-search fast
 expect 2 "--starts: must be an integer from 1 to 4, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 0
 expect 2 "--starts: must be an integer from 1 to 4, got '5'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 5
 expect 2 "--estimate-pixels: must be" blind "$CAM" -o "$OUT" --kernel-size 9 --estimate-pixels -5
