@@ -47,6 +47,8 @@
  *   camera [--data DIR] [--cases N] [--first N] [--seed N] [--threads N] [--gray]
  *          [--iterations N] [--only linear|srgb] [--save DIR] [--blind]
  *          [--starts N] [--scale S] (photos resized by S first)
+ *          [--size-factor F] (--blind: the kernel size given is F times the
+ *          true one, odd) [--auto-size] (--blind: no kernel size given)
  *          [--tv-factors F,...] [--tv L] [--jpeg Q] [--png-base] [--noise-list]
  *
  * DIR defaults to ../shared/data beside the source tree. --save writes
@@ -318,6 +320,7 @@ int main(int argc, char **argv)
 {
     const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL;
     int cases = 12, first = 0, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
+    double size_factor = 1; /* --blind: the kernel size given, over the true one; 0: none */
     double scale = 1, fixed_tv = -1;
     int jpeg = 0, noise_list = 0, nfactors = 0, png_base = 0;
     enum { MAX_FACTORS = 16 };
@@ -333,6 +336,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
         else if (!strcmp(argv[i], "--gray")) gray = 1;
         else if (!strcmp(argv[i], "--blind")) blind = 1;
+        else if (!strcmp(argv[i], "--size-factor") && i + 1 < argc) size_factor = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--auto-size")) size_factor = 0;
         else if (!strcmp(argv[i], "--starts") && i + 1 < argc) starts = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale = atof(argv[++i]);
         else if (!strcmp(argv[i], "--tv") && i + 1 < argc) fixed_tv = atof(argv[++i]);
@@ -356,7 +361,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: camera [--data DIR] [--cases N] [--first N] [--seed N] "
                             "[--threads N] [--gray] [--iterations N] [--only linear|srgb] "
                             "[--save DIR] "
-                            "[--blind] [--starts N] [--scale S] [--tv-factors F,...] [--tv L] "
+                            "[--blind] [--size-factor F] [--auto-size] [--starts N] [--scale S] [--tv-factors F,...] [--tv L] "
                             "[--jpeg Q] [--png-base] [--noise-list]\n");
             return 2;
         }
@@ -542,7 +547,12 @@ int main(int argc, char **argv)
             if (blind) {
                 deconv_blind_params bp;
                 deconv_blind_defaults(&bp);
-                bp.kernel_width = k->width, bp.kernel_height = k->height;
+                /* the size given: the true one times size_factor, odd;
+                 * none (0 x 0: the library chooses) with --auto-size */
+                bp.kernel_width = size_factor > 0 ? 2 * (int)lround(size_factor * k->width / 2) + 1 : 0;
+                bp.kernel_height = size_factor > 0 ? 2 * (int)lround(size_factor * k->height / 2) + 1 : 0;
+                if (size_factor == 1)
+                    bp.kernel_width = k->width, bp.kernel_height = k->height;
                 bp.response = models[m];
                 bp.threads = threads;
                 if (starts > 0)
@@ -555,7 +565,10 @@ int main(int argc, char **argv)
                 deconv_blind_restore_defaults(&p);
                 p.response = models[m];
                 p.threads = threads;
-                printf(" %5.2f", bench_kernel_ncc(est->data, k->data, k->width, k->height, 3));
+                printf(" %5.2f", bench_kernel_ncc_sized(est->data, est->width, est->height, k->data,
+                                                        k->width, k->height, 3));
+                if (size_factor != 1)
+                    printf(" %3dx%-3d", est->width, est->height);
                 if (save) {
                     char kp[4096];
                     snprintf(kp, sizeof kp, "%s/case%02d-%s-kernel.png", save, ci, model_names[m]);
@@ -571,7 +584,8 @@ int main(int argc, char **argv)
                 if (nfactors > 0)
                     p.tv = factors[f] * base;
                 deconv_image *x = deconv_deblur(y, est ? est : k, &p, NULL, &err);
-                deconv_image *c = x ? deconv_crop_to_input(x, k->width, k->height) : NULL;
+                const deconv_kernel *used = est ? est : k;
+                deconv_image *c = x ? deconv_crop_to_input(x, used->width, used->height) : NULL;
                 double q = !c ? -1 : blind ? psnr_shifted(ref, c, 3, 8) : psnr_clipped(ref, c);
                 printf(nfactors > 0 ? " %7.2f" : " %8.2f", q);
                 fflush(stdout);

@@ -1,5 +1,6 @@
 /* The measures the benchmarks compare estimates with (measure.h). */
 #include <math.h>
+#include <stdlib.h>
 
 #include "measure.h"
 
@@ -39,4 +40,24 @@ double bench_best_ssd(const float *r, const float *s, int w, int h, int shift, i
                 best = ssd;
         }
     return best;
+}
+
+double bench_kernel_ncc_sized(const float *a, int aw, int ah, const float *b, int bw, int bh,
+                              int shift)
+{
+    int w = aw > bw ? aw : bw, h = ah > bh ? ah : bh;
+    float *pa = calloc((size_t)w * h, sizeof(float)), *pb = calloc((size_t)w * h, sizeof(float));
+    double r = -1;
+    if (pa && pb) {
+        for (int i = 0; i < ah; i++)
+            for (int j = 0; j < aw; j++)
+                pa[(size_t)(i + (h - ah) / 2) * w + j + (w - aw) / 2] = a[(size_t)i * aw + j];
+        for (int i = 0; i < bh; i++)
+            for (int j = 0; j < bw; j++)
+                pb[(size_t)(i + (h - bh) / 2) * w + j + (w - bw) / 2] = b[(size_t)i * bw + j];
+        r = bench_kernel_ncc(pa, pb, w, h, shift);
+    }
+    free(pa);
+    free(pb);
+    return r;
 }

@@ -6,6 +6,11 @@
  * shift of a within `shift` pixels (zero outside). */
 double bench_kernel_ncc(const float *a, const float *b, int w, int h, int shift);
 
+/* The same for kernels of different sizes (aw x ah, bw x bh), each centred
+ * in the larger of the two sizes. */
+double bench_kernel_ncc_sized(const float *a, int aw, int ah, const float *b, int bw, int bh,
+                              int shift);
+
 /* Sum of squared differences of the restored r against the sharp s (both
  * w x h), minimised over integer shifts of r within `shift` pixels, the
  * `border` pixels at each side of s left out (border >= shift). */

@@ -390,7 +390,13 @@ deconv_image *deconv_crop_to_input(const deconv_image *x, int kw, int kh);
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    int kernel_width, kernel_height; /* the kernel's support (required) */
+    int kernel_width, kernel_height; /* the kernel's support; both 0: chosen
+                               by a quick estimate on the window shrunk
+                               (kernel_size.c), from
+                               DECONV_BLIND_MIN_AUTO_KERNEL to a fifth of
+                               the window's shorter side, at most
+                               DECONV_BLIND_MAX_AUTO_KERNEL; the kernel
+                               returned has the size chosen */
     int iterations;         /* alternations (x step, h step) per pyramid
                                level; default 50 */
     int kernel_iterations;  /* FISTA iterations of each h step; default 30 */
@@ -468,6 +474,9 @@ typedef struct {
  * needs. `deconv blind` on a 4-megapixel RGB photo: 110 s instead of 226 s
  * for the whole photo; 12 megapixels: 164 s (docs/benchmarks.md, Speed). */
 #define DECONV_BLIND_ESTIMATE_PIXELS 2e6
+/* The sizes an automatic kernel size is chosen from. */
+#define DECONV_BLIND_MIN_AUTO_KERNEL 9
+#define DECONV_BLIND_MAX_AUTO_KERNEL 101
 void deconv_blind_defaults(deconv_blind_params *p);
 
 /* The restoration after a blind estimate: deconv_deblur_defaults, with the
@@ -487,7 +496,8 @@ deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_para
                                   int *left, int *top, int *width, int *height,
                                   deconv_error *err);
 
-/* Estimate the kernel of y (on luminance). Returns it (sums to 1, >= 0). */
+/* Estimate the kernel of y (on luminance). Returns it (sums to 1, >= 0),
+ * of the size asked for or, with none, of the size chosen. */
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err);
 

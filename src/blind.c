@@ -84,10 +84,18 @@ deconv_status blind_check_params(const deconv_image *y, const deconv_blind_param
 {
     if (!y || !p)
         return deconv_fail(err, DECONV_ERR_ARG, "missing image or parameters");
-    if (p->kernel_width < 1 || p->kernel_height < 1)
+    if (p->kernel_width == 0 && p->kernel_height == 0) {
+        /* automatic: the smallest size must fit */
+        if (y->width < DECONV_BLIND_MIN_AUTO_KERNEL || y->height < DECONV_BLIND_MIN_AUTO_KERNEL)
+            return deconv_fail(err, DECONV_ERR_KERNEL,
+                               "the image %dx%d is too small to choose a kernel size for "
+                               "(at least %dx%d)",
+                               y->width, y->height, DECONV_BLIND_MIN_AUTO_KERNEL,
+                               DECONV_BLIND_MIN_AUTO_KERNEL);
+    } else if (p->kernel_width < 1 || p->kernel_height < 1)
         return deconv_fail(err, DECONV_ERR_ARG, "kernel size %dx%d must be at least 1x1",
                            p->kernel_width, p->kernel_height);
-    if (p->kernel_width > y->width || p->kernel_height > y->height)
+    else if (p->kernel_width > y->width || p->kernel_height > y->height)
         return deconv_fail(err, DECONV_ERR_KERNEL,
                            "kernel size %dx%d is larger than the image %dx%d",
                            p->kernel_width, p->kernel_height, y->width, y->height);
@@ -112,7 +120,8 @@ deconv_status blind_check_params(const deconv_image *y, const deconv_blind_param
                                p->region_width, p->region_height, p->kernel_width,
                                p->kernel_height);
     }
-    if (p->init && (p->init->width != p->kernel_width || p->init->height != p->kernel_height))
+    if (p->init && (p->kernel_width || p->kernel_height) &&
+        (p->init->width != p->kernel_width || p->init->height != p->kernel_height))
         return deconv_fail(err, DECONV_ERR_ARG,
                            "the starting kernel is %dx%d, not the kernel size %dx%d",
                            p->init->width, p->init->height, p->kernel_width, p->kernel_height);
@@ -122,22 +131,30 @@ deconv_status blind_check_params(const deconv_image *y, const deconv_blind_param
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err)
 {
-    if (blind_check_params(y, p, err) != DECONV_OK)
+    if (!p)
+        return blind_check_params(y, p, err), NULL;
+    /* q: p with the kernel size it will have (a starting kernel gives its
+     * own when none is asked for; else kernel_size.c chooses) */
+    deconv_blind_params q = *p;
+    if (q.kernel_width == 0 && q.kernel_height == 0 && q.init)
+        q.kernel_width = q.init->width, q.kernel_height = q.init->height;
+    if (blind_check_params(y, &q, err) != DECONV_OK)
         return NULL;
     int saved_threads = omp_get_max_threads();
-    if (p->threads > 0)
-        omp_set_num_threads(p->threads);
-    const int starts = p->starts > 1 ? p->starts : 1;
-    const int nk = p->kernel_width * p->kernel_height;
+    if (q.threads > 0)
+        omp_set_num_threads(q.threads);
+    const int starts = q.starts > 1 ? q.starts : 1;
 
     deconv_kernel *result = NULL;
+    float *h = NULL;
+    double *score = NULL;
     deconv_image *lum = deconv_image_luminance(y);
     if (lum) {
         int left, top, w, ht;
-        blind_choose_window(lum, p, &left, &top, &w, &ht);
+        blind_choose_window(lum, &q, &left, &top, &w, &ht);
         deconv_image *win = NULL;
-        if (!deconv_response_is_linear(&p->response))
-            win = blind_camera_input(y, lum, left, top, w, ht, &p->response);
+        if (!deconv_response_is_linear(&q.response))
+            win = blind_camera_input(y, lum, left, top, w, ht, &q.response);
         else if (w != lum->width || ht != lum->height) {
             win = deconv_image_new(w, ht, 1);
             if (win)
@@ -147,19 +164,27 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
         deconv_image_free(lum);
         lum = win;
     }
-    float *h = malloc(sizeof(float) * nk * starts);
-    double *score = malloc(sizeof(double) * starts);
-    if (!lum || !h || !score) {
+    if (!lum) {
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (blind_run_starts(lum, p, h, score, err) != DECONV_OK)
+    if (q.kernel_width == 0 &&
+        blind_choose_size(lum, &q, &q.kernel_width, &q.kernel_height, err) != DECONV_OK)
+        goto done;
+    const int nk = q.kernel_width * q.kernel_height;
+    h = malloc(sizeof(float) * nk * starts);
+    score = malloc(sizeof(double) * starts);
+    if (!h || !score) {
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (blind_run_starts(lum, &q, h, score, err) != DECONV_OK)
         goto done;
     int best = 0;
     for (int s = 1; s < starts; s++)
         if (score[s] < score[best])
             best = s;
-    result = deconv_kernel_new(p->kernel_width, p->kernel_height);
+    result = deconv_kernel_new(q.kernel_width, q.kernel_height);
     if (!result) {
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
         goto done;

@@ -106,6 +106,11 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
 void blind_choose_window(const deconv_image *lum, const deconv_blind_params *p, int *left,
                          int *top, int *w, int *h);
 
+/* kernel_size.c: the size when none is given */
+int blind_largest_auto_size(int width, int height);
+deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_params *p, int *kw,
+                                int *kh, deconv_error *err);
+
 /* blind.c */
 deconv_status blind_check_params(const deconv_image *y, const deconv_blind_params *p,
                                  deconv_error *err);

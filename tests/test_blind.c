@@ -512,6 +512,55 @@ static void test_l0_step(void)
     free(truth), free(y), free(x[0]), free(x[1]);
 }
 
+/* No kernel size: the size chosen holds the kernel without being much
+ * larger, and the estimate is as good as with a size given. */
+static void test_auto_size(void)
+{
+    deconv_error err;
+    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
+    CHECK(im != NULL, "reading camera.png: %s", err.message);
+    deconv_kernel *k = im ? deconv_kernel_motion(15, 120, &err) : NULL;
+    if (!im || !k) {
+        deconv_image_free(im);
+        return;
+    }
+    const int N = 240, M = 240, kw = k->width, kh = k->height;
+    deconv_image *y = blurred_window(im, k, N, M, 80, 120, 0);
+    for (int i = 0; i < N * M; i++)
+        y->data[i] += (float)(0.002 * gauss());
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = p.kernel_height = 0;
+    deconv_kernel *est = deconv_blind_kernel(y, &p, &err);
+    CHECK(est != NULL, "blind estimate without a size failed: %s", err.message);
+    if (est) {
+        int side = kw > kh ? kw : kh, w = est->width, h = est->height;
+        printf("auto size: %dx%d for a %dx%d kernel\n", w, h, kw, kh);
+        CHECK(w >= side && h >= side && w <= 2 * side + 5 && h <= 2 * side + 5,
+              "size %dx%d chosen for a %dx%d kernel", w, h, kw, kh);
+        if (w >= kw && h >= kh) {
+            float *ht = calloc((size_t)w * h, sizeof(float));
+            for (int a = 0; a < kh; a++)
+                for (int b = 0; b < kw; b++)
+                    ht[(a + (h - kh) / 2) * w + b + (w - kw) / 2] = k->data[a * kw + b];
+            double ncc = kernel_ncc(est->data, ht, w, h);
+            printf("auto size: kernel NCC %.3f\n", ncc);
+            CHECK(ncc > 0.8, "motion 15 px at 120 degrees, size chosen: kernel NCC %g", ncc);
+            free(ht);
+        }
+        deconv_kernel_free(est);
+    }
+    /* too small to choose a size for */
+    deconv_image *tiny = deconv_image_new(8, 30, 1);
+    CHECK(tiny && !deconv_blind_kernel(tiny, &p, &err) && err.code == DECONV_ERR_KERNEL &&
+              strstr(err.message, "too small"),
+          "an 8x30 image without a kernel size: '%s'", err.message);
+    deconv_image_free(tiny);
+    deconv_image_free(y);
+    deconv_image_free(im);
+    deconv_kernel_free(k);
+}
+
 int main(void)
 {
     test_normal_fft();
@@ -519,6 +568,7 @@ int main(void)
     test_projection();
     test_kernel_step();
     test_kernel_rules();
+    test_auto_size();
     test_end_to_end();
     test_starts();
     test_window();

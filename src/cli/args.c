@@ -85,7 +85,8 @@ static const arg_spec options[] = {
     {"--output", "-o", K_PATH, CMD_PSF, OFF(output), 0, 0, 0, "FILE",
      "the kernel file to write: .csv (text) or .png (required)", NULL},
     {"--kernel-size", NULL, K_KSIZE, CMD_BLIND, OFF(blind), 1, MAX_KERNEL_SIDE, 0, "N|WxH",
-     "the kernel's support: N x N, or W wide by H high (required)", NULL},
+     "the kernel's support: N x N, or W wide by H high, a little larger than the blur",
+     "chosen by a quick estimate on the photo shrunk, 9 to 101 pixels"},
     {"--kernel-out", NULL, K_PATH, CMD_BLIND, OFF(kernel_out), 0, 0, 0, "FILE",
      "also write the estimated kernel (.csv or .png)", NULL},
 
@@ -151,7 +152,7 @@ static const arg_spec options[] = {
      "pieces of the kernel); the kernel whose restoration is sharpest is kept (1 is about "
      "twice as fast)", NULL},
     {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,
-     "delta|gaussian|FILE", "starting kernel (a FILE must have the --kernel-size)", NULL},
+     "delta|gaussian|FILE", "starting kernel (a FILE gives the kernel size, or must have the --kernel-size)", NULL},
 
     /* synthetic blur */
     {"--noise", NULL, K_REAL, CMD_BLUR, OFF(noise), 0, 1, 0, "SIGMA",
@@ -199,9 +200,9 @@ static const command_spec commands[] = {
     {"deblur", CMD_DEBLUR, 1, 1, "deblur INPUT -o OUTPUT.png KERNEL [options]",
      "Remove a known blur from INPUT and write the restored image as PNG.",
      "deconv deblur blurry.png -o sharp.png --gaussian 2.5 --iterations 300"},
-    {"blind", CMD_BLIND, 1, 1, "blind INPUT -o OUTPUT.png --kernel-size N|WxH [options]",
+    {"blind", CMD_BLIND, 1, 1, "blind INPUT -o OUTPUT.png [--kernel-size N|WxH] [options]",
      "Estimate an unknown blur kernel of the given size, then restore INPUT with it.",
-     "deconv blind shaky.png -o sharp.png --kernel-size 25x15 --kernel-out k.png"},
+     "deconv blind shaky.png -o sharp.png --kernel-out k.png"},
     {"blur", CMD_BLUR, 1, 1, "blur INPUT -o OUTPUT.png KERNEL [--noise SIGMA] [options]",
      "Blur INPUT with a kernel and optionally add Gaussian noise.\n"
      "OUTPUT is smaller than INPUT by the kernel size less one (valid convolution).",
@@ -675,10 +676,6 @@ static int check_complete(const command_spec *c, cli_options *o)
     }
     if ((c->cmd & KERNEL_CMDS) && o->kernel.kind == KSPEC_NONE) {
         cli_error("%s: give exactly one kernel (--psf, --gaussian, --motion or --disk)", cn);
-        return -1;
-    }
-    if (c->cmd == CMD_BLIND && o->blind.kernel_width <= 0) {
-        cli_error("blind: --kernel-size is required (e.g. --kernel-size 31 or 31x21)");
         return -1;
     }
     if ((c->cmd & ALL_IO) && !has_ext(o->output, ".png")) {

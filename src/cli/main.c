@@ -370,7 +370,9 @@ static int cmd_blind(cli_options *o)
     deconv_image *y = read_image(input, o, &info, &err);
     if (!y)
         return lib_failure(&err);
+    /* no --kernel-size: the library chooses (0 x 0) */
     int kw = o->blind.kernel_width, kh = o->blind.kernel_height;
+    const int size_chosen = kw == 0 && !o->kernel_init;
     if (!kernel_fits(kw, kh, y)) {
         deconv_image_free(y);
         return CLI_USAGE;
@@ -380,9 +382,16 @@ static int cmd_blind(cli_options *o)
             deconv_image_free(y);
             return lib_failure(&err);
         }
+        if (kw == 0) /* the starting kernel gives the size */
+            kw = k0->width, kh = k0->height;
         if (k0->width != kw || k0->height != kh) {
             cli_error("--kernel-init: '%s' is %dx%d but --kernel-size is %dx%d", o->kernel_init,
                       k0->width, k0->height, kw, kh);
+            deconv_kernel_free(k0);
+            deconv_image_free(y);
+            return CLI_USAGE;
+        }
+        if (!kernel_fits(kw, kh, y)) {
             deconv_kernel_free(k0);
             deconv_image_free(y);
             return CLI_USAGE;
@@ -419,6 +428,7 @@ static int cmd_blind(cli_options *o)
         code = lib_failure(&err);
         goto done;
     }
+    kw = k->width, kh = k->height;
     if (o->kernel_out && deconv_kernel_save(k, o->kernel_out, &err) != DECONV_OK) {
         code = lib_failure(&err);
         goto done;
@@ -451,9 +461,9 @@ static int cmd_blind(cli_options *o)
             snprintf(where, sizeof where, " on the %dx%d window at (%d, %d)", win_w, win_h,
                      win_x, win_y);
         fprintf(stderr,
-                "deconv: kernel %dx%d estimated%s in %.1f s; restored %dx%d %s in %.1f s "
+                "deconv: kernel %dx%d%s estimated%s in %.1f s; restored %dx%d %s in %.1f s "
                 "(response %s) -> %s\n",
-                kw, kh, where, t_kernel, y->width, y->height, cli_channels_name(y->channels),
+                kw, kh, size_chosen ? " (size chosen: no --kernel-size)" : "", where, t_kernel, y->width, y->height, cli_channels_name(y->channels),
                 t_restore, bp.response.name, o->output);
     }
 done:

@@ -10,6 +10,7 @@ OUT=$T/out.png
 
 # fixtures
 "$DECONV" psf --gaussian 5,20 -o "$T/small.png" || bad "fixture small.png"
+"$DECONV" psf --gaussian 1,7 -o "$T/tiny.png" || bad "fixture tiny.png"
 : >"$T/empty.png"
 echo "this is not an image" >"$T/text.png"
 printf '1,2,3\n4,5\n' >"$T/ragged.csv"
@@ -45,7 +46,7 @@ expect() {
     if [ "$rc" -ne "$code" ]; then bad "$what (existing output): exit $rc, expected $code"; fi
     if cmp -s "$T/sentinel" "$OUT"; then ok; else bad "$what: changed an existing $OUT"; fi
     rm -f "$OUT"
-    if ls "$T" | grep -qv -e '^out.png$' -e '^small.png$' -e '^empty.png$' -e '^text.png$' \
+    if ls "$T" | grep -qv -e '^out.png$' -e '^small.png$' -e '^tiny.png$' -e '^empty.png$' -e '^text.png$' \
         -e '\.csv$' -e '^in.png$' -e '^sentinel$' -e '^stdout$' -e '^stderr$' -e '^dir.png$'; then
         bad "$what: left a stray file: $(ls "$T")"
     fi
@@ -123,7 +124,7 @@ expect 2 "kernel 31x31 is larger than the image 20x20" blur "$T/small.png" -o "$
 expect 2 "--noise: must be a number of at least 0 and at most 1" blur "$CAM" -o "$OUT" "${K[@]}" --noise 2
 expect 2 "--seed: must be an integer of at least 0" blur "$CAM" -o "$OUT" "${K[@]}" --seed -1
 # blind
-expect 2 "blind: --kernel-size is required" blind "$CAM" -o "$OUT"
+expect 1 "too small to choose a kernel size for" blind "$T/tiny.png" -o "$OUT"
 expect 2 "--kernel-size: must be an integer from 1" blind "$CAM" -o "$OUT" --kernel-size 0
 expect 2 "kernel 9999x9999 is larger than the image 512x512" blind "$CAM" -o "$OUT" --kernel-size 9999
 expect 2 "kernel 9x21 is larger than the image 20x20" blind "$T/small.png" -o "$OUT" --kernel-size 9x21

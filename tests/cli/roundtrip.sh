@@ -142,6 +142,12 @@ run blind "$T/clean.png" -o "$T/bl2.png" --kernel-size 9 --iterations 3 --levels
 check "blind summary: $(cat "$T/stderr")" grep -q "^deconv: kernel 9x9 estimated in .* s; restored ${S}x$S gray in .* s (response .*) -> " "$T/stderr"
 check "blind --kernel-out png is 9x9" [ "$(png_size "$T/bk.png")" = 9x9 ]
 run blind "$T/clean.png" -o "$T/bl3.png" --kernel-size 5 --iterations 2 --kernel-init gaussian --quiet
+run blind "$T/clean.png" -o "$T/bl4.png" --iterations 3 --starts 1 --kernel-out "$T/bk4.csv"
+check "blind without --kernel-size says the size was chosen: $(cat "$T/stderr")" grep -q "^deconv: kernel [0-9]*x[0-9]* (size chosen: no --kernel-size) estimated" "$T/stderr"
+k4=$(grep -c . "$T/bk4.csv")
+check "the chosen kernel is square, odd and at least 9 ($k4 rows)" [ "$k4" = "$(awk -F, 'NR == 1 { print NF }' "$T/bk4.csv")" -a $((k4 % 2)) = 1 -a "$k4" -ge 9 ]
+run blind "$T/clean.png" -o "$T/bl5.png" --iterations 2 --starts 1 --kernel-init "$T/k.csv" --kernel-out "$T/bk5.csv" --quiet
+check "--kernel-init FILE without --kernel-size gives its size" [ "$(grep -c . "$T/bk5.csv")" = "$(grep -c . "$T/k.csv")" ]
 
 # --- help and version ------------------------------------------------
 check "--version" [ "$("$DECONV" --version)" = "deconv $(grep -o 'DECONV_VERSION "[^"]*"' "$DATA/../../include/deconv.h" | cut -d'"' -f2)" ]
