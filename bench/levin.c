@@ -24,6 +24,9 @@
  *
  *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--reuse DIR]
  *         [--restore-tv L] [--plain-restore] [--oracle] [--no-sps] [--threads N]
+ *         [--size-factor F] (the kernel size given: F times the true one, odd)
+ *         [--auto-size] (no kernel size given: the library chooses; the
+ *         kernel column gives the size estimated)
  *         [blind flags: --iterations N --tv L --levels N --refine N
  *         --refine-lambda L --piece-fraction F --sparse-prior 0|1
  *         --starts N ...] */
@@ -129,6 +132,7 @@ int main(int argc, char **argv)
     const char *dir = "../shared/data/levin", *cases = NULL, *out = NULL, *reuse = NULL;
     double restore_tv = -1;
     int plain = 0, oracle = 0, sps = 1;
+    double size_factor = 1; /* the kernel size given over the true one; 0: none */
     deconv_blind_params bp;
     deconv_blind_defaults(&bp);
     for (int i = 1; i < argc; i++) {
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--plain-restore")) { plain = 1; continue; }
         if (!strcmp(a, "--oracle")) { oracle = 1; continue; }
         if (!strcmp(a, "--no-sps")) { sps = 0; continue; }
+        if (!strcmp(a, "--auto-size")) { size_factor = 0; continue; }
         if (!v) { fprintf(stderr, "levin: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--cases")) cases = v;
@@ -157,6 +162,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--refine-lambda")) bp.refine_lambda = atof(v);
         else if (!strcmp(a, "--piece-fraction")) bp.piece_fraction = atof(v);
         else if (!strcmp(a, "--starts")) bp.starts = atoi(v);
+        else if (!strcmp(a, "--size-factor")) size_factor = atof(v);
         else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
     }
     printf("case,kernel,ratio,ncc,seconds,psnr_estimated,psnr_true,ratio_sps,"
@@ -185,7 +191,10 @@ int main(int argc, char **argv)
             deconv_kernel *h = deconv_kernel_new(f->width, f->height);
             for (int t = 0; t < nk; t++)
                 h->data[t] = f->data[nk - 1 - t];
-            bp.kernel_width = bp.kernel_height = kernel_sizes[kn - 1];
+            bp.kernel_width = bp.kernel_height =
+                size_factor > 0 ? 2 * (int)lround(size_factor * kernel_sizes[kn - 1] / 2) + 1 : 0;
+            if (size_factor == 1)
+                bp.kernel_width = bp.kernel_height = kernel_sizes[kn - 1];
             double t0 = omp_get_wtime();
             deconv_kernel *est;
             if (oracle) {
@@ -206,7 +215,8 @@ int main(int argc, char **argv)
             double ssd_e = best_ssd(xe, sharp), ssd_t = best_ssd(xt, sharp);
             double ratio = ssd_e / ssd_t;
             double npx = (double)(sharp->width - 2 * BORDER) * (sharp->height - 2 * BORDER);
-            double ncc = bench_kernel_ncc(est->data, h->data, h->width, h->height, SHIFT);
+            double ncc = bench_kernel_ncc_sized(est->data, est->width, est->height, h->data,
+                                                h->width, h->height, SHIFT);
             double sps_e = NAN, sps_t = NAN;
             if (sps) {
                 deconv_image *se = levin_sparse_deconv(y, est, SPS_WEIGHT, SPS_ITERATIONS),
@@ -222,7 +232,7 @@ int main(int argc, char **argv)
                 }
                 deconv_image_free(se), deconv_image_free(st);
             }
-            printf("%s,%d,%.3f,%.3f,%.2f,%.2f,%.2f,%.3f,%.2f,%.2f\n", name, kernel_sizes[kn - 1],
+            printf("%s,%d,%.3f,%.3f,%.2f,%.2f,%.2f,%.3f,%.2f,%.2f\n", name, est->width,
                    ratio, ncc, dt, 10 * log10(npx / ssd_e), 10 * log10(npx / ssd_t),
                    sps_e / sps_t, 10 * log10(npx / sps_e), 10 * log10(npx / sps_t));
             fflush(stdout);
