@@ -12,10 +12,15 @@
  * one (a flag: --kernel-size) a minus sign and the word never hyphenated,
  * so that it can be copied; a line that would start with a control
  * character protected. */
-static void roff_text(FILE *f, const char *s)
+static void roff_text_wrapped(FILE *f, const char *s, int wrap)
 {
-    int line_start = 1, flag_word = 0;
-    for (const char *p = s; *p; p++) {
+    int line_start = 1, flag_word = 0, column = 0;
+    for (const char *p = s; *p; p++, column++) {
+        if (wrap && *p == ' ' && column >= 72) {
+            fputc('\n', f); /* source lines of at most about 80 bytes */
+            line_start = 1, column = -1;
+            continue;
+        }
         if (line_start && (*p == '.' || *p == '\''))
             fputs("\\&", f);
         line_start = 0;
@@ -32,9 +37,12 @@ static void roff_text(FILE *f, const char *s)
         else
             fputc(*p, f);
         if (*p == '\n')
-            line_start = 1;
+            line_start = 1, column = -1;
     }
 }
+
+static void roff_text(FILE *f, const char *s) { roff_text_wrapped(f, s, 0); }
+static void roff_prose(FILE *f, const char *s) { roff_text_wrapped(f, s, 1); }
 
 /* "--name METAVAR" or "-o, --output METAVAR", the names bold. */
 static void roff_option_head(FILE *f, const arg_spec *a)
@@ -56,19 +64,17 @@ static void roff_option_head(FILE *f, const arg_spec *a)
 
 static void roff_option(FILE *f, const arg_spec *a, const cli_options *o)
 {
-    char def[64];
+    char def[64], text[1024];
     fputs(".TP\n", f);
     roff_option_head(f, a);
     fputc('\n', f);
-    /* --help's "show this help" is the help's own wording */
-    roff_text(f, a->kind == K_HELP ? "print the command's options with their defaults" : a->help);
     format_default(a, o, def, sizeof def);
-    if (def[0]) {
-        fputs(" (default ", f);
-        roff_text(f, def);
-        fputc(')', f);
-    }
-    fputs(".\n", f);
+    /* --help's "show this help" is the help's own wording */
+    snprintf(text, sizeof text, "%s%s%s%s.",
+             a->kind == K_HELP ? "print the command's options with their defaults" : a->help,
+             def[0] ? " (default " : "", def, def[0] ? ")" : "");
+    roff_prose(f, text);
+    fputc('\n', f);
 }
 
 /* "deconv NAME ARGS", the command bold. */
@@ -113,19 +119,22 @@ static void write_page(FILE *f, const char *date)
           "\\fICOMMAND\\fR \\fB\\-\\-help\\fR\n.fi\n", f);
 
     fputs(".SH DESCRIPTION\n"
-          "\\fBdeconv\\fR removes blur from photographs. Given the blurry photo \\fIy\\fR and "
-          "the blur kernel \\fIh\\fR (the point spread function), it finds the sharp image "
-          "\\fIx\\fR by gradient descent on 1/2 ||\\fIh\\fR * \\fIx\\fR \\- \\fIy\\fR||^2 plus "
-          "a total-variation term, where * is the valid 2-D convolution; "
-          "\\fBdeconv blind\\fR estimates an unknown kernel too. The sharp image is "
-          "estimated a little larger than the photo, so that the frame does not ring.\n"
+          "\\fBdeconv\\fR removes blur from photographs.\n"
+          "Given the blurry photo \\fIy\\fR\n"
+          "and the blur kernel \\fIh\\fR (the point spread function),\n"
+          "it finds the sharp image \\fIx\\fR\n"
+          "by gradient descent on 1/2 ||\\fIh\\fR * \\fIx\\fR \\- \\fIy\\fR||^2\n"
+          "plus a total-variation term, where * is the valid 2-D convolution;\n"
+          "\\fBdeconv blind\\fR estimates an unknown kernel too.\n"
+          "The sharp image is estimated\n"
+          "a little larger than the photo, so that the frame does not ring.\n"
           ".PP\n", f);
     roff_kernel_choices(f);
     fputs(".PP\n"
-          "\\fBdeconv \\-\\-help\\fR lists the commands, \\fBdeconv\\fR \\fICOMMAND\\fR "
-          "\\fB\\-\\-help\\fR the options of one with their defaults, "
-          "\\fBdeconv \\-\\-version\\fR (\\fB\\-V\\fR) prints the version. "
-          "An option's value follows it or an equals sign (\\fB\\-\\-tv=0.01\\fR); "
+          "\\fBdeconv \\-\\-help\\fR lists the commands,\n"
+          "\\fBdeconv\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR the options of one with their defaults,\n"
+          "\\fBdeconv \\-\\-version\\fR (\\fB\\-V\\fR) prints the version.\n"
+          "An option's value follows it or an equals sign (\\fB\\-\\-tv=0.01\\fR);\n"
           "\\fB\\-\\-\\fR ends the options.\n", f);
 
     fputs(".SH COMMANDS\n", f);
@@ -134,7 +143,7 @@ static void write_page(FILE *f, const char *date)
         fprintf(f, ".SS %s\n", cs->name);
         roff_synopsis(f, cs);
         fputs(".PP\n", f);
-        roff_text(f, cs->summary);
+        roff_prose(f, cs->summary);
         fputc('\n', f);
         if (cs->cmd & KERNEL_CMDS) {
             fputs(".PP\n\\fIKERNEL\\fR (exactly one):\n", f);
@@ -150,41 +159,42 @@ static void write_page(FILE *f, const char *date)
 
     fputs(".SH EXIT STATUS\n", f);
     fprintf(f, ".TP\n.B %d\nSuccess.\n", CLI_OK);
-    fprintf(f, ".TP\n.B %d\nFailure: an unreadable file, a bad kernel, a diverging step (the "
-               "message gives the largest safe step), an output that cannot be written.\n",
+    fprintf(f, ".TP\n.B %d\nFailure: an unreadable file, a bad kernel, a diverging step\n"
+               "(the message gives the largest safe step), an output that cannot be written.\n",
             CLI_FAIL);
-    fprintf(f, ".TP\n.B %d\nUsage error: an unknown or repeated option, a value out of range, "
-               "a missing argument.\n", CLI_USAGE);
-    fprintf(f, ".TP\n.B %d\nThe run stopped early (NaN, a diverging \\fB\\-\\-step\\fR, "
-               "Ctrl-C) and \\fB\\-\\-keep\\-partial\\fR wrote the last good iterate.\n",
+    fprintf(f, ".TP\n.B %d\nUsage error: an unknown or repeated option,\n"
+               "a value out of range, a missing argument.\n", CLI_USAGE);
+    fprintf(f, ".TP\n.B %d\nThe run stopped early (NaN, a diverging \\fB\\-\\-step\\fR, Ctrl-C)\n"
+               "and \\fB\\-\\-keep\\-partial\\fR wrote the last good iterate.\n",
             CLI_PARTIAL);
-    fprintf(f, ".TP\n.B %d\nInterrupted by Ctrl-C (128 plus the signal's number: %d for "
-               "SIGTERM); nothing is written.\n", 128 + SIGINT, 128 + SIGTERM);
-    fputs(".PP\nErrors go to standard error as \\(lqdeconv: \\fIwhat went wrong\\fR\\(rq. "
-          "Outputs are written to a temporary file beside the target and renamed into "
-          "place when complete: a failure never leaves a partial file.\n", f);
+    fprintf(f, ".TP\n.B %d\nInterrupted by Ctrl-C\n"
+               "(128 plus the signal's number: %d for SIGTERM); nothing is written.\n", 128 + SIGINT, 128 + SIGTERM);
+    fputs(".PP\nErrors go to standard error as \\(lqdeconv: \\fIwhat went wrong\\fR\\(rq.\n"
+          "Outputs are written to a temporary file beside the target\n"
+          "and renamed into place when complete: a failure never leaves a partial file.\n", f);
 
     fputs(".SH ENVIRONMENT\n"
-          ".TP\n.B OMP_NUM_THREADS\nThe threads to use when \\fB\\-\\-threads\\fR is not "
-          "given. Results are the same bytes whatever the count.\n"
-          ".TP\n.B OMP_DYNAMIC\nWhen unset and \\fB\\-\\-threads\\fR is not given, deconv "
-          "lets OpenMP use fewer threads when other processes keep the cores busy.\n", f);
+          ".TP\n.B OMP_NUM_THREADS\nThe threads to use when \\fB\\-\\-threads\\fR is not given.\n"
+          "Results are the same bytes whatever the count.\n"
+          ".TP\n.B OMP_DYNAMIC\nWhen unset and \\fB\\-\\-threads\\fR is not given,\n"
+          "deconv lets OpenMP use fewer threads when other processes keep the cores busy.\n", f);
 
     fputs(".SH EXAMPLES\n", f);
     for (size_t c = 0; c < N_COMMANDS; c++) {
         const char *s = commands[c].summary, *nl = strchr(s, '\n');
         char first[256];
         snprintf(first, sizeof first, "%.*s", nl ? (int)(nl - s) : (int)strlen(s), s);
-        fputs(".PP\n", f);
-        roff_text(f, first);
+        if (c > 0)
+            fputs(".PP\n", f); /* not right after .SH */
+        roff_prose(f, first);
         fputs("\n.PP\n.RS\n.nf\n", f);
         roff_text(f, commands[c].example);
         fputs("\n.fi\n.RE\n", f);
     }
 
     fputs(".SH SEE ALSO\n"
-          "README.md, docs/MODEL.md (the model and its conventions) and docs/design.md in "
-          "deconv's sources; the library's API: deconv.h.\n", f);
+          "README.md, docs/MODEL.md (the model and its conventions) and docs/design.md\n"
+          "in deconv's sources; the library's API: deconv.h.\n", f);
 }
 
 int main(int argc, char **argv)

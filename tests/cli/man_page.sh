@@ -23,17 +23,22 @@ for cmd in deblur blind blur psf compare; do
     awk -v c="$cmd" '$0 == ".SS " c { on = 1; next } /^\.S[SH]/ { on = 0 } on' "$T/page" \
         >"$T/$cmd.man"
     [ -s "$T/$cmd.man" ] && ok || { bad "no section for $cmd"; continue; }
+    # one line an option: its head (.TP's next line), a tab, its text joined
+    awk '/^\.TP/ { if (rec != "") print rec; getline; rec = $0 "\t"; next }
+         /^\./ { if (rec != "") print rec; rec = ""; next }
+         rec != "" { rec = rec " " $0 }
+         END { if (rec != "") print rec }' "$T/$cmd.man" >"$T/$cmd.options"
     "$DECONV" "$cmd" --help >"$T/$cmd.help" || bad "deconv $cmd --help failed"
     # option lines of the help: "  -o, --output FILE.png   help (default X)"
     grep -E '^  +(-[a-z], )?--[a-z]' "$T/$cmd.help" | while IFS= read -r line; do
         name=$(grep -oE -- '--[a-z][a-z-]*' <<<"$line" | head -n 1)
-        if ! grep -qE -- "^(-[a-z], )?$name( |\$)" "$T/$cmd.man"; then
+        entry=$(grep -E -- "^(-[a-z], )?$name[ 	]" "$T/$cmd.options")
+        if [ -z "$entry" ]; then
             echo "FAIL: man page, $cmd: no $name"
             continue
         fi
         def=$(grep -oE '\(default [^)]*\)$' <<<"$line")
-        if [ -n "$def" ] && ! grep -A3 -E -- "^(-[a-z], )?$name( |\$)" "$T/$cmd.man" |
-            grep -qF -- "$def"; then
+        if [ -n "$def" ] && ! grep -qF -- "$def" <<<"$entry"; then
             echo "FAIL: man page, $cmd $name: lacks '$def'"
         fi
     done >"$T/$cmd.fails"
