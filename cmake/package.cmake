@@ -118,7 +118,8 @@ else()
 endif()
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/deconvConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY ${compatibility})
-install(FILES ${PROJECT_BINARY_DIR}/deconvConfig.cmake ${PROJECT_BINARY_DIR}/deconvConfigVersion.cmake
+install(FILES ${PROJECT_BINARY_DIR}/deconvConfig.cmake
+              ${PROJECT_BINARY_DIR}/deconvConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/deconv)
 
 # The man page, printed by a small program from the flag table that --help

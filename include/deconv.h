@@ -14,9 +14,6 @@
  *
  * Images are planar: channel c, row i, column j is
  * data[(c * height + i) * width + j]. Samples are floats in [0, 1].
- *
- * The shared library exports exactly the functions declared here (the
- * library is built with hidden visibility; see the pragma below).
  */
 #ifndef DECONV_H
 #define DECONV_H
@@ -37,8 +34,8 @@ extern "C" {
  * (the shared library's SONAME follows it: cmake/package.cmake). */
 #define DECONV_VERSION "0.1.0"
 
-/* The version of the library linked at run time ("0.1.0"): with the shared
- * library it may differ from the DECONV_VERSION a program was built with. */
+/* The version of the library linked at run time: with the shared library
+ * it may differ from the DECONV_VERSION a program was built with. */
 const char *deconv_version(void);
 
 /* ------------------------------------------------------------------ */

@@ -2,19 +2,20 @@
 # Install what deconv needs to build, from Debian's packages. Installs only
 # what is missing; uses sudo when not run as root (valgrind, and libjpeg-dev,
 # whose JPEGs with ICC profiles test_imageio writes: for the tests;
-# liblcms2-dev: LittleCMS, which reads ICC profiles; pkg-config: for
-# tests/package/check.sh, which builds a client of the installed library
-# with it). With --fuzz, also what
+# liblcms2-dev: LittleCMS, which reads ICC profiles). With --fuzz, also what
 # tests/fuzz/run.sh needs: clang, its libFuzzer and sanitizer runtimes
 # (libclang-rt-dev) and its OpenMP (libomp-dev).
 set -euo pipefail
-packages=(build-essential cmake libpng-dev libstb-dev libfftw3-dev liblcms2-dev libjpeg-dev valgrind pkg-config)
+packages=(build-essential cmake libpng-dev libstb-dev libfftw3-dev liblcms2-dev libjpeg-dev valgrind)
 if [[ ${1:-} == --fuzz ]]; then
   packages+=(clang libclang-rt-dev libomp-dev)
 elif [[ $# -gt 0 ]]; then
   echo "usage: install-deps.sh [--fuzz]" >&2
   exit 2
 fi
+# pkg-config: tests/package/check.sh builds a client of the installed
+# library with it.
+packages+=(pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

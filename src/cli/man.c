@@ -89,10 +89,10 @@ static void roff_synopsis(FILE *f, const command_spec *c)
 /* KERNEL is one of ...: the kernel flags of the table. */
 static void roff_kernel_choices(FILE *f)
 {
-    size_t n = 0, last = 0;
+    size_t last = 0;
     for (size_t i = 0; i < N_OPTIONS; i++)
         if (options[i].flags & GROUP_KERNEL)
-            n++, last = i;
+            last = i;
     fputs("\\fIKERNEL\\fR is one of ", f);
     for (size_t i = 0, k = 0; i < N_OPTIONS; i++) {
         if (!(options[i].flags & GROUP_KERNEL))
@@ -101,7 +101,7 @@ static void roff_kernel_choices(FILE *f)
             fputs(i == last ? " or " : ", ", f);
         roff_option_head(f, &options[i]);
     }
-    fprintf(f, " (%s).\n", n == 1 ? "the kernel" : "exactly one");
+    fputs(" (exactly one).\n", f);
 }
 
 static void write_page(FILE *f, const char *date)
@@ -132,7 +132,8 @@ static void write_page(FILE *f, const char *date)
     roff_kernel_choices(f);
     fputs(".PP\n"
           "\\fBdeconv \\-\\-help\\fR lists the commands,\n"
-          "\\fBdeconv\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR the options of one with their defaults,\n"
+          "\\fBdeconv\\fR \\fICOMMAND\\fR \\fB\\-\\-help\\fR\n"
+          "the options of one with their defaults,\n"
           "\\fBdeconv \\-\\-version\\fR (\\fB\\-V\\fR) prints the version.\n"
           "An option's value follows it or an equals sign (\\fB\\-\\-tv=0.01\\fR);\n"
           "\\fB\\-\\-\\fR ends the options.\n", f);
@@ -168,7 +169,8 @@ static void write_page(FILE *f, const char *date)
                "and \\fB\\-\\-keep\\-partial\\fR wrote the last good iterate.\n",
             CLI_PARTIAL);
     fprintf(f, ".TP\n.B %d\nInterrupted by Ctrl-C\n"
-               "(128 plus the signal's number: %d for SIGTERM); nothing is written.\n", 128 + SIGINT, 128 + SIGTERM);
+               "(128 plus the signal's number: %d for SIGTERM); nothing is written.\n",
+            128 + SIGINT, 128 + SIGTERM);
     fputs(".PP\nErrors go to standard error as \\(lqdeconv: \\fIwhat went wrong\\fR\\(rq.\n"
           "Outputs are written to a temporary file beside the target\n"
           "and renamed into place when complete: a failure never leaves a partial file.\n", f);
