@@ -31,7 +31,7 @@ endif()
 # visibility pragma). The tests link the static library, which keeps the
 # internal functions they call (src/*.h, deconv_blind_test_*) linkable.
 set_target_properties(deconv PROPERTIES POSITION_INDEPENDENT_CODE ON
-                      C_VISIBILITY_PRESET hidden OUTPUT_NAME deconv)
+                      C_VISIBILITY_PRESET hidden)
 
 if(DECONV_SHARED)
   add_library(deconv_shared SHARED $<TARGET_OBJECTS:deconv>)
