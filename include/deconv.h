@@ -24,8 +24,19 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* Every declaration of this header is public: exported from libdeconv.so,
+ * whose other symbols are hidden (-fvisibility=hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
 
+/* The version of this header; CMake checks that the project's is the same
+ * (the shared library's SONAME follows it: cmake/package.cmake). */
 #define DECONV_VERSION "0.1.0"
+
+/* The version of the library linked at run time: with the shared library
+ * it may differ from the DECONV_VERSION a program was built with. */
+const char *deconv_version(void);
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
@@ -501,6 +512,9 @@ deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_para
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -1,9 +1,12 @@
-/* Status names and the error recording that every module uses. */
+/* The version, status names and the error recording that every module
+ * uses. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
+
+const char *deconv_version(void) { return DECONV_VERSION; }
 
 const char *deconv_status_name(deconv_status s)
 {

@@ -13,6 +13,9 @@ elif [[ $# -gt 0 ]]; then
   echo "usage: install-deps.sh [--fuzz]" >&2
   exit 2
 fi
+# pkg-config: tests/package/check.sh builds a client of the installed
+# library with it.
+packages+=(pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
