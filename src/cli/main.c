@@ -262,9 +262,34 @@ static void choose_response(const cli_options *o, const deconv_file_info *info,
         cli_error("warning: %s", info->warning);
 }
 
+/* How OUTPUT is written: --bits, or the input's depth as far as the
+ * output's format holds it (16 in PNG, 8 in JPEG); --quality; a JPEG
+ * input's chroma subsampling when it had a plain one, 4:4:4 otherwise (a
+ * JPEG's chroma was subsampled already: full-resolution chroma would be
+ * larger without holding more). Warns that JPEG drops alpha. */
+static void output_options(const cli_options *o, const deconv_file_info *info, int channels,
+                           deconv_write_options *w)
+{
+    deconv_write_defaults(w);
+    deconv_format f = deconv_format_of_path(o->output);
+    w->bits = o->bits ? o->bits : info->bits;
+    if (!o->bits && f == DECONV_FORMAT_JPEG)
+        w->bits = 8;
+    if (!o->bits && f == DECONV_FORMAT_PNG && w->bits > 16)
+        w->bits = 16;
+    w->quality = o->quality;
+    if (info->chroma_x >= 1 && info->chroma_x <= 2 && info->chroma_y >= 1 &&
+        info->chroma_y <= 2) {
+        w->chroma_x = info->chroma_x;
+        w->chroma_y = info->chroma_y;
+    }
+    if (f == DECONV_FORMAT_JPEG && (channels == 2 || channels == 4) && !o->quiet)
+        cli_error("warning: JPEG has no alpha channel; '%s' is written without it", o->output);
+}
+
 /* Crop (unless full), then write OUTPUT; exit code. */
-static int write_result(deconv_image *x, int kw, int kh, int full, int bits, const char *path,
-                        const char *kept)
+static int write_result(deconv_image *x, int kw, int kh, int full, const deconv_write_options *w,
+                        const char *path, const char *kept)
 {
     deconv_error err;
     memset(&err, 0, sizeof err);
@@ -278,7 +303,7 @@ static int write_result(deconv_image *x, int kw, int kh, int full, int bits, con
             deconv_image_free(out);
         return lib_failure_kept(&err, kept);
     }
-    deconv_status s = deconv_image_write_png(out, path, bits, &err);
+    deconv_status s = deconv_image_write(out, path, w, &err);
     if (out != x)
         deconv_image_free(out);
     return s == DECONV_OK ? CLI_OK : lib_failure_kept(&err, kept);
@@ -332,11 +357,12 @@ static int cmd_deblur(cli_options *o)
     deconv_image *x = deconv_deblur(y, k, &p, &rep, &err);
     double secs = now_seconds() - pc.t0;
     progress_end(&pc);
+    deconv_write_options wo;
+    output_options(o, &info, y->channels, &wo);
     if (!x)
         code = lib_failure(&err);
     else
-        code = write_result(x, k->width, k->height, o->full, o->bits ? o->bits : info.bits,
-                            o->output, NULL);
+        code = write_result(x, k->width, k->height, o->full, &wo, o->output, NULL);
     if (code == CLI_OK && rep.stopped != DECONV_OK) {
         cli_error("%s; stopped early: wrote the last good iterate to '%s'", err.message,
                   o->output);
@@ -442,8 +468,9 @@ static int cmd_blind(cli_options *o)
     x = deconv_deblur(y, k, &dp, NULL, &err);
     double t_restore = now_seconds() - pc.t_phase;
     progress_end(&pc);
-    code = x ? write_result(x, kw, kh, 0, o->bits ? o->bits : info.bits, o->output,
-                            o->kernel_out)
+    deconv_write_options wo;
+    output_options(o, &info, y->channels, &wo);
+    code = x ? write_result(x, kw, kh, 0, &wo, o->output, o->kernel_out)
              : lib_failure_kept(&err, o->kernel_out);
     if (code == CLI_OK && !o->quiet) {
         char where[96] = "";
@@ -535,9 +562,9 @@ static int cmd_blur(cli_options *o)
                 add_noise(yc, (size_t)y->width * y->height, o->noise, &state);
         }
         memset(&err, 0, sizeof err);
-        code = deconv_image_write_png(y, o->output, o->bits ? o->bits : info.bits, &err)
-                   ? lib_failure(&err)
-                   : CLI_OK;
+        deconv_write_options wo;
+        output_options(o, &info, y->channels, &wo);
+        code = deconv_image_write(y, o->output, &wo, &err) ? lib_failure(&err) : CLI_OK;
     }
     deconv_image_free(y);
     deconv_kernel_free(k);
