@@ -225,6 +225,43 @@ typedef struct {
 deconv_image *deconv_image_read(const char *path, int64_t max_pixels,
                                 deconv_file_info *info, deconv_error *err);
 
+/* Metadata carried from an input file to the outputs, as the file stored
+ * it: pixels are never rotated, so a viewer shows the output as it showed
+ * the input. Read from PNG (iCCP, eXIf, tEXt/zTXt/iTXt), JPEG (APP2 ICC
+ * profile, APP1 Exif) and TIFF (the ICC profile tag; the orientation and
+ * the descriptive text tags, made into an EXIF block); written back to
+ * each of PNG, JPEG and TIFF outputs (text chunks to PNG only; to a TIFF
+ * the orientation and the text tags of EXIF's IFD0, as TIFF tags). */
+typedef struct {
+    char type[5];        /* "tEXt", "zTXt" or "iTXt" */
+    unsigned char *data; /* the chunk's data as stored (keyword, NUL, ...) */
+    size_t size;
+} deconv_png_text;
+
+#define DECONV_METADATA_TEXT_MAX 256 /* PNG text chunks kept at most */
+
+typedef struct {
+    unsigned char *icc;  /* the ICC profile, or NULL */
+    size_t icc_size;
+    unsigned char *exif; /* the EXIF block: a TIFF structure ("II*\0" or
+                            "MM\0*" first), as after a JPEG APP1's
+                            "Exif\0\0" and in a PNG eXIf chunk; or NULL */
+    size_t exif_size;
+    int orientation;     /* EXIF's orientation tag (1 to 8: 1 is upright,
+                            6 is to be turned 90 degrees clockwise); 0:
+                            none */
+    int text_count;
+    deconv_png_text *text;
+} deconv_metadata;
+
+/* deconv_image_read, and the file's metadata in *meta (an object to free
+ * with deconv_metadata_free, empty when the file has none; NULL on
+ * failure). */
+deconv_image *deconv_image_read_with_metadata(const char *path, int64_t max_pixels,
+                                              deconv_file_info *info, deconv_metadata **meta,
+                                              deconv_error *err);
+void deconv_metadata_free(deconv_metadata *m);
+
 /* The output formats, chosen by the file name's extension (any case). */
 typedef enum {
     DECONV_FORMAT_UNKNOWN,
@@ -247,6 +284,8 @@ typedef struct {
                                deconv_file_info): 1, 1 (4:4:4, the
                                default), 2, 1 (4:2:2), 1, 2 or 2, 2
                                (4:2:0) */
+    const deconv_metadata *metadata; /* written into the file (see
+                                        deconv_metadata); NULL: none */
 } deconv_write_options;
 
 void deconv_write_defaults(deconv_write_options *o);

@@ -231,6 +231,7 @@ typedef struct {
     deconv_image *im;
     unsigned char *row;
     deconv_file_info fi;
+    deconv_metadata *meta; /* NULL: not wanted */
     int complete; /* every row has been read */
 } png_reader;
 
@@ -458,6 +459,11 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
     static const png_byte kept[] = "iCCP\0cICP";
 #endif
     png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_ALWAYS, kept, (int)(sizeof kept / 5));
+    /* the metadata, kept as stored (after the image data too) */
+    static const png_byte carried[] = "eXIf\0tEXt\0zTXt\0iTXt";
+    if (r->meta)
+        png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_ALWAYS, carried,
+                                    (int)(sizeof carried / 5));
 
     png_read_info(r->png, r->info);
     if (png_tone_curve(r) != DECONV_OK)
@@ -522,12 +528,48 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
     r->fi.bits = depth == 16 ? 16 : 8;
     r->fi.has_alpha = channels == 2 || channels == 4;
     r->complete = 1;
-    png_read_end(r->png, NULL);
+    png_read_end(r->png, r->meta ? r->info : NULL);
     return DECONV_OK;
 }
 
+/* The metadata of a PNG read (its unknown chunks, before and after the
+ * image data): the first iCCP's profile and eXIf, every text chunk.
+ * Returns 0, or -1 when out of memory. */
+static int png_metadata(png_reader *r)
+{
+    deconv_metadata *m = r->meta;
+    png_unknown_chunkp unknown = NULL;
+    int n = png_get_unknown_chunks(r->png, r->info, &unknown);
+    for (int i = 0; i < n; i++) {
+        const png_unknown_chunk *c = &unknown[i];
+        const char *name = (const char *)c->name;
+        if (memcmp(name, "iCCP", 4) == 0 && !m->icc) {
+            char why[160];
+            size_t size = 0;
+            unsigned char *profile = iccp_profile(c->data, c->size, &size, why, sizeof why);
+            if (!profile && !why[0])
+                return -1;
+            if (profile) { /* a broken one is not carried */
+                int bad = deconv_metadata_set_icc(m, profile, size);
+                free(profile);
+                if (bad)
+                    return -1;
+            }
+        } else if (memcmp(name, "eXIf", 4) == 0 && !m->exif) {
+            if (deconv_metadata_set_exif(m, c->data, c->size) != 0)
+                return -1;
+        } else if (memcmp(name, "tEXt", 4) == 0 || memcmp(name, "zTXt", 4) == 0 ||
+                   memcmp(name, "iTXt", 4) == 0) {
+            if (deconv_metadata_add_text(m, name, c->data, c->size) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static deconv_image *read_png(FILE *f, const char *path, const unsigned char *head, size_t n,
-                              int64_t max_pixels, deconv_file_info *fi, deconv_error *err)
+                              int64_t max_pixels, deconv_file_info *fi, deconv_metadata *meta,
+                              deconv_error *err)
 {
     /* IHDR must be the first chunk: check the size it claims before libpng
      * reads on, so that a header claiming gigapixels is refused as too large
@@ -545,6 +587,7 @@ static deconv_image *read_png(FILE *f, const char *path, const unsigned char *he
     r.io.f = f;
     r.io.path = path;
     r.max_pixels = max_pixels;
+    r.meta = meta;
     r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r.io, on_png_error, on_png_warning);
     if (r.png)
         r.info = png_create_info_struct(r.png);
@@ -555,6 +598,8 @@ static deconv_image *read_png(FILE *f, const char *path, const unsigned char *he
     }
 
     deconv_status s = png_read_job(&r, err);
+    if (s == DECONV_OK && meta && png_metadata(&r) != 0)
+        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
     png_destroy_read_struct(&r.png, &r.info, NULL);
     free(r.row);
     if (s != DECONV_OK) {
@@ -574,10 +619,49 @@ typedef struct {
     png_io io;
     const deconv_image *im;
     int bits;
+    const deconv_metadata *meta; /* or NULL */
     png_structp png;
     png_infop info;
     unsigned char *row;
+    unsigned char *iccp; /* the iCCP chunk's data */
 } png_writer;
+
+/* Whether an ICC profile is for the image's colour: PNG allows a gray
+ * profile on gray images and an RGB one on colour images only. */
+static int icc_fits(const unsigned char *icc, size_t size, int channels)
+{
+    if (size < 20)
+        return 0;
+    return channels <= 2 ? memcmp(icc + 16, "GRAY", 4) == 0 : memcmp(icc + 16, "RGB ", 4) == 0;
+}
+
+/* The metadata's chunks, before the image data: iCCP (the profile, when it
+ * fits the image, compressed under the keyword "ICC profile"), eXIf, and
+ * the text chunks as they were read. May longjmp (a write error): what it
+ * allocates is kept in wr. */
+static void png_write_metadata(png_writer *wr)
+{
+    const deconv_metadata *m = wr->meta;
+    if (m->icc && icc_fits(m->icc, m->icc_size, wr->im->channels) &&
+        m->icc_size < ((size_t)1 << 30)) {
+        static const char keyword[] = "ICC profile";
+        uLongf len = compressBound((uLong)m->icc_size);
+        wr->iccp = malloc(sizeof keyword + 1 + len);
+        if (!wr->iccp)
+            png_error(wr->png, "out of memory");
+        memcpy(wr->iccp, keyword, sizeof keyword); /* with its NUL */
+        wr->iccp[sizeof keyword] = 0;              /* compression method: zlib */
+        if (compress2(wr->iccp + sizeof keyword + 1, &len, m->icc, (uLong)m->icc_size, 9) != Z_OK)
+            png_error(wr->png, "cannot compress the ICC profile");
+        png_write_chunk(wr->png, (png_const_bytep) "iCCP", wr->iccp, sizeof keyword + 1 + len);
+    }
+    if (m->exif && m->exif_size > 0 && m->exif_size < ((size_t)1 << 30))
+        png_write_chunk(wr->png, (png_const_bytep) "eXIf", m->exif, m->exif_size);
+    for (int i = 0; i < m->text_count; i++)
+        if (m->text[i].size < ((size_t)1 << 30))
+            png_write_chunk(wr->png, (png_const_bytep)m->text[i].type, m->text[i].data,
+                            m->text[i].size);
+}
 
 static deconv_status png_write_job(png_writer *wr, deconv_error *err)
 {
@@ -600,6 +684,8 @@ static deconv_status png_write_job(png_writer *wr, deconv_error *err)
     /* A moderate zlib level; row filters stay libpng's default (adaptive). */
     png_set_compression_level(wr->png, 6);
     png_write_info(wr->png, wr->info);
+    if (wr->meta)
+        png_write_metadata(wr);
 
     size_t plane = (size_t)w * h;
     for (int y = 0; y < h; y++) {
@@ -641,7 +727,7 @@ static deconv_status check_writable(const deconv_image *im, const char *path, in
 }
 
 static deconv_status png_write(const deconv_image *im, const char *path, int bits,
-                               deconv_error *err)
+                               const deconv_metadata *meta, deconv_error *err)
 {
     size_t pixel = (size_t)im->channels * (size_t)(bits / 8);
     deconv_error local;
@@ -656,6 +742,7 @@ static deconv_status png_write(const deconv_image *im, const char *path, int bit
     wr.io.path = path;
     wr.im = im;
     wr.bits = bits;
+    wr.meta = meta;
     wr.row = malloc((size_t)im->width * pixel);
     wr.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &wr.io, on_png_error, on_png_warning);
     if (wr.png)
@@ -668,6 +755,7 @@ static deconv_status png_write(const deconv_image *im, const char *path, int bit
     if (wr.png)
         png_destroy_write_struct(&wr.png, wr.info ? &wr.info : NULL);
     free(wr.row);
+    free(wr.iccp);
     if (s != DECONV_OK) {
         deconv_atomic_abort(af);
         return s;
@@ -685,7 +773,7 @@ deconv_status deconv_image_write_png(const deconv_image *im, const char *path, i
         return deconv_fail(err, DECONV_ERR_ARG,
                            "cannot write '%s': %d bits per sample (PNG output is 8 or 16)",
                            path, bits);
-    return png_write(im, path, bits, err);
+    return png_write(im, path, bits, NULL, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -778,7 +866,7 @@ deconv_status deconv_image_write(const deconv_image *im, const char *path,
         return deconv_fail(err, DECONV_ERR_ARG,
                            "cannot write '%s': %d bits per sample (PNG output is 8 or 16%s)", path,
                            bits, bits == 32 ? "; 32-bit float samples need a TIFF" : "");
-    return png_write(im, path, bits, err);
+    return png_write(im, path, bits, o->metadata, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1243,6 +1331,50 @@ static int jpeg_icc(FILE *f, unsigned char **icc, size_t *size, char *why, size_
     return status;
 }
 
+/* A JPEG's EXIF block: the first APP1 segment that starts "Exif\0\0",
+ * before the first scan; what follows that header is the block. Returns 0
+ * (whether there is one or not), -1 when out of memory. */
+static int jpeg_exif(FILE *f, deconv_metadata *meta)
+{
+    if (fseek(f, 0, SEEK_SET) != 0)
+        return 0;
+    for (;;) {
+        int marker = next_marker(f);
+        if (marker == EOF || marker == 0xD9 || marker == 0xDA) /* EOI, SOS */
+            return 0;
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
+            continue; /* no length */
+        int hi = getc(f), lo = getc(f);
+        if (hi == EOF || lo == EOF)
+            return 0;
+        long len = (long)(hi << 8 | lo) - 2;
+        if (len < 0)
+            return 0;
+        unsigned char head[6];
+        if (marker != 0xE1 || len < 6 + 8) {
+            if (fseek(f, len, SEEK_CUR) != 0)
+                return 0;
+            continue;
+        }
+        if (fread(head, 1, 6, f) != 6)
+            return 0;
+        len -= 6;
+        if (memcmp(head, "Exif\0\0", 6) != 0) { /* XMP, say */
+            if (fseek(f, len, SEEK_CUR) != 0)
+                return 0;
+            continue;
+        }
+        unsigned char *block = malloc((size_t)len);
+        if (!block)
+            return -1;
+        int r = 0;
+        if (fread(block, 1, (size_t)len, f) == (size_t)len) /* else truncated: none */
+            r = deconv_metadata_set_exif(meta, block, (size_t)len);
+        free(block);
+        return r;
+    }
+}
+
 /* A colour JPEG's chroma subsampling from its frame header (SOFn): the
  * luma's sampling factors over those of the chroma components, which must
  * agree and divide them (1, 1 is 4:4:4, 2, 2 is 4:2:0). 0, 0 for a gray
@@ -1506,7 +1638,8 @@ static int stb_rewind(stb_io *io)
 }
 
 static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *head, size_t n,
-                              int64_t max_pixels, deconv_file_info *fi, deconv_error *err)
+                              int64_t max_pixels, deconv_file_info *fi, deconv_metadata *meta,
+                              deconv_error *err)
 {
     /* stb_image would also read Softimage PIC, which is not one of ours. */
     if (n >= 4 && memcmp(head, "S\x80\xf6\x34", 4) == 0) {
@@ -1610,18 +1743,25 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
         char why[128];
         clearerr(f);
         int got = jpeg_icc(f, &icc, &icc_size, why, sizeof why);
+        int nomem = got == -2;
         if (got == 1) {
             deconv_io_set_from_icc(fi, icc, icc_size, "the ICC profile (APP2 markers)");
+            nomem = meta && deconv_metadata_set_icc(meta, icc, icc_size) != 0;
         } else if (got == -1) {
             set_assumed_srgb(fi);
-            deconv_io_add_warning(fi, "the ICC profile (APP2 markers) cannot be used: %s; assuming sRGB",
-                        why);
-        } else if (got == -2) {
+            deconv_io_add_warning(
+                fi, "the ICC profile (APP2 markers) cannot be used: %s; assuming sRGB", why);
+        }
+        free(icc);
+        if (!nomem && meta) {
+            clearerr(f);
+            nomem = jpeg_exif(f, meta) != 0;
+        }
+        if (nomem) {
             deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
             deconv_image_free(im);
             im = NULL;
         }
-        free(icc);
     }
     return im;
 }
@@ -1630,8 +1770,9 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
 /* Entry point                                                          */
 /* ------------------------------------------------------------------ */
 
-deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_file_info *info,
-                                deconv_error *err)
+/* Read, with the metadata into meta when it is not NULL. */
+static deconv_image *read_image(const char *path, int64_t max_pixels, deconv_file_info *info,
+                                deconv_metadata *meta, deconv_error *err)
 {
     if (!path || !*path) {
         deconv_fail(err, DECONV_ERR_ARG, "no input file name given");
@@ -1676,7 +1817,7 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_fil
     deconv_io_set_untagged(&fi); /* PNM, BMP, TGA, GIF, PSD; the others say theirs */
     deconv_image *im;
     if (n >= 8 && png_sig_cmp(head, 0, 8) == 0)
-        im = read_png(f, path, head, n, max_pixels, &fi, err);
+        im = read_png(f, path, head, n, max_pixels, &fi, meta, err);
     else if (n >= 4 && png_sig_cmp(head, 0, n) == 0) {
         deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: unexpected end of file", path);
         im = NULL;
@@ -1685,11 +1826,38 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_fil
     else if (n >= 2 && head[0] == '#' && head[1] == '?')
         im = read_hdr(f, path, max_pixels, &fi, err);
     else if (deconv_tiff_signature(head, n))
-        im = deconv_tiff_read(f, path, max_pixels, &fi, err);
+        im = deconv_tiff_read(f, path, max_pixels, &fi, meta, err);
     else
-        im = read_stb(f, path, head, n, max_pixels, &fi, err);
+        im = read_stb(f, path, head, n, max_pixels, &fi, meta, err);
     fclose(f);
     if (im && info)
         *info = fi;
+    return im;
+}
+
+deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_file_info *info,
+                                deconv_error *err)
+{
+    return read_image(path, max_pixels, info, NULL, err);
+}
+
+deconv_image *deconv_image_read_with_metadata(const char *path, int64_t max_pixels,
+                                              deconv_file_info *info, deconv_metadata **meta,
+                                              deconv_error *err)
+{
+    deconv_metadata *m = deconv_metadata_new();
+    if (!m) {
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path ? path : "");
+        if (meta)
+            *meta = NULL;
+        return NULL;
+    }
+    deconv_image *im = read_image(path, max_pixels, info, m, err);
+    if (!im || !meta) {
+        deconv_metadata_free(m);
+        m = NULL;
+    }
+    if (meta)
+        *meta = m;
     return im;
 }

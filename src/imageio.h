@@ -39,11 +39,37 @@ void deconv_io_add_warning(deconv_file_info *fi, const char *fmt, ...) DECONV_PR
 void deconv_io_set_untagged(deconv_file_info *fi);
 void deconv_io_set_from_icc(deconv_file_info *fi, const void *icc, size_t size, const char *what);
 
+/* Metadata (metadata.c): an empty object; copies of the ICC profile, the
+ * EXIF block (which sets the orientation) and a text chunk into it. The
+ * setters return 0, or -1 when out of memory. */
+deconv_metadata *deconv_metadata_new(void);
+int deconv_metadata_set_icc(deconv_metadata *m, const void *icc, size_t size);
+int deconv_metadata_set_exif(deconv_metadata *m, const void *exif, size_t size);
+int deconv_metadata_add_text(deconv_metadata *m, const char *type, const void *data,
+                             size_t size);
+/* An EXIF block's orientation (IFD0's tag 0x0112): 1 to 8, 0 when absent. */
+int deconv_exif_orientation(const unsigned char *exif, size_t size);
+/* The text tags of IFD0 that TIFF has as its own tags: ImageDescription,
+ * Make, Model, Software, DateTime, Artist, Copyright. */
+#define DECONV_EXIF_TEXT_TAGS 7
+extern const unsigned deconv_exif_text_tags[DECONV_EXIF_TEXT_TAGS];
+/* The ASCII tag of IFD0 into out (1), or 0 when absent or too long. */
+int deconv_exif_text(const unsigned char *exif, size_t size, unsigned tag, char *out,
+                     size_t out_size);
+/* A little-endian EXIF block of IFD0 only: the orientation (if 1 to 8),
+ * the text tags (text[i] for deconv_exif_text_tags[i]; NULL or empty:
+ * absent, longer than 64 KiB: dropped) and what EXIF requires beside them
+ * (the resolution, per inch: <= 0 for 72; YCbCrPositioning). NULL when out
+ * of memory. */
+unsigned char *deconv_exif_make(int orientation, const char *const text[DECONV_EXIF_TEXT_TAGS],
+                                double resolution, size_t *size);
+
 /* Whether the first n bytes of a file are a TIFF's (classic or BigTIFF). */
 int deconv_tiff_signature(const unsigned char *p, size_t n);
-/* Read the first image of a TIFF, f open at its start (tiff_io.c). */
+/* Read the first image of a TIFF, f open at its start (tiff_io.c); its
+ * metadata into meta when not NULL. */
 deconv_image *deconv_tiff_read(FILE *f, const char *path, int64_t max_pixels,
-                               deconv_file_info *fi, deconv_error *err);
+                               deconv_file_info *fi, deconv_metadata *meta, deconv_error *err);
 /* Write a TIFF of bits 8, 16 or 32 (float); big: 1 BigTIFF, 0 classic, -1
  * BigTIFF when the file could pass 4 GiB (deconv_tiff_needs_big). The
  * options are checked by the caller. */

@@ -49,7 +49,27 @@ typedef struct {
     const deconv_image *im;
     const deconv_write_options *o;
     unsigned char *row;
+    unsigned char *app1; /* "Exif\0\0" and the EXIF block */
 } jpeg_writer;
+
+/* The most an ICC profile can span: 255 APP2 markers of 65519 bytes. */
+#define JPEG_ICC_MAX ((size_t)255 * 65519)
+
+/* The metadata's markers, after the JFIF header: APP1 Exif (when the block
+ * fits one marker) and the ICC profile in APP2 markers. */
+static void jpeg_write_metadata(jpeg_writer *wr)
+{
+    const deconv_metadata *m = wr->o->metadata;
+    if (m->exif && m->exif_size > 0 && m->exif_size <= 65533 - 6) {
+        if (!(wr->app1 = malloc(6 + m->exif_size)))
+            ERREXIT1(&wr->c, JERR_OUT_OF_MEMORY, 0);
+        memcpy(wr->app1, "Exif\0\0", 6);
+        memcpy(wr->app1 + 6, m->exif, m->exif_size);
+        jpeg_write_marker(&wr->c, JPEG_APP0 + 1, wr->app1, (unsigned)(6 + m->exif_size));
+    }
+    if (m->icc && m->icc_size > 0 && m->icc_size <= JPEG_ICC_MAX)
+        jpeg_write_icc_profile(&wr->c, m->icc, (unsigned)m->icc_size);
+}
 
 static deconv_status jpeg_write_job(jpeg_writer *wr, deconv_error *err)
 {
@@ -78,6 +98,8 @@ static deconv_status jpeg_write_job(jpeg_writer *wr, deconv_error *err)
             c->comp_info[k].h_samp_factor = c->comp_info[k].v_samp_factor = 1;
     }
     jpeg_start_compress(c, TRUE);
+    if (wr->o->metadata)
+        jpeg_write_metadata(wr);
 
     size_t plane = (size_t)im->width * im->height;
     for (int y = 0; y < im->height; y++) {
@@ -124,6 +146,7 @@ deconv_status deconv_jpeg_write(const deconv_image *im, const char *path,
         if (wr->created)
             jpeg_destroy_compress(&wr->c);
         free(wr->row);
+        free(wr->app1);
         free(wr);
     }
     if (s != DECONV_OK) {

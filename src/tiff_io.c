@@ -216,6 +216,7 @@ typedef struct {
     int associated; /* the alpha is premultiplied */
     deconv_image *im;
     unsigned char *buf;
+    deconv_metadata *meta; /* NULL: not wanted */
 } tiff_reader;
 
 static deconv_status tiff_corrupt(const tiff_reader *r, deconv_error *err, const char *what)
@@ -370,6 +371,43 @@ static void tiff_finish(tiff_reader *r)
     }
 }
 
+/* The metadata a TIFF carries: its ICC profile, and its orientation and
+ * text tags made into an EXIF block (what JPEG and PNG outputs take).
+ * Returns 0, or -1 when out of memory. */
+static int tiff_metadata(TIFF *tif, const void *icc, uint32_t icc_size, deconv_metadata *m)
+{
+    if (icc && deconv_metadata_set_icc(m, icc, icc_size) != 0)
+        return -1;
+    uint16_t orientation = 0;
+    if (!TIFFGetField(tif, TIFFTAG_ORIENTATION, &orientation) || orientation > 8)
+        orientation = 0;
+    const char *text[DECONV_EXIF_TEXT_TAGS] = {NULL};
+    int any = orientation != 0;
+    for (int i = 0; i < DECONV_EXIF_TEXT_TAGS; i++) {
+        char *v = NULL;
+        if (TIFFGetField(tif, deconv_exif_text_tags[i], &v) && v && v[0]) {
+            text[i] = v;
+            any = 1;
+        }
+    }
+    if (!any)
+        return 0;
+    float resolution = 0;
+    uint16_t unit = RESUNIT_INCH;
+    TIFFGetFieldDefaulted(tif, TIFFTAG_RESOLUTIONUNIT, &unit);
+    if (!TIFFGetField(tif, TIFFTAG_XRESOLUTION, &resolution) || unit != RESUNIT_INCH)
+        resolution = 0; /* per centimetre or unknown: EXIF's default */
+    size_t size = 0;
+    unsigned char *exif = deconv_exif_make(orientation, text, resolution, &size);
+    if (!exif)
+        return -1;
+    free(m->exif);
+    m->exif = exif;
+    m->exif_size = size;
+    m->orientation = orientation;
+    return 0;
+}
+
 static deconv_status tiff_read_job(tiff_reader *r, int64_t max_pixels, deconv_file_info *fi,
                                    deconv_error *err)
 {
@@ -445,22 +483,24 @@ static deconv_status tiff_read_job(tiff_reader *r, int64_t max_pixels, deconv_fi
 
     fi->bits = is_float ? 32 : r->bps == 16 && direct ? 16 : 8;
     fi->has_alpha = r->channels == 2 || r->channels == 4;
+    uint32_t icc_size = 0;
+    void *icc = NULL;
+    int has_icc = TIFFGetField(tif, TIFFTAG_ICCPROFILE, &icc_size, &icc) && icc && icc_size > 0;
+    if (r->meta && tiff_metadata(tif, has_icc ? icc : NULL, icc_size, r->meta) != 0)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
     if (is_float) {
         deconv_response_linear(&fi->response); /* float data: light */
         snprintf(fi->response.name, sizeof fi->response.name, "linear (float TIFF)");
-        return DECONV_OK;
-    }
-    uint32_t icc_size = 0;
-    void *icc = NULL;
-    if (TIFFGetField(tif, TIFFTAG_ICCPROFILE, &icc_size, &icc) && icc && icc_size > 0)
+    } else if (has_icc) {
         deconv_io_set_from_icc(fi, icc, icc_size, "the ICC profile (TIFF tag)");
-    else
+    } else {
         deconv_io_set_untagged(fi);
+    }
     return DECONV_OK;
 }
 
 deconv_image *deconv_tiff_read(FILE *f, const char *path, int64_t max_pixels,
-                               deconv_file_info *fi, deconv_error *err)
+                               deconv_file_info *fi, deconv_metadata *meta, deconv_error *err)
 {
     tiff_io io;
     memset(&io, 0, sizeof io);
@@ -486,6 +526,7 @@ deconv_image *deconv_tiff_read(FILE *f, const char *path, int64_t max_pixels,
     r.tif = tif;
     r.path = path;
     r.io = &io;
+    r.meta = meta;
     deconv_status s = tiff_read_job(&r, max_pixels, fi, err);
     TIFFClose(tif);
     free(r.buf);
@@ -515,6 +556,7 @@ typedef struct {
     tiff_io *io;
     const deconv_image *im;
     int bits;
+    const deconv_metadata *meta; /* or NULL */
     unsigned char *row;
 } tiff_writer;
 
@@ -551,10 +593,26 @@ static deconv_status tiff_write_job(tiff_writer *wr, deconv_error *err)
              TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE) &&
              TIFFSetField(tif, TIFFTAG_PREDICTOR,
                           wr->bits == 32 ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL) &&
-             TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rows);
+             TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rows) &&
+             /* baseline TIFF requires a resolution: 72 dpi, as for a screen */
+             TIFFSetField(tif, TIFFTAG_XRESOLUTION, 72.0f) &&
+             TIFFSetField(tif, TIFFTAG_YRESOLUTION, 72.0f) &&
+             TIFFSetField(tif, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
     if (ok && colour < ch) {
         uint16_t extra = EXTRASAMPLE_UNASSALPHA;
         ok = TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, 1, &extra);
+    }
+    /* the input's metadata: the profile, EXIF's orientation (the pixels
+     * are as stored) and its text tags as TIFF's own */
+    const deconv_metadata *m = wr->meta;
+    if (ok && m && m->icc && m->icc_size > 0 && m->icc_size <= UINT32_MAX)
+        ok = TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)m->icc_size, m->icc);
+    if (ok && m && m->orientation >= 1 && m->orientation <= 8)
+        ok = TIFFSetField(tif, TIFFTAG_ORIENTATION, (uint16_t)m->orientation);
+    for (int i = 0; ok && m && m->exif && i < DECONV_EXIF_TEXT_TAGS; i++) {
+        char text[4096];
+        if (deconv_exif_text(m->exif, m->exif_size, deconv_exif_text_tags[i], text, sizeof text))
+            ok = TIFFSetField(tif, deconv_exif_text_tags[i], text);
     }
     if (!ok)
         return tiff_write_failed(wr, err);
@@ -596,14 +654,17 @@ deconv_status deconv_tiff_write(const deconv_image *im, const char *path,
     tiff_io io;
     memset(&io, 0, sizeof io);
     io.fd = fileno(deconv_atomic_stream(af));
+    const deconv_metadata *m = o->metadata;
     if (big < 0)
-        big = deconv_tiff_needs_big(im->width, im->height, im->channels, o->bits, 0);
+        big = deconv_tiff_needs_big(im->width, im->height, im->channels, o->bits,
+                                    m ? m->icc_size + m->exif_size : 0);
     tiff_writer wr;
     memset(&wr, 0, sizeof wr);
     wr.path = path;
     wr.io = &io;
     wr.im = im;
     wr.bits = o->bits;
+    wr.meta = m;
     wr.row = malloc((size_t)im->width * im->channels * (size_t)(o->bits / 8));
     wr.tif = wr.row ? tiff_open(path, big ? "w8" : "w", &io, 0) : NULL;
     deconv_status s;

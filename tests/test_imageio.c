@@ -2044,8 +2044,10 @@ static void put_sample(unsigned char *p, const tiff_spec *s, double v)
     if (s->format == SAMPLEFORMAT_IEEEFP && s->bps == 32) {
         float f = (float)v;
         memcpy(p, &f, 4);
-    } else if (s->format == SAMPLEFORMAT_IEEEFP) {
+    } else if (s->format == SAMPLEFORMAT_IEEEFP && s->bps == 64) {
         memcpy(p, &v, 8);
+    } else if (s->format == SAMPLEFORMAT_IEEEFP) { /* half floats: only zeros needed */
+        memset(p, 0, (size_t)s->bps / 8);
     } else if (s->bps == 8) {
         *p = (unsigned char)v;
     } else if (s->bps == 16) {
@@ -2704,6 +2706,175 @@ static void test_bad_tiffs(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Metadata carried from input to output (metadata.c and the writers)   */
+/* ------------------------------------------------------------------ */
+
+static deconv_image *read_meta(const char *name, deconv_metadata **m, deconv_file_info *info)
+{
+    deconv_error err = {0};
+    deconv_image *im = deconv_image_read_with_metadata(at(name), 0, info, m, &err);
+    CHECK(im && *m, "%s: %s", name, err.message);
+    return im;
+}
+
+static void test_metadata(void)
+{
+    size_t n18;
+    unsigned char *g18 = make_profile(ICC_GAMMA18, &n18);
+    const char *text[DECONV_EXIF_TEXT_TAGS] = {"a picture", "TestCam", "Model 7", NULL, NULL,
+                                               "Ada Lovelace", NULL};
+    size_t exif_size = 0;
+    unsigned char *exif = deconv_exif_make(6, text, 0, &exif_size);
+    CHECK(g18 && exif, "fixtures");
+    if (!g18 || !exif)
+        return;
+    char got[256];
+    CHECK(deconv_exif_orientation(exif, exif_size) == 6 &&
+              deconv_exif_text(exif, exif_size, 0x010F, got, sizeof got) && !strcmp(got, "TestCam") &&
+              deconv_exif_text(exif, exif_size, 0x013B, got, sizeof got) &&
+              !strcmp(got, "Ada Lovelace") && !deconv_exif_text(exif, exif_size, 0x8298, got, 256),
+          "the EXIF block made and read");
+    static const unsigned char comment[] = "Comment\0a text chunk";
+    deconv_png_text chunk = {"tEXt", (unsigned char *)comment, sizeof comment - 1};
+    deconv_metadata m = {g18, n18, exif, exif_size, 6, 1, &chunk};
+
+    deconv_image *im = deconv_image_new(24, 16, 3); /* not square: a rotation would show */
+    for (int i = 0; i < 24 * 16 * 3; i++)
+        im->data[i] = (float)(i % 97) / 96.0f;
+    const char *names[] = {"meta.png", "meta.jpg", "meta.tif"};
+    for (int f = 0; f < 3; f++) {
+        deconv_write_options o;
+        deconv_write_defaults(&o);
+        o.metadata = &m;
+        deconv_error err = {0};
+        CHECK(deconv_image_write(im, at(names[f]), &o, &err) == DECONV_OK, "%s: %s", names[f],
+              err.message);
+        deconv_metadata *back = NULL;
+        deconv_file_info info;
+        deconv_image *b = read_meta(names[f], &back, &info);
+        if (!b || !back)
+            continue;
+        CHECK(b->width == 24 && b->height == 16, "%s: %dx%d, not as stored", names[f], b->width,
+              b->height);
+        CHECK(back->icc && back->icc_size == n18 && memcmp(back->icc, g18, n18) == 0,
+              "%s: the ICC profile changed", names[f]);
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3,
+              "%s: the profile's curve: '%s'", names[f], info.response.name);
+        CHECK(back->orientation == 6, "%s: orientation %d", names[f], back->orientation);
+        CHECK(back->exif && deconv_exif_text(back->exif, back->exif_size, 0x013B, got, 256) &&
+                  !strcmp(got, "Ada Lovelace") &&
+                  deconv_exif_text(back->exif, back->exif_size, 0x010E, got, 256) &&
+                  !strcmp(got, "a picture"),
+              "%s: the EXIF text tags", names[f]);
+        if (f < 2) /* PNG and JPEG keep the block as it was */
+            CHECK(back->exif_size == exif_size && memcmp(back->exif, exif, exif_size) == 0,
+                  "%s: the EXIF block changed", names[f]);
+        if (f == 0)
+            CHECK(back->text_count == 1 && !strcmp(back->text[0].type, "tEXt") &&
+                      back->text[0].size == chunk.size &&
+                      memcmp(back->text[0].data, comment, chunk.size) == 0,
+                  "PNG: the text chunk (%d)", back->text_count);
+        else
+            CHECK(back->text_count == 0, "%s: text chunks are PNG's", names[f]);
+        deconv_image_free(b);
+
+        /* and on: each output as the input of the next format */
+        const char *next = names[(f + 1) % 3];
+        char chained[64];
+        snprintf(chained, sizeof chained, "chain_%d_%s", f, next);
+        deconv_write_defaults(&o);
+        o.metadata = back;
+        CHECK(deconv_image_write(im, at(chained), &o, &err) == DECONV_OK, "%s: %s", chained,
+              err.message);
+        deconv_metadata *again = NULL;
+        b = read_meta(chained, &again, &info);
+        if (again)
+            CHECK(again->orientation == 6 && again->icc && again->icc_size == n18 &&
+                      memcmp(again->icc, g18, n18) == 0 && again->exif &&
+                      deconv_exif_text(again->exif, again->exif_size, 0x010F, got, 256) &&
+                      !strcmp(got, "TestCam"),
+                  "%s: lost on the way", chained);
+        deconv_image_free(b);
+        deconv_metadata_free(again);
+        deconv_metadata_free(back);
+    }
+
+    /* PNG allows an RGB profile on colour images only: a gray output
+     * drops it, a gray JPEG keeps it */
+    deconv_image gray = *im;
+    gray.channels = 1;
+    deconv_write_options o;
+    deconv_write_defaults(&o);
+    o.metadata = &m;
+    deconv_error err = {0};
+    CHECK(deconv_image_write(&gray, at("gray_meta.png"), &o, &err) == DECONV_OK, "%s",
+          err.message);
+    deconv_metadata *back = NULL;
+    deconv_image_free(read_meta("gray_meta.png", &back, NULL));
+    CHECK(back && !back->icc && back->orientation == 6, "gray PNG with an RGB profile");
+    deconv_metadata_free(back);
+
+    /* a file without any: an empty object; without asking: nothing */
+    CHECK(deconv_image_write(im, at("plain.png"), NULL, &err) == DECONV_OK, "%s", err.message);
+    back = NULL;
+    deconv_image_free(read_meta("plain.png", &back, NULL));
+    CHECK(back && !back->icc && !back->exif && back->orientation == 0 && back->text_count == 0,
+          "no metadata");
+    deconv_metadata_free(back);
+    back = (deconv_metadata *)&m;
+    CHECK(deconv_image_read_with_metadata(at("missing.png"), 0, NULL, &back, &err) == NULL &&
+              back == NULL && strstr(err.message, "missing.png"),
+          "a failed read gives no metadata");
+    deconv_image *b = deconv_image_read_with_metadata(at("plain.png"), 0, NULL, NULL, &err);
+    CHECK(b != NULL, "meta may be NULL");
+    deconv_image_free(b);
+    deconv_metadata_free(NULL);
+
+    /* a big-endian block, and broken ones: no orientation, no crash */
+    unsigned char be[26] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 8};
+    CHECK(deconv_exif_orientation(be, sizeof be) == 8, "big-endian orientation");
+    be[19] = 9;
+    CHECK(deconv_exif_orientation(be, sizeof be) == 0, "orientation 9 is none");
+    CHECK(deconv_exif_orientation(be, 12) == 0, "IFD past the end");
+    be[7] = 200;
+    CHECK(deconv_exif_orientation(be, sizeof be) == 0, "IFD offset past the end");
+    CHECK(deconv_exif_orientation((const unsigned char *)"Exif", 4) == 0, "not TIFF");
+    unsigned char bad_text[40];
+    memcpy(bad_text, exif, 30 < exif_size ? 30 : exif_size);
+    CHECK(!deconv_exif_text(bad_text, 30, 0x013B, got, 256), "a text value past the end");
+
+    /* a TIFF's own tags come out as EXIF */
+    TIFF *tif = TIFFOpen(at("tagged.tif"), "w");
+    if (tif) {
+        unsigned char row[8] = {0};
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 8);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, 2);
+        TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_LEFTBOT);
+        TIFFSetField(tif, TIFFTAG_ARTIST, "Grace Hopper");
+        TIFFSetField(tif, TIFFTAG_COPYRIGHT, "(c) nobody, a long enough string");
+        TIFFWriteScanline(tif, row, 0, 0);
+        TIFFWriteScanline(tif, row, 1, 0);
+        TIFFClose(tif);
+    }
+    back = NULL;
+    deconv_image_free(read_meta("tagged.tif", &back, NULL));
+    CHECK(back && back->orientation == 8 && back->exif &&
+              deconv_exif_orientation(back->exif, back->exif_size) == 8 &&
+              deconv_exif_text(back->exif, back->exif_size, 0x013B, got, 256) &&
+              !strcmp(got, "Grace Hopper") &&
+              deconv_exif_text(back->exif, back->exif_size, 0x8298, got, 256) &&
+              !strcmp(got, "(c) nobody, a long enough string"),
+          "TIFF tags as EXIF");
+    deconv_metadata_free(back);
+    deconv_image_free(im);
+    free(exif);
+    free(g18);
+}
+
+/* ------------------------------------------------------------------ */
 /* Real photographs                                                     */
 /* ------------------------------------------------------------------ */
 
@@ -2780,6 +2951,7 @@ int main(void)
     test_jpeg_output();
     test_write_format_errors();
     test_bad_tiffs();
+    test_metadata();
     test_photos();
     CHECK(count_tmp(g_dir) == 0, "temporary files left");
     if (!getenv("DECONV_TEST_KEEP")) /* set it to look at the fixtures */

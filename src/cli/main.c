@@ -237,8 +237,10 @@ static int kernel_fits(int kw, int kh, const deconv_image *im)
     return 0;
 }
 
+/* Read an input; its metadata (ICC profile, EXIF, PNG text) into *meta
+ * when meta is not NULL, for the output. */
 static deconv_image *read_image(const char *path, const cli_options *o, deconv_file_info *info,
-                                deconv_error *err)
+                                deconv_metadata **meta, deconv_error *err)
 {
     deconv_file_info dummy;
     if (!info)
@@ -246,6 +248,8 @@ static deconv_image *read_image(const char *path, const cli_options *o, deconv_f
     info->bits = 8; /* in case a reader leaves it */
     info->has_alpha = 0;
     memset(err, 0, sizeof *err);
+    if (meta)
+        return deconv_image_read_with_metadata(path, o->max_pixels, info, meta, err);
     return deconv_image_read(path, o->max_pixels, info, err);
 }
 
@@ -266,11 +270,13 @@ static void choose_response(const cli_options *o, const deconv_file_info *info,
  * output's format holds it (16 in PNG, 8 in JPEG); --quality; a JPEG
  * input's chroma subsampling when it had a plain one, 4:4:4 otherwise (a
  * JPEG's chroma was subsampled already: full-resolution chroma would be
- * larger without holding more). Warns that JPEG drops alpha. */
+ * larger without holding more); the input's metadata. Warns that JPEG
+ * drops alpha. */
 static void output_options(const cli_options *o, const deconv_file_info *info, int channels,
-                           deconv_write_options *w)
+                           const deconv_metadata *meta, deconv_write_options *w)
 {
     deconv_write_defaults(w);
+    w->metadata = meta;
     deconv_format f = deconv_format_of_path(o->output);
     w->bits = o->bits ? o->bits : info->bits;
     if (!o->bits && f == DECONV_FORMAT_JPEG)
@@ -324,15 +330,18 @@ static int cmd_deblur(cli_options *o)
 
     deconv_error err;
     deconv_file_info info;
-    deconv_image *y = read_image(input, o, &info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *y = read_image(input, o, &info, &meta, &err);
     if (!y)
         return lib_failure(&err);
     deconv_kernel *k = make_kernel(&o->kernel, &err);
     if (!k) {
+        deconv_metadata_free(meta);
         deconv_image_free(y);
         return lib_failure(&err);
     }
     if (!kernel_fits(k->width, k->height, y)) {
+        deconv_metadata_free(meta);
         deconv_kernel_free(k);
         deconv_image_free(y);
         return CLI_USAGE;
@@ -340,6 +349,7 @@ static int cmd_deblur(cli_options *o)
 
     progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .limit = o->deblur.iterations};
     if (o->log && !(pc.log = open_log(o->log))) {
+        deconv_metadata_free(meta);
         deconv_kernel_free(k);
         deconv_image_free(y);
         return CLI_FAIL;
@@ -358,7 +368,7 @@ static int cmd_deblur(cli_options *o)
     double secs = now_seconds() - pc.t0;
     progress_end(&pc);
     deconv_write_options wo;
-    output_options(o, &info, y->channels, &wo);
+    output_options(o, &info, y->channels, meta, &wo);
     if (!x)
         code = lib_failure(&err);
     else
@@ -377,6 +387,7 @@ static int cmd_deblur(cli_options *o)
     deconv_image_free(x);
     deconv_kernel_free(k);
     deconv_image_free(y);
+    deconv_metadata_free(meta);
     return close_log(&pc, o->log, code);
 }
 
@@ -393,22 +404,26 @@ static int cmd_blind(cli_options *o)
     deconv_file_info info;
     deconv_kernel *k0 = NULL, *k = NULL;
     deconv_image *x = NULL;
-    deconv_image *y = read_image(input, o, &info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *y = read_image(input, o, &info, &meta, &err);
     if (!y)
         return lib_failure(&err);
     int kw = o->blind.kernel_width, kh = o->blind.kernel_height;
     if (!kernel_fits(kw, kh, y)) {
+        deconv_metadata_free(meta);
         deconv_image_free(y);
         return CLI_USAGE;
     }
     if (o->kernel_init) {
         if (!(k0 = deconv_kernel_load(o->kernel_init, 1, &err))) {
+            deconv_metadata_free(meta);
             deconv_image_free(y);
             return lib_failure(&err);
         }
         if (k0->width != kw || k0->height != kh) {
             cli_error("--kernel-init: '%s' is %dx%d but --kernel-size is %dx%d", o->kernel_init,
                       k0->width, k0->height, kw, kh);
+            deconv_metadata_free(meta);
             deconv_kernel_free(k0);
             deconv_image_free(y);
             return CLI_USAGE;
@@ -418,6 +433,7 @@ static int cmd_blind(cli_options *o)
     progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .blind = 1,
                        .limit = o->blind.iterations};
     if (o->log && !(pc.log = open_log(o->log))) {
+        deconv_metadata_free(meta);
         deconv_kernel_free(k0);
         deconv_image_free(y);
         return CLI_FAIL;
@@ -469,7 +485,7 @@ static int cmd_blind(cli_options *o)
     double t_restore = now_seconds() - pc.t_phase;
     progress_end(&pc);
     deconv_write_options wo;
-    output_options(o, &info, y->channels, &wo);
+    output_options(o, &info, y->channels, meta, &wo);
     code = x ? write_result(x, kw, kh, 0, &wo, o->output, o->kernel_out)
              : lib_failure_kept(&err, o->kernel_out);
     if (code == CLI_OK && !o->quiet) {
@@ -488,6 +504,7 @@ done:
     deconv_kernel_free(k);
     deconv_kernel_free(k0);
     deconv_image_free(y);
+    deconv_metadata_free(meta);
     return close_log(&pc, o->log, code);
 }
 
@@ -525,15 +542,18 @@ static int cmd_blur(cli_options *o)
 
     deconv_error err;
     deconv_file_info info;
-    deconv_image *x = read_image(input, o, &info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *x = read_image(input, o, &info, &meta, &err);
     if (!x)
         return lib_failure(&err);
     deconv_kernel *k = make_kernel(&o->kernel, &err);
     if (!k) {
+        deconv_metadata_free(meta);
         deconv_image_free(x);
         return lib_failure(&err);
     }
     if (!kernel_fits(k->width, k->height, x)) {
+        deconv_metadata_free(meta);
         deconv_kernel_free(k);
         deconv_image_free(x);
         return CLI_USAGE;
@@ -563,12 +583,13 @@ static int cmd_blur(cli_options *o)
         }
         memset(&err, 0, sizeof err);
         deconv_write_options wo;
-        output_options(o, &info, y->channels, &wo);
+        output_options(o, &info, y->channels, meta, &wo);
         code = deconv_image_write(y, o->output, &wo, &err) ? lib_failure(&err) : CLI_OK;
     }
     deconv_image_free(y);
     deconv_kernel_free(k);
     deconv_image_free(x);
+    deconv_metadata_free(meta);
     return code;
 }
 
@@ -592,10 +613,10 @@ static int cmd_psf(cli_options *o)
 static int cmd_compare(cli_options *o)
 {
     deconv_error err;
-    deconv_image *a = read_image(o->pos[0], o, NULL, &err);
+    deconv_image *a = read_image(o->pos[0], o, NULL, NULL, &err);
     if (!a)
         return lib_failure(&err);
-    deconv_image *b = read_image(o->pos[1], o, NULL, &err);
+    deconv_image *b = read_image(o->pos[1], o, NULL, NULL, &err);
     if (!b) {
         deconv_image_free(a);
         return lib_failure(&err);

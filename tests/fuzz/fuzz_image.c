@@ -8,7 +8,10 @@
  * for a float TIFF); it is then written as PNG (as TIFF for a float TIFF)
  * in the file's depth (the atomic writer too) and read again, which must
  * give the same image within the rounding of that depth; and as a TIFF
- * and a JPEG of 8 bits, which must read back with its shape.
+ * and a JPEG of 8 bits, which must read back with its shape. The file's
+ * metadata (ICC profile, EXIF, PNG text) is read too, must be consistent,
+ * and is written into every output, whose orientation must then be the
+ * input's.
  * The file's tone curve (from its PNG colour chunks or JPEG ICC profile,
  * fuzz_icc.c's checks) must be a valid one, and its warning a string.
  * A broken promise aborts: the fuzzer reports it as a crash.
@@ -91,7 +94,23 @@ static void fi_check_image(const deconv_image *im, int is_float, const char *wha
     }
 }
 
-/* Written as path in the options' depth and read back: the same shape. */
+/* deconv.h's promises on metadata. */
+static void fi_check_metadata(const deconv_metadata *m)
+{
+    if (!m)
+        fi_broken("no metadata object", NULL);
+    if (m->orientation < 0 || m->orientation > 8 || !m->icc != !m->icc_size ||
+        (!m->exif && m->exif_size) || m->text_count < 0 ||
+        m->text_count > DECONV_METADATA_TEXT_MAX || (m->text_count && !m->text))
+        fi_broken("inconsistent metadata", NULL);
+    for (int i = 0; i < m->text_count; i++)
+        if (strcmp(m->text[i].type, "tEXt") && strcmp(m->text[i].type, "zTXt") &&
+            strcmp(m->text[i].type, "iTXt"))
+            fi_broken("a text chunk of another type", NULL);
+}
+
+/* Written as path in the options' depth (with the options' metadata) and
+ * read back: the same shape, and the orientation. */
 static deconv_image *fi_write_read(const deconv_image *im, const char *path,
                                    const deconv_write_options *o, deconv_file_info *info)
 {
@@ -99,9 +118,17 @@ static deconv_image *fi_write_read(const deconv_image *im, const char *path,
     if (deconv_image_write(im, path, o, &err) != DECONV_OK)
         fi_broken("writing a valid image failed", &err);
     memset(info, 0, sizeof *info);
-    deconv_image *back = deconv_image_read(path, 0, info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *back = deconv_image_read_with_metadata(path, 0, info, &meta, &err);
     if (!back)
         fi_broken("the image written cannot be read", &err);
+    fi_check_metadata(meta);
+    const deconv_metadata *in = o->metadata;
+    int jpeg = deconv_format_of_path(path) == DECONV_FORMAT_JPEG;
+    if (in && in->orientation && (!jpeg || in->exif_size <= 65527) &&
+        meta->orientation != in->orientation)
+        fi_broken("the orientation was not carried", NULL);
+    deconv_metadata_free(meta);
     fi_check_image(back, o->bits == 32, "the image read back has an impossible shape");
     int channels = deconv_format_of_path(path) == DECONV_FORMAT_JPEG
                        ? deconv_color_channels(im->channels)
@@ -122,8 +149,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     deconv_error err = {DECONV_OK, ""};
     deconv_file_info info = {.bits = 0};
-    deconv_image *im = deconv_image_read(fi_in, FUZZ_IMAGE_MAX_PIXELS, &info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *im =
+        deconv_image_read_with_metadata(fi_in, FUZZ_IMAGE_MAX_PIXELS, &info, &meta, &err);
     if (!im) {
+        if (meta)
+            fi_broken("metadata of a file that failed", NULL);
         /* a failure must say why */
         if (err.code == DECONV_OK || !err.message[0])
             fi_broken("read failed without a message", NULL);
@@ -138,11 +169,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!memchr(info.warning, '\0', sizeof info.warning))
         fi_broken("file info: the warning is not terminated", NULL);
     fc_check_response(&info.response);
+    fi_check_metadata(meta);
 
     /* the file's depth: the same samples within its rounding */
     deconv_write_options o;
     deconv_write_defaults(&o);
     o.bits = info.bits;
+    o.metadata = meta;
     deconv_file_info info2;
     deconv_image *back = fi_write_read(im, is_float ? fi_tif : fi_out, &o, &info2);
     if (info2.bits != info.bits)
@@ -159,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (im->width <= 65500 && im->height <= 65500)
         deconv_image_free(fi_write_read(im, fi_jpg, &o, &info2));
     deconv_image_free(im);
+    deconv_metadata_free(meta);
     unlink(fi_out);
     unlink(fi_tif);
     unlink(fi_jpg);

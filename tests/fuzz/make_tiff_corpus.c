@@ -4,7 +4,8 @@
  * each compression Debian's libtiff writes that the files use (none, LZW,
  * Deflate with predictors, PackBits), an ICC profile tag, BigTIFF, and
  * the RGBA interface's layouts (palette, bilevel, MINISWHITE, YCbCr in
- * JPEG). Every file stays under 4 KB.
+ * JPEG), and one with an orientation and text tags (which make_corpus.sh turns
+ * into JPEG and PNG seeds with EXIF). Every file stays under 4 KB.
  *   usage: make_tiff_corpus CORPUS_DIR/fuzz_image   (which must exist)
  *   build: cc make_tiff_corpus.c -ltiff -lm */
 #include <math.h>
@@ -23,7 +24,8 @@ typedef struct {
     int w, h, spp, bps, format, photometric, planar, tile, compression, predictor;
     int extra; /* EXTRASAMPLE_* or -1 */
     int big;
-    int icc;   /* attach the sRGB-like test profile (see below) */
+    int icc;   /* attach the test profile (see below) */
+    int tags;  /* orientation 6 and text tags (carried as EXIF) */
 } seed;
 
 static void die(const char *what)
@@ -81,6 +83,11 @@ static void make(const seed *s)
     }
     if (s->icc)
         TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)sizeof fake_icc, fake_icc);
+    if (s->tags) {
+        TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_RIGHTTOP);
+        TIFFSetField(tif, TIFFTAG_ARTIST, "deconv fuzz seed");
+        TIFFSetField(tif, TIFFTAG_MAKE, "none");
+    }
     if (s->photometric == PHOTOMETRIC_PALETTE) {
         static uint16_t map[3][256];
         for (int i = 0; i < 256; i++) {
@@ -176,6 +183,7 @@ int main(int argc, char **argv)
          0, 0},
         {"tiff_ycbcr_jpeg.tif", 16, 16, 3, 8, U, PHOTOMETRIC_YCBCR, C, 0, COMPRESSION_JPEG, 0, -1,
          0, 0},
+        {"tiff_rgb8_tags.tif", 9, 5, 3, 8, U, RGB, C, 0, COMPRESSION_NONE, 0, -1, 0, 1, 1},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
         make(&seeds[i]);
