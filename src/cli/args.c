@@ -617,6 +617,11 @@ void cli_print_help(FILE *f, cli_command cmd)
     for (size_t i = 0; i < N_OPTIONS; i++)
         if ((options[i].cmds & cmd) && !(options[i].flags & GROUP_KERNEL))
             print_option(f, &options[i], &o);
+    if (cmd & ALL_IO)
+        fprintf(f, "\nOUTPUT's format is its extension's: .png (8 or 16 bits), .jpg/.jpeg (8 bits,\n"
+                   "--quality; no alpha), .tif/.tiff (8, 16 or 32-bit float). INPUT's ICC profile,\n"
+                   "EXIF block (its orientation unchanged) and PNG text chunks are written into\n"
+                   "it (text to PNG only); the pixels stay in their stored orientation.\n");
     if (cmd == CMD_BLIND)
         fprintf(f, "\nThe image is then restored with the 'deblur' defaults, --threads and\n"
                    "--restore-tv (automatic: at least " RESTORE_TV_MIN_TEXT
