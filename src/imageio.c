@@ -258,8 +258,9 @@ static void set_from_cicp(deconv_file_info *fi, int transfer, int full_range)
         break;
     }
     if (!full_range)
-        deconv_io_add_warning(fi, "cICP says narrow range (video levels), which is not supported: the "
-                        "samples are read as full range");
+        deconv_io_add_warning(fi,
+                              "cICP says narrow range (video levels), which is not supported: the "
+                              "samples are read as full range");
 }
 
 /* The largest ICC profile an iCCP chunk may inflate to. */
@@ -359,7 +360,7 @@ static deconv_status png_tone_curve(png_reader *r)
                 full_range = unknown[i].data[3];
             } else {
                 deconv_io_add_warning(fi, "a cICP chunk of %zu bytes (not 4) was ignored",
-                            unknown[i].size);
+                                      unknown[i].size);
             }
         }
 #endif
@@ -391,13 +392,14 @@ static deconv_status png_tone_curve(png_reader *r)
         if (!why[0])
             return DECONV_ERR_NOMEM;
         set_assumed_srgb(fi);
-        deconv_io_add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB", why);
+        deconv_io_add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB",
+                              why);
         return DECONV_OK;
     }
     if (dropped[WARN_ICCP][0]) {
         set_assumed_srgb(fi);
         deconv_io_add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB",
-                    dropped[WARN_ICCP]);
+                              dropped[WARN_ICCP]);
         return DECONV_OK;
     }
     int intent;
@@ -414,16 +416,17 @@ static deconv_status png_tone_curve(png_reader *r)
             snprintf(fi->response.name, sizeof fi->response.name, "gamma %.3g (PNG gAMA)", g);
         } else {
             set_assumed_srgb(fi);
-            deconv_io_add_warning(fi, "gAMA %.5f (a gamma of %.3g) is out of range (0.2 to 5); assuming sRGB",
-                        file_gamma / 100000.0, g);
+            deconv_io_add_warning(
+                fi, "gAMA %.5f (a gamma of %.3g) is out of range (0.2 to 5); assuming sRGB",
+                file_gamma / 100000.0, g);
         }
         return DECONV_OK;
     }
     for (int i = WARN_SRGB; i <= WARN_GAMA; i++)
         if (dropped[i][0]) {
             set_assumed_srgb(fi);
-            deconv_io_add_warning(fi, "the %s chunk cannot be used: %s; assuming sRGB", colour_chunks[i],
-                        dropped[i]);
+            deconv_io_add_warning(fi, "the %s chunk cannot be used: %s; assuming sRGB",
+                                  colour_chunks[i], dropped[i]);
             return DECONV_OK;
         }
     deconv_io_set_untagged(fi);
@@ -668,8 +671,7 @@ static deconv_status png_write_job(png_writer *wr, deconv_error *err)
     if (setjmp(png_jmpbuf(wr->png))) {
         if (wr->io.io_errno)
             return deconv_io_fail_errno(err, "write", wr->io.path, wr->io.io_errno);
-        return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->io.path,
-                           wr->io.msg);
+        return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->io.path, wr->io.msg);
     }
     static const int color_types[4] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
                                        PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
@@ -1707,7 +1709,8 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
     if (lw <= 0 || lh <= 0 || lc < 1 || lc > 4) {
         deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: image of %d x %d x %d", path, lw,
                     lh, lc);
-    } else if (deconv_io_check_size(err, path, (uint64_t)lw, (uint64_t)lh, lc, max_pixels) == DECONV_OK) {
+    } else if (deconv_io_check_size(err, path, (uint64_t)lw, (uint64_t)lh, lc, max_pixels) ==
+               DECONV_OK) {
         im = deconv_io_new_image(err, path, lw, lh, lc);
     }
     if (!im) {

@@ -2098,7 +2098,8 @@ static int write_tiff_spec(const char *path, const tiff_spec *s)
                         for (int x = x0; x < x0 + t && x < s->w; x++)
                             for (int c = 0; c < per; c++) {
                                 int sc = separate ? p : c;
-                                put_sample(buf + (((size_t)(y - y0) * t + (x - x0)) * per + c) * bytes,
+                                put_sample(buf + (((size_t)(y - y0) * t + (x - x0)) * per + c) *
+                                                     bytes,
                                            s, s->values[((size_t)y * s->w + x) * s->spp + sc]);
                             }
                     ok &= TIFFWriteTile(tif, buf, (uint32_t)x0, (uint32_t)y0, 0, (uint16_t)p) >= 0;
@@ -2117,7 +2118,8 @@ static int write_tiff_spec(const char *path, const tiff_spec *s)
                         double v = s->values[((size_t)y * s->w + x) * s->spp + (separate ? p : c)];
                         size_t i = (size_t)x * per + c;
                         if (s->bps < 8) /* packed, first sample in the high bits */
-                            row[i * s->bps / 8] |= (unsigned char)((int)v << (8 - s->bps - i * s->bps % 8));
+                            row[i * s->bps / 8] |=
+                                (unsigned char)((int)v << (8 - s->bps - i * s->bps % 8));
                         else
                             put_sample(row + i * bytes, s, v);
                     }
@@ -2730,7 +2732,8 @@ static void test_metadata(void)
         return;
     char got[256];
     CHECK(deconv_exif_orientation(exif, exif_size) == 6 &&
-              deconv_exif_text(exif, exif_size, 0x010F, got, sizeof got) && !strcmp(got, "TestCam") &&
+              deconv_exif_text(exif, exif_size, 0x010F, got, sizeof got) &&
+              !strcmp(got, "TestCam") &&
               deconv_exif_text(exif, exif_size, 0x013B, got, sizeof got) &&
               !strcmp(got, "Ada Lovelace") && !deconv_exif_text(exif, exif_size, 0x8298, got, 256),
           "the EXIF block made and read");
