@@ -228,10 +228,11 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels,
 /* Metadata carried from an input file to the outputs, as the file stored
  * it: pixels are never rotated, so a viewer shows the output as it showed
  * the input. Read from PNG (iCCP, eXIf, tEXt/zTXt/iTXt), JPEG (APP2 ICC
- * profile, APP1 Exif) and TIFF (the ICC profile tag; the orientation and
- * the descriptive text tags, made into an EXIF block); written back to
- * each of PNG, JPEG and TIFF outputs (text chunks to PNG only; to a TIFF
- * the orientation and the text tags of EXIF's IFD0, as TIFF tags). */
+ * profile, APP1 Exif) and TIFF (the ICC profile tag; the orientation, the
+ * descriptive text tags and, in a classic TIFF, the EXIF IFD, made into an
+ * EXIF block); written back to each of PNG, JPEG and TIFF outputs (text
+ * chunks to PNG only; to a TIFF the orientation and the text tags of
+ * EXIF's IFD0, as TIFF tags: not the EXIF IFD). */
 typedef struct {
     char type[5];        /* "tEXt", "zTXt" or "iTXt" */
     unsigned char *data; /* the chunk's data as stored (keyword, NUL, ...) */

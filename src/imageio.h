@@ -56,13 +56,26 @@ extern const unsigned deconv_exif_text_tags[DECONV_EXIF_TEXT_TAGS];
 /* The ASCII tag of IFD0 into out (1), or 0 when absent or too long. */
 int deconv_exif_text(const unsigned char *exif, size_t size, unsigned tag, char *out,
                      size_t out_size);
-/* A little-endian EXIF block of IFD0 only: the orientation (if 1 to 8),
- * the text tags (text[i] for deconv_exif_text_tags[i]; NULL or empty:
- * absent, longer than 64 KiB: dropped) and what EXIF requires beside them
- * (the resolution, per inch: <= 0 for 72; YCbCrPositioning). NULL when out
- * of memory. */
+/* An IFD entry: tag, TIFF type, count, and the value's bytes in
+ * little-endian order. */
+typedef struct {
+    unsigned tag, type;
+    uint32_t count;
+    const unsigned char *value;
+    size_t size;
+} deconv_exif_entry;
+/* The largest EXIF block a JPEG holds: one APP1 marker, less "Exif\0\0". */
+#define DECONV_EXIF_BLOCK_MAX (65533 - 6)
+/* A little-endian EXIF block: IFD0 with the orientation (if 1 to 8), the
+ * text tags (text[i] for deconv_exif_text_tags[i]; NULL or empty: absent;
+ * dropped when the block would pass DECONV_EXIF_BLOCK_MAX, which the EXIF
+ * IFD must leave room for) and what EXIF requires beside them (the
+ * resolution, per inch: <= 0 for 72; YCbCrPositioning); and when nsub > 0
+ * the EXIF IFD of those entries (sorted by tag), which IFD0 points to.
+ * NULL when out of memory. */
 unsigned char *deconv_exif_make(int orientation, const char *const text[DECONV_EXIF_TEXT_TAGS],
-                                double resolution, size_t *size);
+                                double resolution, const deconv_exif_entry *sub, int nsub,
+                                size_t *size);
 
 /* Whether the first n bytes of a file are a TIFF's (classic or BigTIFF). */
 int deconv_tiff_signature(const unsigned char *p, size_t n);

@@ -60,7 +60,7 @@ typedef struct {
 static void jpeg_write_metadata(jpeg_writer *wr)
 {
     const deconv_metadata *m = wr->o->metadata;
-    if (m->exif && m->exif_size > 0 && m->exif_size <= 65533 - 6) {
+    if (m->exif && m->exif_size > 0 && m->exif_size <= DECONV_EXIF_BLOCK_MAX) {
         if (!(wr->app1 = malloc(6 + m->exif_size)))
             ERREXIT1(&wr->c, JERR_OUT_OF_MEMORY, 0);
         memcpy(wr->app1, "Exif\0\0", 6);

@@ -170,65 +170,30 @@ const unsigned deconv_exif_text_tags[DECONV_EXIF_TEXT_TAGS] = {
     0x8298, /* Copyright */
 };
 
-/* One IFD entry to write: its value's bytes, little-endian. */
-typedef struct {
-    unsigned tag, type;
-    uint32_t count;
-    const unsigned char *value;
-    size_t size;
-} exif_entry;
-
 static int by_tag(const void *a, const void *b)
 {
-    const exif_entry *x = a, *y = b;
+    const deconv_exif_entry *x = a, *y = b;
     return (x->tag > y->tag) - (x->tag < y->tag);
 }
 
-unsigned char *deconv_exif_make(int orientation, const char *const text[DECONV_EXIF_TEXT_TAGS],
-                                double resolution, size_t *size)
+/* The bytes an IFD of these entries takes, its values included. */
+static size_t ifd_size(const deconv_exif_entry *e, int n)
 {
-    /* the tags EXIF requires in IFD0 beside the caller's: the resolution
-     * (the caller's, or 72 per inch) and YCbCrPositioning (centred) */
-    if (!(resolution > 0 && resolution < 1e6))
-        resolution = 72;
-    uint32_t num = (uint32_t)(resolution * 1000 + 0.5), den = 1000;
-    unsigned char rational[8], orient[2] = {(unsigned char)orientation, 0}, inch[2] = {2, 0},
-                               centred[2] = {1, 0};
-    for (int k = 0; k < 4; k++) {
-        rational[k] = (unsigned char)(num >> (8 * k));
-        rational[4 + k] = (unsigned char)(den >> (8 * k));
-    }
-    exif_entry e[DECONV_EXIF_TEXT_TAGS + 5];
-    int n = 0;
-    e[n++] = (exif_entry){0x011A, 5, 1, rational, 8};
-    e[n++] = (exif_entry){0x011B, 5, 1, rational, 8};
-    e[n++] = (exif_entry){0x0128, 3, 1, inch, 2};
-    e[n++] = (exif_entry){0x0213, 3, 1, centred, 2};
-    if (orientation >= 1 && orientation <= 8)
-        e[n++] = (exif_entry){0x0112, 3, 1, orient, 2};
-    for (int i = 0; i < DECONV_EXIF_TEXT_TAGS; i++)
-        if (text[i] && text[i][0]) {
-            size_t len = strlen(text[i]) + 1;
-            if (len > 65536)
-                continue;
-            e[n++] = (exif_entry){deconv_exif_text_tags[i], 2, (uint32_t)len,
-                                  (const unsigned char *)text[i], len};
-        }
-    qsort(e, (size_t)n, sizeof e[0], by_tag);
-    size_t values = 8 + 2 + 12 * (size_t)n + 4, data = 0;
+    size_t size = 2 + 12 * (size_t)n + 4;
     for (int i = 0; i < n; i++)
         if (e[i].size > 4)
-            data += (e[i].size + 1) & ~(size_t)1; /* values start on even offsets */
-    *size = values + data;
-    unsigned char *b = calloc(*size, 1);
-    if (!b)
-        return NULL;
-    memcpy(b, "II*\0", 4);
-    b[4] = 8;
-    b[8] = (unsigned char)n;
-    size_t at = values;
+            size += (e[i].size + 1) & ~(size_t)1; /* values start on even offsets */
+    return size;
+}
+
+/* Write a little-endian IFD at b + at (its next-IFD offset 0), its values
+ * after it. */
+static void put_ifd(unsigned char *b, size_t at, const deconv_exif_entry *e, int n)
+{
+    b[at] = (unsigned char)n, b[at + 1] = (unsigned char)(n >> 8);
+    size_t value = at + 2 + 12 * (size_t)n + 4;
     for (int i = 0; i < n; i++) {
-        unsigned char *p = b + 10 + 12 * i;
+        unsigned char *p = b + at + 2 + 12 * i;
         p[0] = (unsigned char)e[i].tag, p[1] = (unsigned char)(e[i].tag >> 8);
         p[2] = (unsigned char)e[i].type;
         for (int k = 0; k < 4; k++)
@@ -237,10 +202,63 @@ unsigned char *deconv_exif_make(int orientation, const char *const text[DECONV_E
             memcpy(p + 8, e[i].value, e[i].size);
         } else {
             for (int k = 0; k < 4; k++)
-                p[8 + k] = (unsigned char)(at >> (8 * k));
-            memcpy(b + at, e[i].value, e[i].size);
-            at += (e[i].size + 1) & ~(size_t)1;
+                p[8 + k] = (unsigned char)(value >> (8 * k));
+            memcpy(b + value, e[i].value, e[i].size);
+            value += (e[i].size + 1) & ~(size_t)1;
         }
     }
+}
+
+unsigned char *deconv_exif_make(int orientation, const char *const text[DECONV_EXIF_TEXT_TAGS],
+                                double resolution, const deconv_exif_entry *sub, int nsub,
+                                size_t *size)
+{
+    /* the tags EXIF requires in IFD0 beside the caller's: the resolution
+     * (the caller's, or 72 per inch) and YCbCrPositioning (centred) */
+    if (!(resolution > 0 && resolution < 1e6))
+        resolution = 72;
+    uint32_t num = (uint32_t)(resolution * 1000 + 0.5), den = 1000;
+    unsigned char rational[8], orient[2] = {(unsigned char)orientation, 0}, inch[2] = {2, 0},
+                               centred[2] = {1, 0}, pointer[4] = {0};
+    for (int k = 0; k < 4; k++) {
+        rational[k] = (unsigned char)(num >> (8 * k));
+        rational[4 + k] = (unsigned char)(den >> (8 * k));
+    }
+    deconv_exif_entry e[DECONV_EXIF_TEXT_TAGS + 6];
+    int n = 0;
+    e[n++] = (deconv_exif_entry){0x011A, 5, 1, rational, 8};
+    e[n++] = (deconv_exif_entry){0x011B, 5, 1, rational, 8};
+    e[n++] = (deconv_exif_entry){0x0128, 3, 1, inch, 2};
+    e[n++] = (deconv_exif_entry){0x0213, 3, 1, centred, 2};
+    if (orientation >= 1 && orientation <= 8)
+        e[n++] = (deconv_exif_entry){0x0112, 3, 1, orient, 2};
+    if (nsub > 0) /* the EXIF IFD: its offset filled in below */
+        e[n++] = (deconv_exif_entry){0x8769, 4, 1, pointer, 4};
+    /* the text tags as long as the block fits one JPEG marker, so that a
+     * long description never costs a JPEG output its orientation */
+    size_t total = 8 + ifd_size(e, n) + (nsub > 0 ? ifd_size(sub, nsub) : 0);
+    for (int i = 0; i < DECONV_EXIF_TEXT_TAGS; i++)
+        if (text[i] && text[i][0]) {
+            size_t len = strlen(text[i]) + 1;
+            size_t more = 12 + (len > 4 ? (len + 1) & ~(size_t)1 : 0);
+            if (total + more > DECONV_EXIF_BLOCK_MAX)
+                continue;
+            total += more;
+            e[n++] = (deconv_exif_entry){deconv_exif_text_tags[i], 2, (uint32_t)len,
+                                         (const unsigned char *)text[i], len};
+        }
+    qsort(e, (size_t)n, sizeof e[0], by_tag);
+    size_t ifd0 = 8, exif_ifd = ifd0 + ifd_size(e, n);
+    *size = exif_ifd + (nsub > 0 ? ifd_size(sub, nsub) : 0);
+    for (int k = 0; k < 4; k++)
+        pointer[k] = (unsigned char)(exif_ifd >> (8 * k));
+    unsigned char *b = calloc(*size, 1);
+    if (!b)
+        return NULL;
+    memcpy(b, "II*\0", 4);
+    b[4] = (unsigned char)ifd0;
+    put_ifd(b, ifd0, e, n);
+    if (nsub > 0)
+        put_ifd(b, exif_ifd, sub, nsub);
     return b;
 }

@@ -371,10 +371,94 @@ static void tiff_finish(tiff_reader *r)
     }
 }
 
-/* The metadata a TIFF carries: its ICC profile, and its orientation and
- * text tags made into an EXIF block (what JPEG and PNG outputs take).
- * Returns 0, or -1 when out of memory. */
-static int tiff_metadata(TIFF *tif, const void *icc, uint32_t icc_size, deconv_metadata *m)
+#define EXIF_IFD_ENTRIES 256
+#define EXIF_IFD_BYTES 48000 /* with 256 entries, well within one JPEG marker */
+
+/* The EXIF IFD of a classic TIFF, read from the file at off (libtiff's
+ * TIFFTAG_EXIFIFD), as entries with little-endian values for
+ * deconv_exif_make, in tag order; *values holds their bytes (to free). Up
+ * to EXIF_IFD_ENTRIES entries and EXIF_IFD_BYTES bytes of values; left
+ * out: pointers to other IFDs (interoperability) and the maker note, whose
+ * offsets would not survive the move, and entries of unknown types.
+ * Returns the count (0: none, or the IFD cannot be read), -1 when out of
+ * memory. */
+static int tiff_exif_ifd(FILE *f, uint64_t off, int big_endian, deconv_exif_entry *e,
+                         unsigned char **values)
+{
+    static const unsigned char type_size[13] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8};
+    *values = NULL;
+    unsigned char c[2];
+    if (off > (uint64_t)INT64_MAX || fseeko(f, (off_t)off, SEEK_SET) != 0 ||
+        fread(c, 1, 2, f) != 2)
+        return 0;
+    unsigned count = big_endian ? (unsigned)(c[0] << 8 | c[1]) : (unsigned)(c[1] << 8 | c[0]);
+    if (count == 0 || count > 1000)
+        return 0;
+    unsigned char *raw = malloc(12 * (size_t)count);
+    if (!raw)
+        return -1;
+    if (fread(raw, 12, count, f) != count) {
+        free(raw);
+        return 0;
+    }
+    unsigned char *buf = malloc(EXIF_IFD_BYTES);
+    if (!buf) {
+        free(raw);
+        return -1;
+    }
+    size_t used = 0;
+    int n = 0;
+    for (unsigned i = 0; i < count && n < EXIF_IFD_ENTRIES; i++) {
+        const unsigned char *r = raw + 12 * i;
+        unsigned tag = big_endian ? (unsigned)(r[0] << 8 | r[1]) : (unsigned)(r[1] << 8 | r[0]);
+        unsigned type = big_endian ? (unsigned)(r[2] << 8 | r[3]) : (unsigned)(r[3] << 8 | r[2]);
+        uint32_t n_values = 0, offset = 0;
+        for (int k = 0; k < 4; k++) {
+            int shift = big_endian ? 8 * (3 - k) : 8 * k;
+            n_values |= (uint32_t)r[4 + k] << shift;
+            offset |= (uint32_t)r[8 + k] << shift;
+        }
+        if (type < 1 || type > 12 || tag == 0xA005 || tag == 0x927C || n_values == 0)
+            continue;
+        uint64_t size = (uint64_t)n_values * type_size[type];
+        if (size > EXIF_IFD_BYTES - used)
+            continue;
+        unsigned char *dst = buf + used;
+        if (size <= 4)
+            memcpy(dst, r + 8, (size_t)size);
+        else if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || fread(dst, 1, (size_t)size, f) != size)
+            continue;
+        /* to little-endian: each element, a rational's two halves apart */
+        size_t elem = type == 5 || type == 10 ? 4 : type_size[type];
+        if (big_endian && elem > 1)
+            for (size_t at = 0; at + elem <= size; at += elem)
+                for (size_t a = at, b = at + elem - 1; a < b; a++, b--) {
+                    unsigned char t = dst[a];
+                    dst[a] = dst[b];
+                    dst[b] = t;
+                }
+        e[n++] = (deconv_exif_entry){tag, type, n_values, dst, (size_t)size};
+        used += (size_t)size;
+    }
+    free(raw);
+    for (int i = 1; i < n; i++) /* in tag order, as an IFD must be */
+        for (int j = i; j > 0 && e[j - 1].tag > e[j].tag; j--) {
+            deconv_exif_entry t = e[j];
+            e[j] = e[j - 1];
+            e[j - 1] = t;
+        }
+    if (n == 0)
+        free(buf);
+    else
+        *values = buf;
+    return n;
+}
+
+/* The metadata a TIFF carries: its ICC profile, and its orientation, text
+ * tags and EXIF IFD made into an EXIF block (what JPEG and PNG outputs
+ * take). Returns 0, or -1 when out of memory. */
+static int tiff_metadata(TIFF *tif, FILE *f, const void *icc, uint32_t icc_size,
+                         deconv_metadata *m)
 {
     if (icc && deconv_metadata_set_icc(m, icc, icc_size) != 0)
         return -1;
@@ -390,6 +474,16 @@ static int tiff_metadata(TIFF *tif, const void *icc, uint32_t icc_size, deconv_m
             any = 1;
         }
     }
+    deconv_exif_entry sub[EXIF_IFD_ENTRIES];
+    unsigned char *sub_values = NULL;
+    int nsub = 0;
+    uint64_t exif_ifd = 0;
+    if (!TIFFIsBigTIFF(tif) && TIFFGetField(tif, TIFFTAG_EXIFIFD, &exif_ifd) && exif_ifd) {
+        nsub = tiff_exif_ifd(f, exif_ifd, TIFFIsBigEndian(tif), sub, &sub_values);
+        if (nsub < 0)
+            return -1;
+        any |= nsub > 0;
+    }
     if (!any)
         return 0;
     float resolution = 0;
@@ -398,7 +492,8 @@ static int tiff_metadata(TIFF *tif, const void *icc, uint32_t icc_size, deconv_m
     if (!TIFFGetField(tif, TIFFTAG_XRESOLUTION, &resolution) || unit != RESUNIT_INCH)
         resolution = 0; /* per centimetre or unknown: EXIF's default */
     size_t size = 0;
-    unsigned char *exif = deconv_exif_make(orientation, text, resolution, &size);
+    unsigned char *exif = deconv_exif_make(orientation, text, resolution, sub, nsub, &size);
+    free(sub_values);
     if (!exif)
         return -1;
     free(m->exif);
@@ -486,7 +581,7 @@ static deconv_status tiff_read_job(tiff_reader *r, int64_t max_pixels, deconv_fi
     uint32_t icc_size = 0;
     void *icc = NULL;
     int has_icc = TIFFGetField(tif, TIFFTAG_ICCPROFILE, &icc_size, &icc) && icc && icc_size > 0;
-    if (r->meta && tiff_metadata(tif, has_icc ? icc : NULL, icc_size, r->meta) != 0)
+    if (r->meta && tiff_metadata(tif, r->io->f, has_icc ? icc : NULL, icc_size, r->meta) != 0)
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
     if (is_float) {
         deconv_response_linear(&fi->response); /* float data: light */

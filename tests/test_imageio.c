@@ -2726,7 +2726,7 @@ static void test_metadata(void)
     const char *text[DECONV_EXIF_TEXT_TAGS] = {"a picture", "TestCam", "Model 7", NULL, NULL,
                                                "Ada Lovelace", NULL};
     size_t exif_size = 0;
-    unsigned char *exif = deconv_exif_make(6, text, 0, &exif_size);
+    unsigned char *exif = deconv_exif_make(6, text, 0, NULL, 0, &exif_size);
     CHECK(g18 && exif, "fixtures");
     if (!g18 || !exif)
         return;
@@ -2877,6 +2877,144 @@ static void test_metadata(void)
     free(g18);
 }
 
+/* A TIFF's EXIF IFD goes into the EXIF block (little-endian, whatever the
+ * file's byte order): a big-endian TIFF made byte by byte, with an EXIF IFD
+ * of an exposure time (RATIONAL), a date (ASCII), an ISO (SHORT) and a maker
+ * note (left out: its offsets would not survive the move). */
+static void be16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static unsigned le16(const unsigned char *p) { return (unsigned)(p[0] | p[1] << 8); }
+
+/* The entry of tag in the IFD at off of a little-endian block; NULL if none. */
+static const unsigned char *le_entry(const unsigned char *b, size_t n, uint32_t off, unsigned tag)
+{
+    if (off + 2 > n)
+        return NULL;
+    unsigned count = le16(b + off);
+    for (unsigned i = 0; i < count && off + 2 + 12 * (i + 1) <= n; i++)
+        if (le16(b + off + 2 + 12 * i) == tag)
+            return b + off + 2 + 12 * i;
+    return NULL;
+}
+
+static void test_tiff_exif_ifd(void)
+{
+    unsigned char f[512] = {'M', 'M', 0, 42};
+    put32(f + 4, 8);
+    /* IFD0, in tag order: a 4 x 2 gray image of 8 bits at 400, turned
+     * (orientation 3), and the EXIF IFD at 200 */
+    const unsigned ifd0[][3] = {{256, 3, 4}, {257, 3, 2}, {258, 3, 8},   {259, 3, 1},
+                                {262, 3, 1}, {273, 4, 400}, {274, 3, 3}, {277, 3, 1},
+                                {278, 3, 2}, {279, 4, 8},   {34665, 4, 200}};
+    be16(f + 8, 11);
+    for (int k = 0; k < 11; k++) {
+        const unsigned *e = ifd0[k];
+        unsigned char *p = f + 10 + 12 * k;
+        be16(p, e[0]);
+        be16(p + 2, e[1]);
+        put32(p + 4, 1);
+        if (e[1] == 3)
+            be16(p + 8, e[2]);
+        else
+            put32(p + 8, e[2]);
+    }
+    /* the EXIF IFD at 200: ExposureTime 1/100 at 300, ISO 400, the date at
+     * 320, a maker note of 8 bytes at 360 */
+    unsigned char *x = f + 200;
+    be16(x, 4);
+    be16(x + 2, 0x829A), be16(x + 4, 5), put32(x + 6, 1), put32(x + 10, 300);
+    be16(x + 14, 0x8827), be16(x + 16, 3), put32(x + 18, 1), be16(x + 22, 400);
+    be16(x + 26, 0x9003), be16(x + 28, 2), put32(x + 30, 20), put32(x + 34, 320);
+    be16(x + 38, 0x927C), be16(x + 40, 7), put32(x + 42, 8), put32(x + 46, 360);
+    put32(f + 300, 1), put32(f + 304, 100);
+    memcpy(f + 320, "2024:01:02 03:04:05", 20);
+    memcpy(f + 360, "MAKERNOT", 8);
+    for (int i = 0; i < 8; i++)
+        f[400 + i] = (unsigned char)(30 * i);
+    write_bytes(at("exif_be.tif"), f, 408);
+
+    deconv_metadata *m = NULL;
+    deconv_file_info info;
+    deconv_image *im = read_meta("exif_be.tif", &m, &info);
+    CHECK(im && im->width == 4 && im->height == 2 && im->data[1] == 30 / 255.0f,
+          "big-endian TIFF pixels");
+    deconv_image_free(im);
+    if (!m)
+        return;
+    CHECK(m->orientation == 3 && m->exif && memcmp(m->exif, "II*\0", 4) == 0 &&
+              deconv_exif_orientation(m->exif, m->exif_size) == 3,
+          "big-endian TIFF: orientation %d", m->orientation);
+    const unsigned char *b = m->exif;
+    size_t n = m->exif_size;
+    const unsigned char *ptr = b ? le_entry(b, n, le32(b + 4), 0x8769) : NULL;
+    CHECK(ptr != NULL, "IFD0 points to the EXIF IFD");
+    if (ptr) {
+        uint32_t sub = le32(ptr + 8);
+        const unsigned char *t = le_entry(b, n, sub, 0x829A);
+        CHECK(t && le16(t + 2) == 5 && le32(t + 8) + 8 <= n && le32(b + le32(t + 8)) == 1 &&
+                  le32(b + le32(t + 8) + 4) == 100,
+              "ExposureTime 1/100, little-endian");
+        const unsigned char *iso = le_entry(b, n, sub, 0x8827);
+        CHECK(iso && le16(iso + 8) == 400, "ISO 400");
+        const unsigned char *d = le_entry(b, n, sub, 0x9003);
+        CHECK(d && le32(d + 4) == 20 && le32(d + 8) + 20 <= n &&
+                  memcmp(b + le32(d + 8), "2024:01:02 03:04:05", 20) == 0,
+              "DateTimeOriginal");
+        CHECK(!le_entry(b, n, sub, 0x927C), "the maker note is left out");
+    }
+    /* on into a JPEG: the block as it is */
+    deconv_write_options o;
+    deconv_write_defaults(&o);
+    o.metadata = m;
+    im = deconv_image_new(4, 2, 1);
+    deconv_error err = {0};
+    CHECK(deconv_image_write(im, at("exif_be.jpg"), &o, &err) == DECONV_OK, "%s", err.message);
+    deconv_metadata *j = NULL;
+    deconv_image_free(read_meta("exif_be.jpg", &j, &info));
+    CHECK(j && j->exif_size == m->exif_size && memcmp(j->exif, m->exif, m->exif_size) == 0,
+          "the JPEG holds the block");
+    deconv_metadata_free(j);
+    deconv_image_free(im);
+    deconv_metadata_free(m);
+
+    /* a description too long for one JPEG marker is dropped, the
+     * orientation kept */
+    TIFF *tif = TIFFOpen(at("long_text.tif"), "w");
+    char *text = malloc(70001);
+    if (tif && text) {
+        memset(text, 'x', 70000);
+        text[70000] = '\0';
+        unsigned char row[4] = {0};
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 4);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, 1);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_RIGHTTOP);
+        TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, text);
+        TIFFSetField(tif, TIFFTAG_ARTIST, "short");
+        TIFFWriteScanline(tif, row, 0, 0);
+    }
+    if (tif)
+        TIFFClose(tif);
+    free(text);
+    m = NULL;
+    deconv_image_free(read_meta("long_text.tif", &m, &info));
+    char got[64];
+    CHECK(m && m->orientation == 6 && m->exif && m->exif_size <= 65533 - 6 &&
+              !deconv_exif_text(m->exif, m->exif_size, 0x010E, got, sizeof got) &&
+              deconv_exif_text(m->exif, m->exif_size, 0x013B, got, sizeof got),
+          "a 70000-byte description: dropped (%zu bytes)", m ? m->exif_size : 0);
+    deconv_metadata_free(m);
+}
+
 /* ------------------------------------------------------------------ */
 /* Real photographs                                                     */
 /* ------------------------------------------------------------------ */
@@ -2955,6 +3093,7 @@ int main(void)
     test_write_format_errors();
     test_bad_tiffs();
     test_metadata();
+    test_tiff_exif_ifd();
     test_photos();
     CHECK(count_tmp(g_dir) == 0, "temporary files left");
     if (!getenv("DECONV_TEST_KEEP")) /* set it to look at the fixtures */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Metadata from input to output, as a real tool reads it: exiftool tags a
 # PNG, a JPEG and a TIFF with an ICC profile, EXIF's orientation (6: to be
-# turned 90 degrees clockwise) and text tags (and a PNG with text chunks);
+# turned 90 degrees clockwise) and text tags (and a PNG with text chunks, a
+# TIFF with an EXIF IFD);
 # deconv deblurs each into every format; exiftool must find the
 # orientation, the profile's description and the text in the output, and
 # the pixels in their stored orientation (the width and height unchanged).
@@ -55,6 +56,18 @@ for in in png jpg tif; do
         expect_tag "$o" ImageWidth "$W" "$what: the pixels kept their orientation"
         expect_tag "$o" ImageHeight "$H" "$what: the pixels kept their orientation"
     done
+done
+# a TIFF's EXIF IFD goes to JPEG and PNG outputs
+cp "$T/plain.tif" "$T/exif.tif"
+exiftool -q -overwrite_original -Orientation#=8 -DateTimeOriginal="2024:01:02 03:04:05" \
+    -ExposureTime=0.01 -ISO=400 -UserComment="hello there" "$T/exif.tif" || bad "exiftool exif.tif"
+for out in jpg png; do
+    run deblur "$T/exif.tif" -o "$T/exif_out.$out" --gaussian 0.5,1 --iterations 2 --quiet || continue
+    expect_tag "$T/exif_out.$out" Orientation 8 "tif (EXIF IFD) -> $out"
+    expect_tag "$T/exif_out.$out" DateTimeOriginal "2024:01:02 03:04:05" "tif (EXIF IFD) -> $out"
+    expect_tag "$T/exif_out.$out" ExposureTime 0.01 "tif (EXIF IFD) -> $out"
+    expect_tag "$T/exif_out.$out" ISO 400 "tif (EXIF IFD) -> $out"
+    expect_tag "$T/exif_out.$out" UserComment "hello there" "tif (EXIF IFD) -> $out"
 done
 # PNG text chunks go to PNG outputs
 expect_tag "$T/out_png.png" Comment "a text chunk" "png -> png"

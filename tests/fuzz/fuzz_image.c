@@ -125,7 +125,7 @@ static deconv_image *fi_write_read(const deconv_image *im, const char *path,
     fi_check_metadata(meta);
     const deconv_metadata *in = o->metadata;
     int jpeg = deconv_format_of_path(path) == DECONV_FORMAT_JPEG;
-    if (in && in->orientation && (!jpeg || in->exif_size <= 65527) &&
+    if (in && in->orientation && (!jpeg || in->exif_size <= 65533 - 6) &&
         meta->orientation != in->orientation)
         fi_broken("the orientation was not carried", NULL);
     deconv_metadata_free(meta);

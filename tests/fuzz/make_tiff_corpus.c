@@ -4,8 +4,9 @@
  * each compression Debian's libtiff writes that the files use (none, LZW,
  * Deflate with predictors, PackBits), an ICC profile tag, BigTIFF, and
  * the RGBA interface's layouts (palette, bilevel, MINISWHITE, YCbCr in
- * JPEG), and one with an orientation and text tags (which make_corpus.sh turns
- * into JPEG and PNG seeds with EXIF). Every file stays under 4 KB.
+ * JPEG), one with an orientation and text tags (which make_corpus.sh turns
+ * into JPEG and PNG seeds with EXIF), and a big-endian one with an EXIF
+ * IFD. Every file stays under 4 KB.
  *   usage: make_tiff_corpus CORPUS_DIR/fuzz_image   (which must exist)
  *   build: cc make_tiff_corpus.c -ltiff -lm */
 #include <math.h>
@@ -150,6 +151,48 @@ static void make(const seed *s)
         die("a seed of 4 KB or more");
 }
 
+/* A big-endian TIFF made byte by byte with an EXIF IFD (libtiff writes
+ * custom directories only through a longer dance): a 4 x 2 gray image,
+ * orientation 3, exposure 1/100, ISO 400, a date and a maker note. */
+static void make_exif_ifd(void)
+{
+    unsigned char f[408] = {'M', 'M', 0, 42, 0, 0, 0, 8};
+#define BE16(p, v) ((p)[0] = (unsigned char)((v) >> 8), (p)[1] = (unsigned char)(v))
+#define BE32(p, v) (BE16(p, (v) >> 16), BE16((p) + 2, (v) & 0xffff))
+    const unsigned ifd0[][3] = {{256, 3, 4}, {257, 3, 2}, {258, 3, 8},   {259, 3, 1},
+                                {262, 3, 1}, {273, 4, 400}, {274, 3, 3}, {277, 3, 1},
+                                {278, 3, 2}, {279, 4, 8},   {34665, 4, 200}};
+    BE16(f + 8, 11);
+    for (int k = 0; k < 11; k++) {
+        unsigned char *p = f + 10 + 12 * k;
+        BE16(p, ifd0[k][0]);
+        BE16(p + 2, ifd0[k][1]);
+        BE32(p + 4, 1u);
+        if (ifd0[k][1] == 3)
+            BE16(p + 8, ifd0[k][2]);
+        else
+            BE32(p + 8, ifd0[k][2]);
+    }
+    unsigned char *x = f + 200;
+    BE16(x, 4);
+    BE16(x + 2, 0x829A), BE16(x + 4, 5), BE32(x + 6, 1u), BE32(x + 10, 300u);
+    BE16(x + 14, 0x8827), BE16(x + 16, 3), BE32(x + 18, 1u), BE16(x + 22, 400);
+    BE16(x + 26, 0x9003), BE16(x + 28, 2), BE32(x + 30, 20u), BE32(x + 34, 320u);
+    BE16(x + 38, 0x927C), BE16(x + 40, 7), BE32(x + 42, 8u), BE32(x + 46, 360u);
+    BE32(f + 300, 1u), BE32(f + 304, 100u);
+    memcpy(f + 320, "2024:01:02 03:04:05", 20);
+    memcpy(f + 360, "MAKERNOT", 8);
+    for (int i = 0; i < 8; i++)
+        f[400 + i] = (unsigned char)(30 * i);
+#undef BE32
+#undef BE16
+    char path[2048];
+    snprintf(path, sizeof path, "%s/tiff_be_exif_ifd.tif", g_dir);
+    FILE *out = fopen(path, "wb");
+    if (!out || fwrite(f, 1, sizeof f, out) != sizeof f || fclose(out) != 0)
+        die(path);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -187,5 +230,6 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++)
         make(&seeds[i]);
+    make_exif_ifd();
     return 0;
 }
