@@ -13,7 +13,8 @@
  * allocates is freed by the matching _free function.
  *
  * Images are planar: channel c, row i, column j is
- * data[(c * height + i) * width + j]. Samples are floats in [0, 1].
+ * data[(c * height + i) * width + j]. Samples are floats in [0, 1] (a
+ * float TIFF's, linear light, may lie outside).
  */
 #ifndef DECONV_H
 #define DECONV_H
@@ -197,36 +198,124 @@ double deconv_response_max(const deconv_response *r);
 /* ------------------------------------------------------------------ */
 
 typedef struct {
-    int bits;        /* 8 or 16: the depth to keep on output (8 for
-                        sub-8-bit files, 16 for 16-bit and HDR files) */
+    int bits;        /* 8, 16 or 32: the depth to keep on output (8 for
+                        sub-8-bit files, 16 for 16-bit and HDR files, 32
+                        for a float TIFF) */
     int has_alpha;   /* the last channel is alpha */
     deconv_response response; /* the file's tone curve: what its tags say
                                  (PNG sRGB, cICP, iCCP, gAMA; an ICC
-                                 profile in JPEG), sRGB when untagged,
-                                 linear for HDR */
+                                 profile in JPEG or TIFF), sRGB when
+                                 untagged, linear for HDR and float TIFF */
+    int chroma_x, chroma_y; /* a colour JPEG's chroma subsampling, as the
+                               luma's sampling factors over the chroma's:
+                               1, 1 for 4:4:4, 2, 1 for 4:2:2, 2, 2 for
+                               4:2:0; 0, 0 for other files */
     char warning[256]; /* non-empty: a tag could not be used (a bad ICC
                           profile, say) and what was assumed instead */
 } deconv_file_info;
 
 /* Read PNG (libpng: 8/16 bit, gray, gray+alpha, RGB, RGBA, palette, tRNS),
- * JPEG, BMP, TGA, GIF (first frame), PSD, HDR (stb_image; HDR clamped to
- * [0, 1]) or PNM (read here: stb's reader mishandles maxval and 16 bits).
+ * TIFF (libtiff: 8/16-bit and 32-bit float samples, gray or RGB with or
+ * without alpha, strips or tiles, contiguous or separate planes; palette,
+ * 1/2/4-bit, YCbCr and CMYK files as 8-bit RGB(A) or gray), JPEG, BMP,
+ * TGA, GIF (first frame), PSD, HDR (stb_image; HDR clamped to [0, 1]) or
+ * PNM (read here: stb's reader mishandles maxval and 16 bits).
  * Samples map to [0, 1] as stored: no colour conversion and no gamma
- * correction. The file's tone curve goes to info->response: a PNG's cICP,
- * iCCP (its ICC profile's gray or green TRC), sRGB or gAMA chunk, in that
- * order of precedence; a JPEG's ICC profile (APP2 markers); sRGB for an
- * untagged file and for PNM, BMP, TGA, GIF and PSD; linear for HDR. A tag
- * that cannot be used gives sRGB and says why in info->warning. EXIF
- * (orientation, colour space) is ignored.
+ * correction; a float TIFF's samples are kept as they are (linear light,
+ * which may lie outside [0, 1]; NaN and infinities are refused). The
+ * file's tone curve goes to info->response: a PNG's cICP, iCCP (its ICC
+ * profile's gray or green TRC), sRGB or gAMA chunk, in that order of
+ * precedence; a JPEG's ICC profile (APP2 markers); an integer TIFF's ICC
+ * profile tag; sRGB for an untagged file and for PNM, BMP, TGA, GIF and
+ * PSD; linear for HDR and float TIFF. A tag that cannot be used gives sRGB
+ * and says why in info->warning. Pixels stay in their stored orientation
+ * (EXIF's and TIFF's orientation tags are not applied).
  * Channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA. An image whose header
  * claims more than max_pixels pixels is refused before any allocation
  * (max_pixels <= 0: no limit). info may be NULL. */
 deconv_image *deconv_image_read(const char *path, int64_t max_pixels,
                                 deconv_file_info *info, deconv_error *err);
 
-/* Write a PNG of 8 or 16 bits, rounding and clamping to [0, 1]. The file is
- * written to a temporary file beside path and renamed into place only when
- * complete: on failure nothing is left and an existing file is untouched. */
+/* Metadata carried from an input file to the outputs, as the file stored
+ * it: pixels are never rotated, so a viewer shows the output as it showed
+ * the input. Read from PNG (iCCP, eXIf, tEXt/zTXt/iTXt), JPEG (APP2 ICC
+ * profile, APP1 Exif) and TIFF (the ICC profile tag; the orientation, the
+ * descriptive text tags and, in a classic TIFF, the EXIF IFD, made into an
+ * EXIF block); written back to each of PNG, JPEG and TIFF outputs (text
+ * chunks to PNG only; to a TIFF the orientation and the text tags of
+ * EXIF's IFD0, as TIFF tags: not the EXIF IFD). */
+typedef struct {
+    char type[5];        /* "tEXt", "zTXt" or "iTXt" */
+    unsigned char *data; /* the chunk's data as stored (keyword, NUL, ...) */
+    size_t size;
+} deconv_png_text;
+
+#define DECONV_METADATA_TEXT_MAX 256 /* PNG text chunks kept at most */
+
+typedef struct {
+    unsigned char *icc;  /* the ICC profile, or NULL */
+    size_t icc_size;
+    unsigned char *exif; /* the EXIF block: a TIFF structure ("II*\0" or
+                            "MM\0*" first), as after a JPEG APP1's
+                            "Exif\0\0" and in a PNG eXIf chunk; or NULL */
+    size_t exif_size;
+    int orientation;     /* EXIF's orientation tag (1 to 8: 1 is upright,
+                            6 is to be turned 90 degrees clockwise); 0:
+                            none */
+    int text_count;
+    deconv_png_text *text;
+} deconv_metadata;
+
+/* deconv_image_read, and the file's metadata in *meta (an object to free
+ * with deconv_metadata_free, empty when the file has none; NULL on
+ * failure). */
+deconv_image *deconv_image_read_with_metadata(const char *path, int64_t max_pixels,
+                                              deconv_file_info *info, deconv_metadata **meta,
+                                              deconv_error *err);
+void deconv_metadata_free(deconv_metadata *m);
+
+/* The output formats, chosen by the file name's extension (any case). */
+typedef enum {
+    DECONV_FORMAT_UNKNOWN,
+    DECONV_FORMAT_PNG,  /* .png */
+    DECONV_FORMAT_JPEG, /* .jpg, .jpeg */
+    DECONV_FORMAT_TIFF  /* .tif, .tiff */
+} deconv_format;
+
+#define DECONV_OUTPUT_EXTENSIONS ".png, .jpg, .jpeg, .tif, .tiff"
+
+deconv_format deconv_format_of_path(const char *path);
+
+typedef struct {
+    int bits;      /* bits per sample: 8 or 16 (PNG, TIFF), 32 (TIFF:
+                      float samples, written unclamped); JPEG is 8 only.
+                      Integer samples are rounded and clamped to [0, 1].
+                      Default 8 */
+    int quality;   /* JPEG quality, 1 to 100; default 95 */
+    int chroma_x, chroma_y; /* JPEG chroma subsampling (as in
+                               deconv_file_info): 1, 1 (4:4:4, the
+                               default), 2, 1 (4:2:2), 1, 2 or 2, 2
+                               (4:2:0) */
+    const deconv_metadata *metadata; /* written into the file (see
+                                        deconv_metadata); NULL: none */
+} deconv_write_options;
+
+void deconv_write_defaults(deconv_write_options *o);
+
+/* Write an image in the format of path's extension (deconv_format_of_path;
+ * another extension is refused, DECONV_ERR_ARG, naming it and the accepted
+ * ones): PNG (libpng, 8/16 bits), JPEG (libjpeg: 8 bits, baseline with
+ * optimised Huffman tables; no alpha in JPEG: an alpha channel is dropped)
+ * or TIFF (libtiff: 8/16-bit integer or 32-bit float samples, Deflate with
+ * a predictor, BigTIFF when the file could pass 4 GiB). o may be NULL (the
+ * defaults). The file is written to a temporary file beside path and
+ * renamed into place only when complete: on failure nothing is left and an
+ * existing file is untouched. */
+deconv_status deconv_image_write(const deconv_image *im, const char *path,
+                                 const deconv_write_options *o, deconv_error *err);
+
+/* Write a PNG of 8 or 16 bits, whatever path's extension: as
+ * deconv_image_write with those bits. */
 deconv_status deconv_image_write_png(const deconv_image *im, const char *path,
                                      int bits, deconv_error *err);
 

@@ -37,31 +37,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <png.h>
 #include <stb_image.h>
 #include <zlib.h> /* libpng's own: the iCCP chunk's stream */
 
-#include "internal.h"
+#include "imageio.h"
 #include "response.h"
 
-#define SUPPORTED_FORMATS "PNG, JPEG, BMP, TGA, GIF, PSD, HDR, PNM"
+#define SUPPORTED_FORMATS "PNG, JPEG, TIFF, BMP, TGA, GIF, PSD, HDR, PNM"
 
 /* strerror is not required to be thread-safe; the XSI strerror_r is. */
-static const char *error_text(int e, char *buf, size_t size)
+const char *deconv_io_error_text(int e, char *buf, size_t size)
 {
     if (strerror_r(e, buf, size) != 0)
         snprintf(buf, size, "error %d", e);
     return buf;
 }
 
-static deconv_status fail_read_errno(deconv_error *err, const char *verb, const char *path,
-                                     int e)
+deconv_status deconv_io_fail_errno(deconv_error *err, const char *verb, const char *path, int e)
 {
     char buf[128];
     return deconv_fail(err, DECONV_ERR_IO, "cannot %s '%s': %s", verb, path,
-                       error_text(e, buf, sizeof buf));
+                       deconv_io_error_text(e, buf, sizeof buf));
 }
 
 /* ------------------------------------------------------------------ */
@@ -71,8 +71,8 @@ static deconv_status fail_read_errno(deconv_error *err, const char *verb, const 
 /* Refuse w x h (as claimed by a header) when it exceeds max_pixels
  * (<= 0: no limit) or cannot be held as a deconv_image of the given
  * channels. Width and height are below 2^32, so w * h cannot overflow. */
-static deconv_status check_size(deconv_error *err, const char *path, uint64_t w, uint64_t h,
-                                int channels, int64_t max_pixels)
+deconv_status deconv_io_check_size(deconv_error *err, const char *path, uint64_t w, uint64_t h,
+                                   int channels, int64_t max_pixels)
 {
     if (max_pixels > 0 && w * h > (uint64_t)max_pixels)
         return deconv_fail(err, DECONV_ERR_TOO_LARGE,
@@ -88,7 +88,7 @@ static deconv_status check_size(deconv_error *err, const char *path, uint64_t w,
     return DECONV_OK;
 }
 
-static deconv_image *new_image(deconv_error *err, const char *path, int w, int h, int channels)
+deconv_image *deconv_io_new_image(deconv_error *err, const char *path, int w, int h, int channels)
 {
     deconv_image *im = deconv_image_new(w, h, channels);
     if (!im)
@@ -105,23 +105,13 @@ static void fill_lut8(float lut[256])
 
 static inline float from16(unsigned v) { return (float)v / 65535.0f; }
 
-/* Round and clamp [0, 1] to 0..maxv; NaN becomes 0. */
-static inline unsigned quantize(float v, unsigned maxv)
-{
-    if (!(v > 0.0f))
-        return 0;
-    if (v >= 1.0f)
-        return maxv;
-    return (unsigned)((double)v * maxv + 0.5);
-}
 
 /* ------------------------------------------------------------------ */
 /* Tone curves from tags                                                */
 /* ------------------------------------------------------------------ */
 
 /* Add a sentence to fi->warning ("; " between two), cut to fit. */
-static void add_warning(deconv_file_info *fi, const char *fmt, ...) DECONV_PRINTF(2, 3);
-static void add_warning(deconv_file_info *fi, const char *fmt, ...)
+void deconv_io_add_warning(deconv_file_info *fi, const char *fmt, ...)
 {
     size_t n = strlen(fi->warning);
     if (n && n + 2 < sizeof fi->warning) {
@@ -143,20 +133,20 @@ static void set_srgb(deconv_file_info *fi, const char *name)
 }
 
 /* The curve of an untagged file. */
-static void set_untagged(deconv_file_info *fi) { set_srgb(fi, "sRGB (untagged)"); }
+void deconv_io_set_untagged(deconv_file_info *fi) { set_srgb(fi, "sRGB (untagged)"); }
 
 /* sRGB in place of a tag that cannot be used (the caller says why). */
 static void set_assumed_srgb(deconv_file_info *fi) { set_srgb(fi, "sRGB (assumed)"); }
 
 /* An ICC profile's curve, or sRGB and a warning naming what is wrong with
  * the profile (what says whose profile it is). */
-static void set_from_icc(deconv_file_info *fi, const void *icc, size_t size, const char *what)
+void deconv_io_set_from_icc(deconv_file_info *fi, const void *icc, size_t size, const char *what)
 {
     deconv_error e = {DECONV_OK, ""};
     if (deconv_response_from_icc(icc, size, &fi->response, &e) == DECONV_OK)
         return;
     set_assumed_srgb(fi);
-    add_warning(fi, "%s cannot be used: %s; assuming sRGB", what, e.message);
+    deconv_io_add_warning(fi, "%s cannot be used: %s; assuming sRGB", what, e.message);
 }
 
 /* ------------------------------------------------------------------ */
@@ -241,6 +231,7 @@ typedef struct {
     deconv_image *im;
     unsigned char *row;
     deconv_file_info fi;
+    deconv_metadata *meta; /* NULL: not wanted */
     int complete; /* every row has been read */
 } png_reader;
 
@@ -263,12 +254,13 @@ static void set_from_cicp(deconv_file_info *fi, int transfer, int full_range)
         break;
     default: /* PQ (16), HLG (18), and the rest */
         set_assumed_srgb(fi);
-        add_warning(fi, "cICP transfer %d is not supported; assuming sRGB", transfer);
+        deconv_io_add_warning(fi, "cICP transfer %d is not supported; assuming sRGB", transfer);
         break;
     }
     if (!full_range)
-        add_warning(fi, "cICP says narrow range (video levels), which is not supported: the "
-                        "samples are read as full range");
+        deconv_io_add_warning(fi,
+                              "cICP says narrow range (video levels), which is not supported: the "
+                              "samples are read as full range");
 }
 
 /* The largest ICC profile an iCCP chunk may inflate to. */
@@ -367,8 +359,8 @@ static deconv_status png_tone_curve(png_reader *r)
                 transfer = unknown[i].data[1];
                 full_range = unknown[i].data[3];
             } else {
-                add_warning(fi, "a cICP chunk of %zu bytes (not 4) was ignored",
-                            unknown[i].size);
+                deconv_io_add_warning(fi, "a cICP chunk of %zu bytes (not 4) was ignored",
+                                      unknown[i].size);
             }
         }
 #endif
@@ -382,7 +374,7 @@ static deconv_status png_tone_curve(png_reader *r)
     }
 #endif
     if (!cicp && dropped[WARN_CICP][0])
-        add_warning(fi, "the cICP chunk was ignored: %s", dropped[WARN_CICP]);
+        deconv_io_add_warning(fi, "the cICP chunk was ignored: %s", dropped[WARN_CICP]);
     if (cicp) {
         set_from_cicp(fi, transfer, full_range);
         return DECONV_OK;
@@ -393,20 +385,21 @@ static deconv_status png_tone_curve(png_reader *r)
         size_t size = 0;
         unsigned char *profile = iccp_profile(iccp->data, iccp->size, &size, why, sizeof why);
         if (profile) {
-            set_from_icc(fi, profile, size, "the ICC profile (iCCP chunk)");
+            deconv_io_set_from_icc(fi, profile, size, "the ICC profile (iCCP chunk)");
             free(profile);
             return DECONV_OK;
         }
         if (!why[0])
             return DECONV_ERR_NOMEM;
         set_assumed_srgb(fi);
-        add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB", why);
+        deconv_io_add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB",
+                              why);
         return DECONV_OK;
     }
     if (dropped[WARN_ICCP][0]) {
         set_assumed_srgb(fi);
-        add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB",
-                    dropped[WARN_ICCP]);
+        deconv_io_add_warning(fi, "the ICC profile (iCCP chunk) cannot be used: %s; assuming sRGB",
+                              dropped[WARN_ICCP]);
         return DECONV_OK;
     }
     int intent;
@@ -423,19 +416,20 @@ static deconv_status png_tone_curve(png_reader *r)
             snprintf(fi->response.name, sizeof fi->response.name, "gamma %.3g (PNG gAMA)", g);
         } else {
             set_assumed_srgb(fi);
-            add_warning(fi, "gAMA %.5f (a gamma of %.3g) is out of range (0.2 to 5); assuming sRGB",
-                        file_gamma / 100000.0, g);
+            deconv_io_add_warning(
+                fi, "gAMA %.5f (a gamma of %.3g) is out of range (0.2 to 5); assuming sRGB",
+                file_gamma / 100000.0, g);
         }
         return DECONV_OK;
     }
     for (int i = WARN_SRGB; i <= WARN_GAMA; i++)
         if (dropped[i][0]) {
             set_assumed_srgb(fi);
-            add_warning(fi, "the %s chunk cannot be used: %s; assuming sRGB", colour_chunks[i],
-                        dropped[i]);
+            deconv_io_add_warning(fi, "the %s chunk cannot be used: %s; assuming sRGB",
+                                  colour_chunks[i], dropped[i]);
             return DECONV_OK;
         }
-    set_untagged(fi);
+    deconv_io_set_untagged(fi);
     return DECONV_OK;
 }
 
@@ -451,7 +445,7 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
         if (r->complete)
             return DECONV_OK;
         if (r->io.io_errno)
-            return fail_read_errno(err, "read", path, r->io.io_errno);
+            return deconv_io_fail_errno(err, "read", path, r->io.io_errno);
         return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, r->io.msg);
     }
 
@@ -468,6 +462,11 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
     static const png_byte kept[] = "iCCP\0cICP";
 #endif
     png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_ALWAYS, kept, (int)(sizeof kept / 5));
+    /* the metadata, kept as stored (after the image data too) */
+    static const png_byte carried[] = "eXIf\0tEXt\0zTXt\0iTXt";
+    if (r->meta)
+        png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_ALWAYS, carried,
+                                    (int)(sizeof carried / 5));
 
     png_read_info(r->png, r->info);
     if (png_tone_curve(r) != DECONV_OK)
@@ -475,7 +474,7 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
     png_uint_32 w, h;
     int depth, ctype, interlace;
     png_get_IHDR(r->png, r->info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
-    deconv_status s = check_size(err, path, w, h, 4, r->max_pixels);
+    deconv_status s = deconv_io_check_size(err, path, w, h, 4, r->max_pixels);
     if (s != DECONV_OK)
         return s;
 
@@ -496,7 +495,7 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
         rowbytes != (size_t)w * (size_t)channels * (size_t)bytes)
         png_error(r->png, "unexpected pixel layout after transformations");
 
-    r->im = new_image(err, path, (int)w, (int)h, channels);
+    r->im = deconv_io_new_image(err, path, (int)w, (int)h, channels);
     if (!r->im)
         return DECONV_ERR_NOMEM;
     r->row = malloc(rowbytes);
@@ -532,12 +531,48 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
     r->fi.bits = depth == 16 ? 16 : 8;
     r->fi.has_alpha = channels == 2 || channels == 4;
     r->complete = 1;
-    png_read_end(r->png, NULL);
+    png_read_end(r->png, r->meta ? r->info : NULL);
     return DECONV_OK;
 }
 
+/* The metadata of a PNG read (its unknown chunks, before and after the
+ * image data): the first iCCP's profile and eXIf, every text chunk.
+ * Returns 0, or -1 when out of memory. */
+static int png_metadata(png_reader *r)
+{
+    deconv_metadata *m = r->meta;
+    png_unknown_chunkp unknown = NULL;
+    int n = png_get_unknown_chunks(r->png, r->info, &unknown);
+    for (int i = 0; i < n; i++) {
+        const png_unknown_chunk *c = &unknown[i];
+        const char *name = (const char *)c->name;
+        if (memcmp(name, "iCCP", 4) == 0 && !m->icc) {
+            char why[160];
+            size_t size = 0;
+            unsigned char *profile = iccp_profile(c->data, c->size, &size, why, sizeof why);
+            if (!profile && !why[0])
+                return -1;
+            if (profile) { /* a broken one is not carried */
+                int bad = deconv_metadata_set_icc(m, profile, size);
+                free(profile);
+                if (bad)
+                    return -1;
+            }
+        } else if (memcmp(name, "eXIf", 4) == 0 && !m->exif) {
+            if (deconv_metadata_set_exif(m, c->data, c->size) != 0)
+                return -1;
+        } else if (memcmp(name, "tEXt", 4) == 0 || memcmp(name, "zTXt", 4) == 0 ||
+                   memcmp(name, "iTXt", 4) == 0) {
+            if (deconv_metadata_add_text(m, name, c->data, c->size) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static deconv_image *read_png(FILE *f, const char *path, const unsigned char *head, size_t n,
-                              int64_t max_pixels, deconv_file_info *fi, deconv_error *err)
+                              int64_t max_pixels, deconv_file_info *fi, deconv_metadata *meta,
+                              deconv_error *err)
 {
     /* IHDR must be the first chunk: check the size it claims before libpng
      * reads on, so that a header claiming gigapixels is refused as too large
@@ -545,7 +580,7 @@ static deconv_image *read_png(FILE *f, const char *path, const unsigned char *he
     if (n >= 24 && memcmp(head + 12, "IHDR", 4) == 0) {
         uint32_t w = be32(head + 16), h = be32(head + 20);
         if (w > 0 && h > 0 && w <= 0x7fffffffu && h <= 0x7fffffffu &&
-            check_size(err, path, w, h, 4, max_pixels) != DECONV_OK)
+            deconv_io_check_size(err, path, w, h, 4, max_pixels) != DECONV_OK)
             return NULL;
     }
 
@@ -555,6 +590,7 @@ static deconv_image *read_png(FILE *f, const char *path, const unsigned char *he
     r.io.f = f;
     r.io.path = path;
     r.max_pixels = max_pixels;
+    r.meta = meta;
     r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r.io, on_png_error, on_png_warning);
     if (r.png)
         r.info = png_create_info_struct(r.png);
@@ -565,6 +601,8 @@ static deconv_image *read_png(FILE *f, const char *path, const unsigned char *he
     }
 
     deconv_status s = png_read_job(&r, err);
+    if (s == DECONV_OK && meta && png_metadata(&r) != 0)
+        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
     png_destroy_read_struct(&r.png, &r.info, NULL);
     free(r.row);
     if (s != DECONV_OK) {
@@ -584,18 +622,56 @@ typedef struct {
     png_io io;
     const deconv_image *im;
     int bits;
+    const deconv_metadata *meta; /* or NULL */
     png_structp png;
     png_infop info;
     unsigned char *row;
+    unsigned char *iccp; /* the iCCP chunk's data */
 } png_writer;
+
+/* Whether an ICC profile is for the image's colour: PNG allows a gray
+ * profile on gray images and an RGB one on colour images only. */
+static int icc_fits(const unsigned char *icc, size_t size, int channels)
+{
+    if (size < 20)
+        return 0;
+    return channels <= 2 ? memcmp(icc + 16, "GRAY", 4) == 0 : memcmp(icc + 16, "RGB ", 4) == 0;
+}
+
+/* The metadata's chunks, before the image data: iCCP (the profile, when it
+ * fits the image, compressed under the keyword "ICC profile"), eXIf, and
+ * the text chunks as they were read. May longjmp (a write error): what it
+ * allocates is kept in wr. */
+static void png_write_metadata(png_writer *wr)
+{
+    const deconv_metadata *m = wr->meta;
+    if (m->icc && icc_fits(m->icc, m->icc_size, wr->im->channels) &&
+        m->icc_size < ((size_t)1 << 30)) {
+        static const char keyword[] = "ICC profile";
+        uLongf len = compressBound((uLong)m->icc_size);
+        wr->iccp = malloc(sizeof keyword + 1 + len);
+        if (!wr->iccp)
+            png_error(wr->png, "out of memory");
+        memcpy(wr->iccp, keyword, sizeof keyword); /* with its NUL */
+        wr->iccp[sizeof keyword] = 0;              /* compression method: zlib */
+        if (compress2(wr->iccp + sizeof keyword + 1, &len, m->icc, (uLong)m->icc_size, 9) != Z_OK)
+            png_error(wr->png, "cannot compress the ICC profile");
+        png_write_chunk(wr->png, (png_const_bytep) "iCCP", wr->iccp, sizeof keyword + 1 + len);
+    }
+    if (m->exif && m->exif_size > 0 && m->exif_size < ((size_t)1 << 30))
+        png_write_chunk(wr->png, (png_const_bytep) "eXIf", m->exif, m->exif_size);
+    for (int i = 0; i < m->text_count; i++)
+        if (m->text[i].size < ((size_t)1 << 30))
+            png_write_chunk(wr->png, (png_const_bytep)m->text[i].type, m->text[i].data,
+                            m->text[i].size);
+}
 
 static deconv_status png_write_job(png_writer *wr, deconv_error *err)
 {
     if (setjmp(png_jmpbuf(wr->png))) {
         if (wr->io.io_errno)
-            return fail_read_errno(err, "write", wr->io.path, wr->io.io_errno);
-        return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->io.path,
-                           wr->io.msg);
+            return deconv_io_fail_errno(err, "write", wr->io.path, wr->io.io_errno);
+        return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->io.path, wr->io.msg);
     }
     static const int color_types[4] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
                                        PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
@@ -610,6 +686,8 @@ static deconv_status png_write_job(png_writer *wr, deconv_error *err)
     /* A moderate zlib level; row filters stay libpng's default (adaptive). */
     png_set_compression_level(wr->png, 6);
     png_write_info(wr->png, wr->info);
+    if (wr->meta)
+        png_write_metadata(wr);
 
     size_t plane = (size_t)w * h;
     for (int y = 0; y < h; y++) {
@@ -618,11 +696,11 @@ static deconv_status png_write_job(png_writer *wr, deconv_error *err)
         if (wr->bits == 8) {
             for (int x = 0; x < w; x++)
                 for (int c = 0; c < ch; c++)
-                    *p++ = (unsigned char)quantize(in[c * plane + x], 255);
+                    *p++ = (unsigned char)deconv_io_quantize(in[c * plane + x], 255);
         } else {
             for (int x = 0; x < w; x++)
                 for (int c = 0; c < ch; c++) {
-                    unsigned v = quantize(in[c * plane + x], 65535);
+                    unsigned v = deconv_io_quantize(in[c * plane + x], 65535);
                     *p++ = (unsigned char)(v >> 8);
                     *p++ = (unsigned char)(v & 0xff);
                 }
@@ -633,8 +711,10 @@ static deconv_status png_write_job(png_writer *wr, deconv_error *err)
     return DECONV_OK;
 }
 
-deconv_status deconv_image_write_png(const deconv_image *im, const char *path, int bits,
-                                     deconv_error *err)
+/* The checks every writer shares: a name, an image deconv_image_new could
+ * have made, rows whose bytes (at bytes per sample) fit in a size_t. */
+static deconv_status check_writable(const deconv_image *im, const char *path, int bytes,
+                                    deconv_error *err)
 {
     if (!path || !*path)
         return deconv_fail(err, DECONV_ERR_ARG, "no output file name given");
@@ -642,14 +722,16 @@ deconv_status deconv_image_write_png(const deconv_image *im, const char *path, i
         im->channels > 4)
         return deconv_fail(err, DECONV_ERR_ARG,
                            "cannot write '%s': not an image of 1 to 4 channels", path);
-    if (bits != 8 && bits != 16)
-        return deconv_fail(err, DECONV_ERR_ARG,
-                           "cannot write '%s': %d bits per sample (PNG output is 8 or 16)",
-                           path, bits);
-    size_t pixel = (size_t)im->channels * (size_t)(bits / 8);
+    size_t pixel = (size_t)im->channels * (size_t)bytes;
     if ((size_t)im->width > SIZE_MAX / pixel)
         return deconv_fail(err, DECONV_ERR_ARG, "cannot write '%s': rows too long", path);
+    return DECONV_OK;
+}
 
+static deconv_status png_write(const deconv_image *im, const char *path, int bits,
+                               const deconv_metadata *meta, deconv_error *err)
+{
+    size_t pixel = (size_t)im->channels * (size_t)(bits / 8);
     deconv_error local;
     deconv_error *e = err ? err : &local;
     deconv_atomic_file *af = deconv_atomic_open(path, e);
@@ -662,6 +744,7 @@ deconv_status deconv_image_write_png(const deconv_image *im, const char *path, i
     wr.io.path = path;
     wr.im = im;
     wr.bits = bits;
+    wr.meta = meta;
     wr.row = malloc((size_t)im->width * pixel);
     wr.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &wr.io, on_png_error, on_png_warning);
     if (wr.png)
@@ -674,11 +757,118 @@ deconv_status deconv_image_write_png(const deconv_image *im, const char *path, i
     if (wr.png)
         png_destroy_write_struct(&wr.png, wr.info ? &wr.info : NULL);
     free(wr.row);
+    free(wr.iccp);
     if (s != DECONV_OK) {
         deconv_atomic_abort(af);
         return s;
     }
     return deconv_atomic_commit(af, err);
+}
+
+deconv_status deconv_image_write_png(const deconv_image *im, const char *path, int bits,
+                                     deconv_error *err)
+{
+    deconv_status s = check_writable(im, path, 2, err);
+    if (s != DECONV_OK)
+        return s;
+    if (bits != 8 && bits != 16)
+        return deconv_fail(err, DECONV_ERR_ARG,
+                           "cannot write '%s': %d bits per sample (PNG output is 8 or 16)",
+                           path, bits);
+    return png_write(im, path, bits, NULL, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Output by extension                                                  */
+/* ------------------------------------------------------------------ */
+
+/* The extension of path's file name (after its last '.'), or NULL. */
+static const char *extension_of(const char *path)
+{
+    if (!path)
+        return NULL;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    return dot && dot != base && dot[1] ? dot + 1 : NULL;
+}
+
+deconv_format deconv_format_of_path(const char *path)
+{
+    const char *ext = extension_of(path);
+    if (!ext)
+        return DECONV_FORMAT_UNKNOWN;
+    if (strcasecmp(ext, "png") == 0)
+        return DECONV_FORMAT_PNG;
+    if (strcasecmp(ext, "jpg") == 0 || strcasecmp(ext, "jpeg") == 0)
+        return DECONV_FORMAT_JPEG;
+    if (strcasecmp(ext, "tif") == 0 || strcasecmp(ext, "tiff") == 0)
+        return DECONV_FORMAT_TIFF;
+    return DECONV_FORMAT_UNKNOWN;
+}
+
+void deconv_write_defaults(deconv_write_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->bits = 8;
+    o->quality = 95;
+    o->chroma_x = o->chroma_y = 1;
+}
+
+deconv_status deconv_image_write(const deconv_image *im, const char *path,
+                                 const deconv_write_options *o, deconv_error *err)
+{
+    deconv_write_options defaults;
+    if (!o) {
+        deconv_write_defaults(&defaults);
+        o = &defaults;
+    }
+    deconv_status s = check_writable(im, path, 4, err);
+    if (s != DECONV_OK)
+        return s;
+    deconv_format format = deconv_format_of_path(path);
+    if (format == DECONV_FORMAT_UNKNOWN) {
+        const char *ext = extension_of(path);
+        if (ext)
+            return deconv_fail(err, DECONV_ERR_ARG,
+                               "cannot write '%s': unknown extension '.%.16s' (the output "
+                               "formats are " DECONV_OUTPUT_EXTENSIONS ")",
+                               path, ext);
+        return deconv_fail(err, DECONV_ERR_ARG,
+                           "cannot write '%s': no extension to choose the format by (the "
+                           "output formats are " DECONV_OUTPUT_EXTENSIONS ")",
+                           path);
+    }
+    int bits = o->bits;
+    if (format == DECONV_FORMAT_JPEG) {
+        if (bits != 8)
+            return deconv_fail(err, DECONV_ERR_ARG,
+                               "cannot write '%s': %d bits per sample (JPEG output is 8)", path,
+                               bits);
+        if (o->quality < 1 || o->quality > 100)
+            return deconv_fail(err, DECONV_ERR_ARG,
+                               "cannot write '%s': JPEG quality %d (must be 1 to 100)", path,
+                               o->quality);
+        if (o->chroma_x < 1 || o->chroma_x > 2 || o->chroma_y < 1 || o->chroma_y > 2)
+            return deconv_fail(err, DECONV_ERR_ARG,
+                               "cannot write '%s': chroma subsampling %d x %d (must be 1 or 2 "
+                               "each way)",
+                               path, o->chroma_x, o->chroma_y);
+        return deconv_jpeg_write(im, path, o, err);
+    }
+    if (format == DECONV_FORMAT_TIFF) {
+        if (bits != 8 && bits != 16 && bits != 32)
+            return deconv_fail(err, DECONV_ERR_ARG,
+                               "cannot write '%s': %d bits per sample (TIFF output is 8 or 16, "
+                               "or 32 for float samples)",
+                               path, bits);
+        return deconv_tiff_write(im, path, o, -1, err);
+    }
+    if (bits != 8 && bits != 16)
+        return deconv_fail(err, DECONV_ERR_ARG,
+                           "cannot write '%s': %d bits per sample (PNG output is 8 or 16%s)", path,
+                           bits, bits == 32 ? "; 32-bit float samples need a TIFF" : "");
+    return png_write(im, path, bits, o->metadata, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -746,12 +936,12 @@ static deconv_image *read_pnm(FILE *f, const char *path, int64_t max_pixels,
         deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: bad PNM header", path);
         return NULL;
     }
-    if (check_size(err, path, w, h, channels, max_pixels) != DECONV_OK)
+    if (deconv_io_check_size(err, path, w, h, channels, max_pixels) != DECONV_OK)
         return NULL;
 
     int bytes = maxval > 255 ? 2 : 1;
     size_t rowbytes = bitmap ? (w + 7) / 8 : (size_t)w * (size_t)channels * (size_t)bytes;
-    deconv_image *im = new_image(err, path, (int)w, (int)h, channels);
+    deconv_image *im = deconv_io_new_image(err, path, (int)w, (int)h, channels);
     if (!im)
         return NULL;
     unsigned char *row = NULL;
@@ -820,7 +1010,7 @@ static deconv_image *read_pnm(FILE *f, const char *path, int64_t max_pixels,
     free(row);
     if (problem || read_errno) {
         if (read_errno)
-            fail_read_errno(err, "read", path, read_errno);
+            deconv_io_fail_errno(err, "read", path, read_errno);
         else
             deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
         deconv_image_free(im);
@@ -925,9 +1115,9 @@ static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
         deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
         return NULL;
     }
-    if (check_size(err, path, w, h, 3, max_pixels) != DECONV_OK)
+    if (deconv_io_check_size(err, path, w, h, 3, max_pixels) != DECONV_OK)
         return NULL;
-    deconv_image *im = new_image(err, path, (int)w, (int)h, 3);
+    deconv_image *im = deconv_io_new_image(err, path, (int)w, (int)h, 3);
     if (!im)
         return NULL;
     unsigned char *row = malloc((size_t)w * 4);
@@ -1010,7 +1200,7 @@ static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
     free(row);
     if (problem) {
         if (read_errno)
-            fail_read_errno(err, "read", path, read_errno);
+            deconv_io_fail_errno(err, "read", path, read_errno);
         else
             deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
         deconv_image_free(im);
@@ -1141,6 +1331,92 @@ static int jpeg_icc(FILE *f, unsigned char **icc, size_t *size, char *why, size_
     for (int i = 0; i < 256; i++)
         free(part[i]);
     return status;
+}
+
+/* A JPEG's EXIF block: the first APP1 segment that starts "Exif\0\0",
+ * before the first scan; what follows that header is the block. Returns 0
+ * (whether there is one or not), -1 when out of memory. */
+static int jpeg_exif(FILE *f, deconv_metadata *meta)
+{
+    if (fseek(f, 0, SEEK_SET) != 0)
+        return 0;
+    for (;;) {
+        int marker = next_marker(f);
+        if (marker == EOF || marker == 0xD9 || marker == 0xDA) /* EOI, SOS */
+            return 0;
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
+            continue; /* no length */
+        int hi = getc(f), lo = getc(f);
+        if (hi == EOF || lo == EOF)
+            return 0;
+        long len = (long)(hi << 8 | lo) - 2;
+        if (len < 0)
+            return 0;
+        unsigned char head[6];
+        if (marker != 0xE1 || len < 6 + 8) {
+            if (fseek(f, len, SEEK_CUR) != 0)
+                return 0;
+            continue;
+        }
+        if (fread(head, 1, 6, f) != 6)
+            return 0;
+        len -= 6;
+        if (memcmp(head, "Exif\0\0", 6) != 0) { /* XMP, say */
+            if (fseek(f, len, SEEK_CUR) != 0)
+                return 0;
+            continue;
+        }
+        unsigned char *block = malloc((size_t)len);
+        if (!block)
+            return -1;
+        int r = 0;
+        if (fread(block, 1, (size_t)len, f) == (size_t)len) /* else truncated: none */
+            r = deconv_metadata_set_exif(meta, block, (size_t)len);
+        free(block);
+        return r;
+    }
+}
+
+/* A colour JPEG's chroma subsampling from its frame header (SOFn): the
+ * luma's sampling factors over those of the chroma components, which must
+ * agree and divide them (1, 1 is 4:4:4, 2, 2 is 4:2:0). 0, 0 for a gray
+ * JPEG, one whose factors do not say a plain subsampling, or no header. */
+static void jpeg_chroma(FILE *f, int *cx, int *cy)
+{
+    *cx = *cy = 0;
+    if (fseek(f, 0, SEEK_SET) != 0)
+        return;
+    for (;;) {
+        int marker = next_marker(f);
+        if (marker == EOF || marker == 0xD9 || marker == 0xDA) /* EOI, SOS */
+            return;
+        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
+            continue; /* no length */
+        int hi = getc(f), lo = getc(f);
+        if (hi == EOF || lo == EOF)
+            return;
+        long len = (long)(hi << 8 | lo) - 2;
+        if (len < 0)
+            return;
+        int sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+                  marker != 0xCC;
+        if (!sof) {
+            if (fseek(f, len, SEEK_CUR) != 0)
+                return;
+            continue;
+        }
+        unsigned char h[6 + 3 * 3];
+        if (len < 6 || fread(h, 1, 6, f) != 6 || h[5] != 3 || len < 6 + 9 ||
+            fread(h + 6, 1, 9, f) != 9)
+            return;
+        int h0 = h[7] >> 4, v0 = h[7] & 15;
+        int h1 = h[10] >> 4, v1 = h[10] & 15, h2 = h[13] >> 4, v2 = h[13] & 15;
+        if (h1 == 0 || v1 == 0 || h1 != h2 || v1 != v2 || h0 % h1 || v0 % v1)
+            return;
+        *cx = h0 / h1;
+        *cy = v0 / v1;
+        return;
+    }
 }
 
 /* stb_image 2.27 decodes a JPEG scan with a Huffman table that no DHT
@@ -1364,7 +1640,8 @@ static int stb_rewind(stb_io *io)
 }
 
 static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *head, size_t n,
-                              int64_t max_pixels, deconv_file_info *fi, deconv_error *err)
+                              int64_t max_pixels, deconv_file_info *fi, deconv_metadata *meta,
+                              deconv_error *err)
 {
     /* stb_image would also read Softimage PIC, which is not one of ours. */
     if (n >= 4 && memcmp(head, "S\x80\xf6\x34", 4) == 0) {
@@ -1391,7 +1668,7 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
     int w, h, comp;
     if (stb_rewind(&io) || !stbi_info_from_callbacks(&stb_callbacks, &io, &w, &h, &comp)) {
         if (io.io_errno)
-            fail_read_errno(err, "read", path, io.io_errno);
+            deconv_io_fail_errno(err, "read", path, io.io_errno);
         else if (known_signature(head, n))
             deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, stb_reason());
         else
@@ -1403,7 +1680,7 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
         deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: image of %d x %d", path, w, h);
         return NULL;
     }
-    if (check_size(err, path, (uint64_t)w, (uint64_t)h, 4, max_pixels) != DECONV_OK)
+    if (deconv_io_check_size(err, path, (uint64_t)w, (uint64_t)h, 4, max_pixels) != DECONV_OK)
         return NULL;
 
     int wide = stb_rewind(&io) == 0 && stbi_is_16_bit_from_callbacks(&stb_callbacks, &io);
@@ -1418,7 +1695,7 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
     if (!pixels || io.overrun || io.io_errno) {
         const char *reason = stb_reason();
         if (io.io_errno)
-            fail_read_errno(err, "read", path, io.io_errno);
+            deconv_io_fail_errno(err, "read", path, io.io_errno);
         else if (pixels)
             deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: unexpected end of file", path);
         else if (strcmp(reason, "outofmem") == 0)
@@ -1432,8 +1709,9 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
     if (lw <= 0 || lh <= 0 || lc < 1 || lc > 4) {
         deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: image of %d x %d x %d", path, lw,
                     lh, lc);
-    } else if (check_size(err, path, (uint64_t)lw, (uint64_t)lh, lc, max_pixels) == DECONV_OK) {
-        im = new_image(err, path, lw, lh, lc);
+    } else if (deconv_io_check_size(err, path, (uint64_t)lw, (uint64_t)lh, lc, max_pixels) ==
+               DECONV_OK) {
+        im = deconv_io_new_image(err, path, lw, lh, lc);
     }
     if (!im) {
         stbi_image_free(pixels);
@@ -1461,23 +1739,32 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
     /* BMP, TGA, GIF and PSD stay untagged (sRGB); a JPEG may carry an ICC
      * profile (EXIF's colour space tag is not read) */
     if (jpeg_like(head, n)) {
+        clearerr(f);
+        jpeg_chroma(f, &fi->chroma_x, &fi->chroma_y);
         unsigned char *icc;
         size_t icc_size;
         char why[128];
         clearerr(f);
         int got = jpeg_icc(f, &icc, &icc_size, why, sizeof why);
+        int nomem = got == -2;
         if (got == 1) {
-            set_from_icc(fi, icc, icc_size, "the ICC profile (APP2 markers)");
+            deconv_io_set_from_icc(fi, icc, icc_size, "the ICC profile (APP2 markers)");
+            nomem = meta && deconv_metadata_set_icc(meta, icc, icc_size) != 0;
         } else if (got == -1) {
             set_assumed_srgb(fi);
-            add_warning(fi, "the ICC profile (APP2 markers) cannot be used: %s; assuming sRGB",
-                        why);
-        } else if (got == -2) {
+            deconv_io_add_warning(
+                fi, "the ICC profile (APP2 markers) cannot be used: %s; assuming sRGB", why);
+        }
+        free(icc);
+        if (!nomem && meta) {
+            clearerr(f);
+            nomem = jpeg_exif(f, meta) != 0;
+        }
+        if (nomem) {
             deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
             deconv_image_free(im);
             im = NULL;
         }
-        free(icc);
     }
     return im;
 }
@@ -1486,8 +1773,9 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
 /* Entry point                                                          */
 /* ------------------------------------------------------------------ */
 
-deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_file_info *info,
-                                deconv_error *err)
+/* Read, with the metadata into meta when it is not NULL. */
+static deconv_image *read_image(const char *path, int64_t max_pixels, deconv_file_info *info,
+                                deconv_metadata *meta, deconv_error *err)
 {
     if (!path || !*path) {
         deconv_fail(err, DECONV_ERR_ARG, "no input file name given");
@@ -1495,13 +1783,13 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_fil
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fail_read_errno(err, "open", path, errno);
+        deconv_io_fail_errno(err, "open", path, errno);
         return NULL;
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(f);
-        fail_read_errno(err, "open", path, EISDIR);
+        deconv_io_fail_errno(err, "open", path, EISDIR);
         return NULL;
     }
 
@@ -1511,7 +1799,7 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_fil
     if (n < sizeof head && ferror(f)) {
         int e = errno ? errno : EIO;
         fclose(f);
-        fail_read_errno(err, "read", path, e);
+        deconv_io_fail_errno(err, "read", path, e);
         return NULL;
     }
     if (n == 0) {
@@ -1522,17 +1810,17 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_fil
     if (fseek(f, 0, SEEK_SET) != 0) {
         int e = errno;
         fclose(f);
-        fail_read_errno(err, "read", path, e);
+        deconv_io_fail_errno(err, "read", path, e);
         return NULL;
     }
 
     deconv_file_info fi;
     memset(&fi, 0, sizeof fi);
     fi.bits = 8;
-    set_untagged(&fi); /* PNM, BMP, TGA, GIF, PSD; the others say theirs */
+    deconv_io_set_untagged(&fi); /* PNM, BMP, TGA, GIF, PSD; the others say theirs */
     deconv_image *im;
     if (n >= 8 && png_sig_cmp(head, 0, 8) == 0)
-        im = read_png(f, path, head, n, max_pixels, &fi, err);
+        im = read_png(f, path, head, n, max_pixels, &fi, meta, err);
     else if (n >= 4 && png_sig_cmp(head, 0, n) == 0) {
         deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: unexpected end of file", path);
         im = NULL;
@@ -1540,10 +1828,39 @@ deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_fil
         im = read_pnm(f, path, max_pixels, &fi, err);
     else if (n >= 2 && head[0] == '#' && head[1] == '?')
         im = read_hdr(f, path, max_pixels, &fi, err);
+    else if (deconv_tiff_signature(head, n))
+        im = deconv_tiff_read(f, path, max_pixels, &fi, meta, err);
     else
-        im = read_stb(f, path, head, n, max_pixels, &fi, err);
+        im = read_stb(f, path, head, n, max_pixels, &fi, meta, err);
     fclose(f);
     if (im && info)
         *info = fi;
+    return im;
+}
+
+deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_file_info *info,
+                                deconv_error *err)
+{
+    return read_image(path, max_pixels, info, NULL, err);
+}
+
+deconv_image *deconv_image_read_with_metadata(const char *path, int64_t max_pixels,
+                                              deconv_file_info *info, deconv_metadata **meta,
+                                              deconv_error *err)
+{
+    deconv_metadata *m = deconv_metadata_new();
+    if (!m) {
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path ? path : "");
+        if (meta)
+            *meta = NULL;
+        return NULL;
+    }
+    deconv_image *im = read_image(path, max_pixels, info, m, err);
+    if (!im || !meta) {
+        deconv_metadata_free(m);
+        m = NULL;
+    }
+    if (meta)
+        *meta = m;
     return im;
 }

@@ -23,10 +23,11 @@
 
 #include <jpeglib.h> /* after stdio.h */
 #include <lcms2.h>
+#include <tiffio.h>
 
 #include "check.h"
 #include "deconv.h"
-#include "internal.h" /* the atomic writer */
+#include "imageio.h"  /* the atomic writer, the TIFF writer's BigTIFF switch */
 #include "response.h" /* deconv_response_check */
 
 /* The ICC fuzz target's checks, run on its seeds and regressions here. */
@@ -2024,6 +2025,997 @@ done:
 }
 
 /* ------------------------------------------------------------------ */
+/* TIFF and JPEG output, TIFF input (tiff_io.c, jpeg_write.c)           */
+/* ------------------------------------------------------------------ */
+
+/* A TIFF fixture through libtiff itself. values: w x h x spp samples,
+ * interleaved, as stored (integers for integer formats). */
+typedef struct {
+    int w, h, spp, bps, format, photometric, planar, tiled, compression;
+    int extra;                 /* EXTRASAMPLE_* of the last sample, -1: none */
+    const double *values;
+    const unsigned char *icc;  /* TIFFTAG_ICCPROFILE, or NULL */
+    size_t icc_size;
+    const uint16_t *colormap;  /* PALETTE: 3 x 2^bps entries */
+} tiff_spec;
+
+static void put_sample(unsigned char *p, const tiff_spec *s, double v)
+{
+    if (s->format == SAMPLEFORMAT_IEEEFP && s->bps == 32) {
+        float f = (float)v;
+        memcpy(p, &f, 4);
+    } else if (s->format == SAMPLEFORMAT_IEEEFP && s->bps == 64) {
+        memcpy(p, &v, 8);
+    } else if (s->format == SAMPLEFORMAT_IEEEFP) { /* half floats: only zeros needed */
+        memset(p, 0, (size_t)s->bps / 8);
+    } else if (s->bps == 8) {
+        *p = (unsigned char)v;
+    } else if (s->bps == 16) {
+        uint16_t u = (uint16_t)(int)v;
+        memcpy(p, &u, 2);
+    } else {
+        uint32_t u = (uint32_t)v;
+        memcpy(p, &u, 4);
+    }
+}
+
+static int write_tiff_spec(const char *path, const tiff_spec *s)
+{
+    TIFF *tif = TIFFOpen(path, "w");
+    if (!tif)
+        return -1;
+    int separate = s->planar == PLANARCONFIG_SEPARATE;
+    TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)s->w);
+    TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)s->h);
+    TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)s->spp);
+    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)s->bps);
+    TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, (uint16_t)s->format);
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, (uint16_t)s->photometric);
+    TIFFSetField(tif, TIFFTAG_PLANARCONFIG, (uint16_t)s->planar);
+    TIFFSetField(tif, TIFFTAG_COMPRESSION, (uint16_t)s->compression);
+    if (s->extra >= 0) {
+        uint16_t e = (uint16_t)s->extra;
+        TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, 1, &e);
+    }
+    if (s->icc)
+        TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)s->icc_size, s->icc);
+    if (s->colormap) {
+        int n = 1 << s->bps;
+        TIFFSetField(tif, TIFFTAG_COLORMAP, s->colormap, s->colormap + n, s->colormap + 2 * n);
+    }
+    int bytes = s->bps >= 8 ? s->bps / 8 : 1, per = separate ? 1 : s->spp;
+    int ok = 1;
+    if (s->tiled) {
+        const int t = 16;
+        TIFFSetField(tif, TIFFTAG_TILEWIDTH, (uint32_t)t);
+        TIFFSetField(tif, TIFFTAG_TILELENGTH, (uint32_t)t);
+        unsigned char *buf = calloc((size_t)t * t * per * bytes, 1);
+        for (int p = 0; p < (separate ? s->spp : 1); p++)
+            for (int y0 = 0; y0 < s->h; y0 += t)
+                for (int x0 = 0; x0 < s->w; x0 += t) {
+                    memset(buf, 0, (size_t)t * t * per * bytes);
+                    for (int y = y0; y < y0 + t && y < s->h; y++)
+                        for (int x = x0; x < x0 + t && x < s->w; x++)
+                            for (int c = 0; c < per; c++) {
+                                int sc = separate ? p : c;
+                                put_sample(buf + (((size_t)(y - y0) * t + (x - x0)) * per + c) *
+                                                     bytes,
+                                           s, s->values[((size_t)y * s->w + x) * s->spp + sc]);
+                            }
+                    ok &= TIFFWriteTile(tif, buf, (uint32_t)x0, (uint32_t)y0, 0, (uint16_t)p) >= 0;
+                }
+        free(buf);
+    } else {
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, (uint32_t)3); /* several strips */
+        size_t rowbytes = s->bps < 8 ? ((size_t)s->w * per * s->bps + 7) / 8
+                                     : (size_t)s->w * per * bytes;
+        unsigned char *row = calloc(rowbytes, 1);
+        for (int p = 0; p < (separate ? s->spp : 1); p++)
+            for (int y = 0; y < s->h; y++) {
+                memset(row, 0, rowbytes);
+                for (int x = 0; x < s->w; x++)
+                    for (int c = 0; c < per; c++) {
+                        double v = s->values[((size_t)y * s->w + x) * s->spp + (separate ? p : c)];
+                        size_t i = (size_t)x * per + c;
+                        if (s->bps < 8) /* packed, first sample in the high bits */
+                            row[i * s->bps / 8] |=
+                                (unsigned char)((int)v << (8 - s->bps - i * s->bps % 8));
+                        else
+                            put_sample(row + i * bytes, s, v);
+                    }
+                ok &= TIFFWriteScanline(tif, row, (uint32_t)y, (uint16_t)p) >= 0;
+            }
+        free(row);
+    }
+    TIFFClose(tif);
+    return ok ? 0 : -1;
+}
+
+/* Every layout the direct path reads: depth x channels x planes x strips or
+ * tiles x compression, values exact. */
+static void test_tiff_layouts(void)
+{
+    static const struct {
+        int bps, format;
+    } depths[] = {{8, SAMPLEFORMAT_UINT}, {16, SAMPLEFORMAT_UINT}, {32, SAMPLEFORMAT_IEEEFP}};
+    unsigned long long seed = 31;
+    const int w = 37, h = 21; /* not multiples of the tile or strip sizes */
+    for (size_t d = 0; d < 3; d++)
+        for (int spp = 1; spp <= 4; spp++)
+            for (int layout = 0; layout < 4; layout++) {
+                int separate = layout & 1, tiled = layout >> 1 & 1;
+                int compression = (spp + layout) % 2 ? COMPRESSION_LZW : COMPRESSION_NONE;
+                double *v = malloc(sizeof *v * (size_t)w * h * spp);
+                unsigned maxv = depths[d].bps == 8 ? 255u : 65535u;
+                for (int i = 0; i < w * h * spp; i++)
+                    v[i] = depths[d].bps == 32 ? (check_rand(&seed) * 3.0 - 1.0)
+                                               : floor(check_rand(&seed) * (maxv + 1.0));
+                v[0] = depths[d].bps == 32 ? -0.25 : 0;
+                tiff_spec s = {w, h, spp, depths[d].bps, depths[d].format,
+                               spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK,
+                               separate ? PLANARCONFIG_SEPARATE : PLANARCONFIG_CONTIG, tiled,
+                               compression, spp % 2 == 0 ? EXTRASAMPLE_UNASSALPHA : -1, v,
+                               NULL, 0, NULL};
+                char name[64];
+                snprintf(name, sizeof name, "layout_b%d_c%d_%s_%s.tif", depths[d].bps, spp,
+                         separate ? "planes" : "contig", tiled ? "tiles" : "strips");
+                CHECK(write_tiff_spec(at(name), &s) == 0, "fixture %s", name);
+                deconv_error err = {0};
+                deconv_file_info info;
+                deconv_image *im = deconv_image_read(at(name), 0, &info, &err);
+                CHECK(im != NULL, "%s: %s", name, err.message);
+                if (im) {
+                    CHECK(im->width == w && im->height == h && im->channels == spp, "%s: shape",
+                          name);
+                    int bad = 0;
+                    size_t plane = (size_t)w * h;
+                    for (size_t p = 0; p < plane; p++)
+                        for (int c = 0; c < spp; c++) {
+                            double sv = v[p * spp + c];
+                            float want = depths[d].bps == 32 ? (float)sv
+                                                             : (float)sv / (float)maxv;
+                            bad += im->data[c * plane + p] != want;
+                        }
+                    CHECK(bad == 0, "%s: %d samples differ", name, bad);
+                    CHECK(info.bits == depths[d].bps && info.has_alpha == (spp % 2 == 0),
+                          "%s: bits %d alpha %d", name, info.bits, info.has_alpha);
+                    if (depths[d].bps == 32)
+                        CHECK(info.response.kind == DECONV_RESPONSE_LINEAR &&
+                                  !strcmp(info.response.name, "linear (float TIFF)"),
+                              "%s: response '%s'", name, info.response.name);
+                    else
+                        CHECK(!strcmp(info.response.name, "sRGB (untagged)"),
+                              "%s: response '%s'", name, info.response.name);
+                    deconv_image_free(im);
+                }
+                free(v);
+            }
+}
+
+/* Layouts read through libtiff's RGBA interface, MINISWHITE, premultiplied
+ * alpha, and the ICC profile tag. */
+static void test_tiff_other_layouts(void)
+{
+    deconv_error err = {0};
+    deconv_file_info info;
+    const int w = 10, h = 4;
+    double v[10 * 4 * 4];
+
+    /* 1-bit bilevel: 0 is black */
+    for (int i = 0; i < w * h; i++)
+        v[i] = (i * 7 % 3) == 0;
+    tiff_spec bw = {w, h, 1, 1, SAMPLEFORMAT_UINT, PHOTOMETRIC_MINISBLACK, PLANARCONFIG_CONTIG,
+                    0, COMPRESSION_NONE, -1, v, NULL, 0, NULL};
+    CHECK(write_tiff_spec(at("bilevel.tif"), &bw) == 0, "fixture bilevel.tif");
+    deconv_image *im = deconv_image_read(at("bilevel.tif"), 0, &info, &err);
+    CHECK(im && im->channels == 1 && info.bits == 8, "bilevel: %s", err.message);
+    if (im) {
+        int bad = 0;
+        for (int i = 0; i < w * h; i++)
+            bad += im->data[i] != (float)v[i];
+        CHECK(bad == 0, "bilevel: %d pixels differ", bad);
+        deconv_image_free(im);
+    }
+
+    /* 8-bit palette: RGB of the map's high bytes */
+    uint16_t map[3 * 256];
+    for (int i = 0; i < 256; i++) {
+        map[i] = (uint16_t)(i * 257);
+        map[256 + i] = (uint16_t)((255 - i) * 257);
+        map[512 + i] = (uint16_t)((i * 3 % 256) * 257);
+    }
+    for (int i = 0; i < w * h; i++)
+        v[i] = (i * 13) % 256;
+    tiff_spec pal = {w, h, 1, 8, SAMPLEFORMAT_UINT, PHOTOMETRIC_PALETTE, PLANARCONFIG_CONTIG,
+                     0, COMPRESSION_NONE, -1, v, NULL, 0, map};
+    CHECK(write_tiff_spec(at("palette.tif"), &pal) == 0, "fixture palette.tif");
+    im = deconv_image_read(at("palette.tif"), 0, &info, &err);
+    CHECK(im && im->channels == 3 && info.bits == 8, "palette: %s", err.message);
+    if (im) {
+        int bad = 0;
+        for (int i = 0; i < w * h; i++) {
+            int k = (int)v[i];
+            bad += im->data[i] != k / 255.0f ||
+                   im->data[w * h + i] != (255 - k) / 255.0f ||
+                   im->data[2 * w * h + i] != (k * 3 % 256) / 255.0f;
+        }
+        CHECK(bad == 0, "palette: %d pixels differ", bad);
+        deconv_image_free(im);
+    }
+
+    /* 16-bit MINISWHITE: 0 is white */
+    for (int i = 0; i < w * h; i++)
+        v[i] = i * 1000;
+    tiff_spec white = {w, h, 1, 16, SAMPLEFORMAT_UINT, PHOTOMETRIC_MINISWHITE,
+                       PLANARCONFIG_CONTIG, 0, COMPRESSION_NONE, -1, v, NULL, 0, NULL};
+    CHECK(write_tiff_spec(at("miniswhite.tif"), &white) == 0, "fixture miniswhite.tif");
+    im = deconv_image_read(at("miniswhite.tif"), 0, &info, &err);
+    CHECK(im && info.bits == 16, "miniswhite: %s", err.message);
+    if (im) {
+        int bad = 0;
+        for (int i = 0; i < w * h; i++)
+            bad += fabsf(im->data[i] - (1.0f - (float)(i * 1000) / 65535.0f)) > 1e-6f;
+        CHECK(bad == 0, "miniswhite: %d pixels differ", bad);
+        deconv_image_free(im);
+    }
+
+    /* premultiplied (associated) alpha comes back straight */
+    for (int i = 0; i < w * h; i++) {
+        v[2 * i] = 100;
+        v[2 * i + 1] = 200;
+    }
+    tiff_spec assoc = {w, h, 2, 8, SAMPLEFORMAT_UINT, PHOTOMETRIC_MINISBLACK,
+                       PLANARCONFIG_CONTIG, 0, COMPRESSION_NONE, EXTRASAMPLE_ASSOCALPHA, v, NULL,
+                       0, NULL};
+    CHECK(write_tiff_spec(at("assoc.tif"), &assoc) == 0, "fixture assoc.tif");
+    im = deconv_image_read(at("assoc.tif"), 0, &info, &err);
+    CHECK(im && im->channels == 2 && fabsf(im->data[0] - 0.5f) < 1e-6f &&
+              fabsf(im->data[w * h] - 200 / 255.0f) < 1e-6f,
+          "associated alpha: %s %g", err.message, im ? im->data[0] : -1.0);
+    deconv_image_free(im);
+
+    /* the ICC profile tag gives the curve; an untagged 16-bit file is sRGB */
+    size_t n18;
+    unsigned char *g18 = make_profile(ICC_GAMMA18, &n18);
+    for (int i = 0; i < w * h * 3; i++)
+        v[i] = i * 100;
+    tiff_spec icc = {w, h, 3, 16, SAMPLEFORMAT_UINT, PHOTOMETRIC_RGB, PLANARCONFIG_CONTIG, 0,
+                     COMPRESSION_NONE, -1, v, g18, n18, NULL};
+    CHECK(g18 && write_tiff_spec(at("icc18.tif"), &icc) == 0, "fixture icc18.tif");
+    if (read_info("icc18.tif", &info))
+        CHECK(info.response.kind == DECONV_RESPONSE_PARAMETRIC && !info.warning[0] &&
+                  fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3 &&
+                  !strcmp(info.response.name, "ICC profile 'gamma 1.8 test'"),
+              "TIFF gamma 1.8: '%s' warning '%s'", info.response.name, info.warning);
+    icc.icc = (const unsigned char *)"not a profile at all, just some bytes";
+    icc.icc_size = 38;
+    CHECK(write_tiff_spec(at("icc_bad.tif"), &icc) == 0, "fixture icc_bad.tif");
+    if (read_info("icc_bad.tif", &info))
+        CHECK(!strcmp(info.response.name, "sRGB (assumed)") &&
+                  strstr(info.warning, "ICC profile (TIFF tag)"),
+              "TIFF bad profile: '%s' warning '%s'", info.response.name, info.warning);
+    icc.icc = NULL;
+    CHECK(write_tiff_spec(at("untagged16.tif"), &icc) == 0, "fixture untagged16.tif");
+    if (read_info("untagged16.tif", &info))
+        CHECK(!strcmp(info.response.name, "sRGB (untagged)") && info.bits == 16,
+              "untagged 16-bit TIFF: '%s'", info.response.name);
+    free(g18);
+}
+
+/* deconv_image_write to TIFF at every depth and channel count, then what
+ * libtiff says of the file and what deconv reads back. */
+static void test_tiff_round_trips(void)
+{
+    unsigned long long seed = 555;
+    for (int ch = 1; ch <= 4; ch++)
+        for (int bits = 8; bits <= 32; bits *= 2) {
+            const int w = 29, h = 13;
+            unsigned maxv = bits == 8 ? 255u : 65535u;
+            deconv_image *im = deconv_image_new(w, h, ch);
+            size_t n = (size_t)w * h * ch;
+            for (size_t i = 0; i < n; i++)
+                im->data[i] = bits == 32 ? (float)(check_rand(&seed) * 4 - 1.5)
+                                         : (float)(unsigned)(check_rand(&seed) * (maxv + 1.0)) /
+                                               (float)maxv;
+            if (bits == 32) { /* light outside [0, 1] survives */
+                im->data[0] = -0.25f;
+                im->data[1] = 1.5f;
+            }
+            char name[64];
+            snprintf(name, sizeof name, "rt_c%d_b%d.tiff", ch, bits);
+            deconv_write_options o;
+            deconv_write_defaults(&o);
+            o.bits = bits;
+            deconv_error err = {0};
+            CHECK(deconv_image_write(im, at(name), &o, &err) == DECONV_OK, "%s: write: %s", name,
+                  err.message);
+            TIFF *tif = TIFFOpen(at(name), "r");
+            CHECK(tif != NULL, "%s: libtiff cannot open it", name);
+            if (tif) {
+                uint16_t bps = 0, spp = 0, fmt = 0, photo = 0, nextra = 0, *extra = NULL;
+                TIFFGetField(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+                TIFFGetField(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+                TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
+                TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo);
+                TIFFGetFieldDefaulted(tif, TIFFTAG_EXTRASAMPLES, &nextra, &extra);
+                CHECK(bps == bits && spp == ch &&
+                          fmt == (bits == 32 ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT) &&
+                          photo == (ch < 3 ? PHOTOMETRIC_MINISBLACK : PHOTOMETRIC_RGB) &&
+                          nextra == (ch % 2 == 0) &&
+                          (nextra == 0 || extra[0] == EXTRASAMPLE_UNASSALPHA),
+                      "%s: stored as %d bits, %d samples, format %d, photometric %d, %d extra",
+                      name, bps, spp, fmt, photo, nextra);
+                TIFFClose(tif);
+            }
+            deconv_file_info info;
+            deconv_image *back = deconv_image_read(at(name), 0, &info, &err);
+            CHECK(back != NULL, "%s: read: %s", name, err.message);
+            if (back) {
+                CHECK(back->width == w && back->height == h && back->channels == ch &&
+                          info.bits == bits && info.has_alpha == (ch % 2 == 0),
+                      "%s: shape or info", name);
+                CHECK(memcmp(back->data, im->data, sizeof(float) * n) == 0,
+                      "%s: samples changed on the round trip", name);
+                if (bits == 32)
+                    CHECK(back->data[0] == -0.25f && back->data[1] == 1.5f,
+                          "%s: -0.25, 1.5 read as %g, %g", name, back->data[0], back->data[1]);
+                deconv_image_free(back);
+            }
+            deconv_image_free(im);
+        }
+
+    /* integer TIFF rounds and clamps as PNG does */
+    const float q[] = {-0.5f, NAN, 1.5f, 10.49f / 255, 10.51f / 255};
+    deconv_image *im = deconv_image_new(5, 1, 1);
+    memcpy(im->data, q, sizeof q);
+    deconv_error err = {0};
+    deconv_write_options o;
+    deconv_write_defaults(&o);
+    CHECK(deconv_image_write(im, at("quant.tif"), &o, &err) == DECONV_OK, "%s", err.message);
+    deconv_image *back = deconv_image_read(at("quant.tif"), 0, NULL, &err);
+    CHECK(back && back->data[0] == 0 && back->data[1] == 0 && back->data[2] == 1 &&
+              back->data[3] == 10 / 255.0f && back->data[4] == 11 / 255.0f,
+          "TIFF quantisation");
+    deconv_image_free(back);
+    deconv_image_free(im);
+
+    /* BigTIFF: chosen from 4 GiB on, and read back */
+    CHECK(!deconv_tiff_needs_big(30000, 20000, 3, 16, 0), "3.6 GB: classic TIFF");
+    CHECK(deconv_tiff_needs_big(40000, 20000, 3, 16, 0), "4.8 GB: BigTIFF");
+    CHECK(deconv_tiff_needs_big(65536, 16384, 1, 32, 0), "exactly 4 GiB: BigTIFF");
+    im = deconv_image_new(7, 5, 3);
+    for (int i = 0; i < 105; i++)
+        im->data[i] = (float)i / 104.0f;
+    o.bits = 16;
+    CHECK(deconv_tiff_write(im, at("big.tif"), &o, 1, &err) == DECONV_OK, "BigTIFF: %s",
+          err.message);
+    size_t n;
+    unsigned char *file = slurp(at("big.tif"), &n);
+    CHECK(file && n > 8 && memcmp(file, "II+\0", 4) == 0, "BigTIFF signature");
+    free(file);
+    back = deconv_image_read(at("big.tif"), 0, NULL, &err);
+    CHECK(back && back->channels == 3 && fabsf(back->data[104] - 1.0f) < 1e-6f &&
+              fabsf(back->data[52] - 0.5f) < 1e-4f,
+          "BigTIFF read back: %s", err.message);
+    deconv_image_free(back);
+    deconv_image_free(im);
+    CHECK(count_tmp(g_dir) == 0, "temporary files left after writing TIFFs");
+}
+
+/* JPEG output: quality, chroma subsampling, gray, alpha dropped. */
+static void test_jpeg_output(void)
+{
+    deconv_image *im = deconv_image_new(64, 48, 4);
+    size_t plane = 64 * 48;
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 64; x++) { /* smooth: JPEG keeps it well */
+            size_t i = (size_t)y * 64 + x;
+            im->data[i] = 0.2f + 0.6f * x / 63.0f;
+            im->data[plane + i] = 0.3f + 0.5f * y / 47.0f;
+            im->data[2 * plane + i] = 0.5f + 0.2f * sinf(x * 0.1f + y * 0.05f);
+            im->data[3 * plane + i] = 0.75f;
+        }
+    deconv_write_options o;
+    deconv_write_defaults(&o);
+    CHECK(o.bits == 8 && o.quality == 95 && o.chroma_x == 1 && o.chroma_y == 1, "defaults");
+    deconv_error err = {0};
+    size_t n95 = 0, n20 = 0;
+    CHECK(deconv_image_write(im, at("out.jpg"), &o, &err) == DECONV_OK, "JPEG: %s",
+          err.message);
+    unsigned char *file = slurp(at("out.jpg"), &n95);
+    CHECK(file && n95 > 4 && file[0] == 0xFF && file[1] == 0xD8, "JPEG signature");
+    free(file);
+    deconv_file_info info;
+    deconv_image *back = deconv_image_read(at("out.jpg"), 0, &info, &err);
+    CHECK(back && back->channels == 3 && back->width == 64 && back->height == 48 &&
+              info.chroma_x == 1 && info.chroma_y == 1 && info.bits == 8,
+          "JPEG read back (alpha dropped, 4:4:4): %s, chroma %d x %d", err.message,
+          info.chroma_x, info.chroma_y);
+    if (back) {
+        deconv_image rgb = *im;
+        rgb.channels = 3;
+        double p = deconv_psnr(&rgb, back);
+        CHECK(p > 40, "JPEG at quality 95: PSNR %.1f dB", p);
+        deconv_image_free(back);
+    }
+    o.quality = 20;
+    o.chroma_x = o.chroma_y = 2;
+    CHECK(deconv_image_write(im, at("out20.jpeg"), &o, &err) == DECONV_OK, "JPEG 20: %s",
+          err.message);
+    free(slurp(at("out20.jpeg"), &n20));
+    CHECK(n20 > 0 && n20 < n95, "quality 20 (%zu bytes) is smaller than 95 (%zu)", n20, n95);
+    if (read_info("out20.jpeg", &info))
+        CHECK(info.chroma_x == 2 && info.chroma_y == 2, "4:2:0 read back as %d x %d",
+              info.chroma_x, info.chroma_y);
+    o.chroma_x = 2, o.chroma_y = 1;
+    CHECK(deconv_image_write(im, at("out422.JPG"), &o, &err) == DECONV_OK, "JPEG 4:2:2: %s",
+          err.message);
+    if (read_info("out422.JPG", &info))
+        CHECK(info.chroma_x == 2 && info.chroma_y == 1, "4:2:2 read back as %d x %d",
+              info.chroma_x, info.chroma_y);
+    /* gray (+ alpha) is a gray JPEG */
+    deconv_image gray = *im;
+    gray.channels = 2;
+    deconv_write_defaults(&o);
+    CHECK(deconv_image_write(&gray, at("gray.jpg"), &o, &err) == DECONV_OK, "gray JPEG: %s",
+          err.message);
+    back = deconv_image_read(at("gray.jpg"), 0, &info, &err);
+    CHECK(back && back->channels == 1 && info.chroma_x == 0 &&
+              fabsf(back->data[0] - im->data[0]) < 2.0f / 255,
+          "gray JPEG read back: %s", err.message);
+    deconv_image_free(back);
+    deconv_image_free(im);
+}
+
+/* Output names and options refused before anything is written; failures
+ * part way leave an existing file as it was and no temporary file. */
+static void test_write_format_errors(void)
+{
+    deconv_image *im = deconv_image_new(4, 3, 3);
+    for (int i = 0; i < 36; i++)
+        im->data[i] = (float)i / 36.0f;
+    static const char sentinel[] = "sentinel: must survive\n";
+    deconv_write_options o;
+    deconv_error err = {0};
+    const struct {
+        const char *name;
+        int bits, quality;
+        const char *said;
+    } bad[] = {
+        {"keep.bmp", 8, 95, "unknown extension '.bmp' (the output formats are .png, .jpg, .jpeg, "
+                            ".tif, .tiff)"},
+        {"keep", 8, 95, "no extension"},
+        {"keep.", 8, 95, "no extension"},
+        {"dir.tif/keep", 8, 95, "no extension"},
+        {"keep.jpg", 16, 95, "16 bits per sample (JPEG output is 8)"},
+        {"keep.jpg", 32, 95, "32 bits per sample (JPEG output is 8)"},
+        {"keep.png", 32, 95, "32-bit float samples need a TIFF"},
+        {"keep.tif", 12, 95, "12 bits per sample (TIFF output is 8 or 16, or 32"},
+        {"keep.jpg", 8, 0, "JPEG quality 0"},
+        {"keep.jpg", 8, 101, "JPEG quality 101"},
+    };
+    mkdir(at("dir.tif"), 0755);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_bytes(at(bad[i].name), sentinel, sizeof sentinel - 1);
+        deconv_write_defaults(&o);
+        o.bits = bad[i].bits;
+        o.quality = bad[i].quality;
+        deconv_status s = deconv_image_write(im, at(bad[i].name), &o, &err);
+        CHECK(s == DECONV_ERR_ARG && strstr(err.message, bad[i].said) &&
+                  strstr(err.message, bad[i].name),
+              "%s, %d bits, quality %d: %d '%s'", bad[i].name, bad[i].bits, bad[i].quality, s,
+              err.message);
+        CHECK(file_is(at(bad[i].name), sentinel), "%s: the existing file changed", bad[i].name);
+        unlink(at(bad[i].name));
+    }
+    rmdir(at("dir.tif"));
+    deconv_write_defaults(&o);
+    o.chroma_x = 3;
+    CHECK(deconv_image_write(im, at("keep.jpg"), &o, &err) == DECONV_ERR_ARG &&
+              strstr(err.message, "chroma subsampling 3 x 1"),
+          "chroma 3: '%s'", err.message);
+    CHECK(deconv_image_write(im, at("default.tif"), NULL, &err) == DECONV_OK,
+          "NULL options: %s", err.message);
+    CHECK(deconv_format_of_path("a/b.TIFF") == DECONV_FORMAT_TIFF &&
+              deconv_format_of_path("x.Jpeg") == DECONV_FORMAT_JPEG &&
+              deconv_format_of_path("x.png") == DECONV_FORMAT_PNG &&
+              deconv_format_of_path(".png") == DECONV_FORMAT_UNKNOWN &&
+              deconv_format_of_path("x.png.gz") == DECONV_FORMAT_UNKNOWN &&
+              deconv_format_of_path(NULL) == DECONV_FORMAT_UNKNOWN,
+          "formats by extension");
+    /* deconv_image_write_png writes a PNG whatever the name */
+    CHECK(deconv_image_write_png(im, at("png.data"), 8, &err) == DECONV_OK, "%s", err.message);
+    size_t n;
+    unsigned char *file = slurp(at("png.data"), &n);
+    CHECK(file && n > 8 && png_sig_cmp(file, 0, 8) == 0, "write_png: not a PNG");
+    free(file);
+
+    /* writes that fail part way (the file size limit stands in for a full
+     * disk): an I/O error naming the file, the old one intact */
+    deconv_image *big = deconv_image_new(300, 200, 3);
+    unsigned long long seed = 98;
+    for (size_t i = 0; i < 300 * 200 * 3; i++)
+        big->data[i] = (float)check_rand(&seed);
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    struct rlimit small = old;
+    small.rlim_cur = 20000;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    const char *names[] = {"full.tif", "full.jpg", "full16.tif", "fullf.tif"};
+    const int bits[] = {8, 8, 16, 32};
+    for (int i = 0; i < 4; i++) {
+        write_bytes(at(names[i]), sentinel, sizeof sentinel - 1);
+        deconv_write_defaults(&o);
+        o.bits = bits[i];
+        if (setrlimit(RLIMIT_FSIZE, &small) != 0)
+            break;
+        deconv_status s = deconv_image_write(big, at(names[i]), &o, &err);
+        setrlimit(RLIMIT_FSIZE, &old);
+        CHECK(s == DECONV_ERR_IO && strstr(err.message, at(names[i])) &&
+                  strstr(err.message, "too large"),
+              "%s over the size limit: %d '%s'", names[i], s, err.message);
+        CHECK(file_is(at(names[i]), sentinel), "%s: the existing file changed", names[i]);
+    }
+    signal(SIGXFSZ, prev);
+    /* a folder that does not exist */
+    CHECK(deconv_image_write(im, at("no_such_dir/x.tif"), NULL, &err) == DECONV_ERR_IO &&
+              strstr(err.message, "No such file"),
+          "TIFF, no folder: '%s'", err.message);
+    CHECK(deconv_image_write(im, at("no_such_dir/x.jpg"), NULL, &err) == DECONV_ERR_IO,
+          "JPEG, no folder: '%s'", err.message);
+    deconv_image_free(big);
+    deconv_image_free(im);
+    CHECK(count_tmp(g_dir) == 0, "temporary files left after failed writes");
+}
+
+/* A classic little-endian TIFF by hand: one IFD of SHORT/LONG entries with
+ * one value each, in the order given (which must be ascending), then data. */
+typedef struct {
+    uint16_t tag, type; /* 3 SHORT, 4 LONG */
+    uint32_t value;
+} ifd_entry;
+
+static int write_tiff_by_hand(const char *path, const ifd_entry *e, int n, size_t data_bytes)
+{
+    size_t size = 8 + 2 + 12 * (size_t)n + 4 + data_bytes;
+    unsigned char *b = calloc(size, 1);
+    if (!b)
+        return -1;
+    memcpy(b, "II*\0", 4);
+    b[4] = 8;
+    b[8] = (unsigned char)n;
+    for (int i = 0; i < n; i++) {
+        unsigned char *p = b + 10 + 12 * i;
+        p[0] = (unsigned char)e[i].tag, p[1] = (unsigned char)(e[i].tag >> 8);
+        p[2] = (unsigned char)e[i].type;
+        p[4] = 1;
+        for (int k = 0; k < 4; k++)
+            p[8 + k] = (unsigned char)(e[i].value >> (8 * k));
+    }
+    int r = write_bytes(path, b, size);
+    free(b);
+    return r;
+}
+
+static void test_bad_tiffs(void)
+{
+    deconv_error err = {0};
+    deconv_image *im;
+    /* truncated: half of a valid file (strips past the end) */
+    double v[40 * 30];
+    for (int i = 0; i < 40 * 30; i++)
+        v[i] = i % 251;
+    tiff_spec s = {40, 30, 1, 8, SAMPLEFORMAT_UINT, PHOTOMETRIC_MINISBLACK, PLANARCONFIG_CONTIG,
+                   0, COMPRESSION_NONE, -1, v, NULL, 0, NULL};
+    write_tiff_spec(at("whole.tif"), &s);
+    size_t n;
+    unsigned char *file = slurp(at("whole.tif"), &n);
+    /* libtiff writes the pixels first and the directory last: cut into the
+     * pixels while keeping the directory, the strips now run past the end */
+    if (file) {
+        unsigned char *cut = malloc(n);
+        memcpy(cut, file, n);
+        write_bytes(at("truncated.tif"), cut, n / 2); /* the directory is gone too */
+        free(cut);
+    }
+    free(file);
+    im = deconv_image_read(at("truncated.tif"), 0, NULL, &err);
+    CHECK(im == NULL && err.code == DECONV_ERR_FORMAT && strstr(err.message, "truncated.tif") &&
+              strstr(err.message, "corrupt"),
+          "truncated: %d '%s'", err.code, err.message);
+    deconv_image_free(im);
+
+    /* a directory whose strip lies past the end of the file */
+    const ifd_entry past[] = {{256, 3, 16}, {257, 3, 16}, {258, 3, 8}, {259, 3, 1},
+                              {262, 3, 1},  {273, 4, 5000}, {277, 3, 1}, {278, 3, 16},
+                              {279, 4, 256}};
+    write_tiff_by_hand(at("past_end.tif"), past, 9, 16);
+    im = deconv_image_read(at("past_end.tif"), 0, NULL, &err);
+    CHECK(im == NULL && err.code == DECONV_ERR_FORMAT && strstr(err.message, "past_end.tif"),
+          "strip past the end: %d '%s'", err.code, err.message);
+    deconv_image_free(im);
+
+    /* the header alone, and a header pointing nowhere */
+    write_bytes(at("header.tif"), "II*\0", 4);
+    im = deconv_image_read(at("header.tif"), 0, NULL, &err);
+    CHECK(im == NULL && err.code == DECONV_ERR_FORMAT && strstr(err.message, "header.tif"),
+          "header only: %d '%s'", err.code, err.message);
+    write_bytes(at("nowhere.tif"), "MM\0*\x7f\xff\xff\xf0", 8);
+    im = deconv_image_read(at("nowhere.tif"), 0, NULL, &err);
+    CHECK(im == NULL && err.code == DECONV_ERR_FORMAT && strstr(err.message, "nowhere.tif"),
+          "directory past the end: %d '%s'", err.code, err.message);
+
+    /* zero size */
+    write_bytes(at("zero.tif"), "", 0);
+    im = deconv_image_read(at("zero.tif"), 0, NULL, &err);
+    CHECK(im == NULL && strstr(err.message, "zero.tif' is empty"), "zero size: '%s'",
+          err.message);
+
+    /* absurd dimensions: refused by the limit before any allocation, and
+     * as too large for memory without one */
+    const ifd_entry huge[] = {{256, 4, 4000000000u}, {257, 4, 1000000}, {258, 3, 8},
+                              {259, 3, 1}, {262, 3, 1}, {273, 4, 200}, {277, 3, 1},
+                              {278, 4, 1000000}, {279, 4, 16}};
+    write_tiff_by_hand(at("huge.tif"), huge, 9, 16);
+    im = deconv_image_read(at("huge.tif"), 200000000, NULL, &err);
+    CHECK(im == NULL && err.code == DECONV_ERR_TOO_LARGE && strstr(err.message, "huge.tif") &&
+              strstr(err.message, "limit"),
+          "huge: %d '%s'", err.code, err.message);
+    const ifd_entry wide[] = {{256, 4, 100000}, {257, 4, 100000}, {258, 3, 8}, {259, 3, 1},
+                              {262, 3, 1}, {273, 4, 200}, {277, 3, 1}, {278, 4, 1},
+                              {279, 4, 16}};
+    write_tiff_by_hand(at("wide.tif"), wide, 9, 16);
+    im = deconv_image_read(at("wide.tif"), 1000000, NULL, &err);
+    CHECK(im == NULL && err.code == DECONV_ERR_TOO_LARGE && strstr(err.message, "10000 megapixels"),
+          "100000 x 100000: %d '%s'", err.code, err.message);
+
+    /* unsupported sample formats */
+    const struct {
+        int bps, format;
+        const char *said;
+    } unsupported[] = {
+        {16, SAMPLEFORMAT_INT, "signed integer samples are not supported"},
+        {64, SAMPLEFORMAT_IEEEFP, "64-bit float samples are not supported"},
+        {16, SAMPLEFORMAT_IEEEFP, "16-bit float samples are not supported"},
+        {32, SAMPLEFORMAT_UINT, "32-bit integer samples are not supported"},
+    };
+    for (int i = 0; i < 4; i++) {
+        double small[16] = {0};
+        tiff_spec u = {4, 4, 1, unsupported[i].bps, unsupported[i].format,
+                       PHOTOMETRIC_MINISBLACK, PLANARCONFIG_CONTIG, 0, COMPRESSION_NONE, -1,
+                       small, NULL, 0, NULL};
+        CHECK(write_tiff_spec(at("unsupported.tif"), &u) == 0, "fixture %d", i);
+        im = deconv_image_read(at("unsupported.tif"), 0, NULL, &err);
+        CHECK(im == NULL && err.code == DECONV_ERR_FORMAT &&
+                  strstr(err.message, "unsupported.tif") &&
+                  strstr(err.message, unsupported[i].said),
+              "%d bits, format %d: '%s'", unsupported[i].bps, unsupported[i].format,
+              err.message);
+        deconv_image_free(im);
+    }
+    /* NaN and infinity in a float file */
+    double nan_values[16] = {0, 0.5, NAN, 1};
+    tiff_spec f = {4, 4, 1, 32, SAMPLEFORMAT_IEEEFP, PHOTOMETRIC_MINISBLACK,
+                   PLANARCONFIG_CONTIG, 0, COMPRESSION_NONE, -1, nan_values, NULL, 0, NULL};
+    write_tiff_spec(at("nan.tif"), &f);
+    im = deconv_image_read(at("nan.tif"), 0, NULL, &err);
+    CHECK(im == NULL && err.code == DECONV_ERR_FORMAT && strstr(err.message, "NaN or infinite"),
+          "NaN: '%s'", err.message);
+    nan_values[2] = INFINITY;
+    write_tiff_spec(at("inf.tif"), &f);
+    im = deconv_image_read(at("inf.tif"), 0, NULL, &err);
+    CHECK(im == NULL && strstr(err.message, "NaN or infinite"), "infinity: '%s'", err.message);
+}
+
+/* ------------------------------------------------------------------ */
+/* Metadata carried from input to output (metadata.c and the writers)   */
+/* ------------------------------------------------------------------ */
+
+static deconv_image *read_meta(const char *name, deconv_metadata **m, deconv_file_info *info)
+{
+    deconv_error err = {0};
+    deconv_image *im = deconv_image_read_with_metadata(at(name), 0, info, m, &err);
+    CHECK(im && *m, "%s: %s", name, err.message);
+    return im;
+}
+
+static void test_metadata(void)
+{
+    size_t n18;
+    unsigned char *g18 = make_profile(ICC_GAMMA18, &n18);
+    const char *text[DECONV_EXIF_TEXT_TAGS] = {"a picture", "TestCam", "Model 7", NULL, NULL,
+                                               "Ada Lovelace", NULL};
+    size_t exif_size = 0;
+    unsigned char *exif = deconv_exif_make(6, text, 0, NULL, 0, &exif_size);
+    CHECK(g18 && exif, "fixtures");
+    if (!g18 || !exif)
+        return;
+    char got[256];
+    CHECK(deconv_exif_orientation(exif, exif_size) == 6 &&
+              deconv_exif_text(exif, exif_size, 0x010F, got, sizeof got) &&
+              !strcmp(got, "TestCam") &&
+              deconv_exif_text(exif, exif_size, 0x013B, got, sizeof got) &&
+              !strcmp(got, "Ada Lovelace") && !deconv_exif_text(exif, exif_size, 0x8298, got, 256),
+          "the EXIF block made and read");
+    static const unsigned char comment[] = "Comment\0a text chunk";
+    deconv_png_text chunk = {"tEXt", (unsigned char *)comment, sizeof comment - 1};
+    deconv_metadata m = {g18, n18, exif, exif_size, 6, 1, &chunk};
+
+    deconv_image *im = deconv_image_new(24, 16, 3); /* not square: a rotation would show */
+    for (int i = 0; i < 24 * 16 * 3; i++)
+        im->data[i] = (float)(i % 97) / 96.0f;
+    const char *names[] = {"meta.png", "meta.jpg", "meta.tif"};
+    for (int f = 0; f < 3; f++) {
+        deconv_write_options o;
+        deconv_write_defaults(&o);
+        o.metadata = &m;
+        deconv_error err = {0};
+        CHECK(deconv_image_write(im, at(names[f]), &o, &err) == DECONV_OK, "%s: %s", names[f],
+              err.message);
+        deconv_metadata *back = NULL;
+        deconv_file_info info;
+        deconv_image *b = read_meta(names[f], &back, &info);
+        if (!b || !back)
+            continue;
+        CHECK(b->width == 24 && b->height == 16, "%s: %dx%d, not as stored", names[f], b->width,
+              b->height);
+        CHECK(back->icc && back->icc_size == n18 && memcmp(back->icc, g18, n18) == 0,
+              "%s: the ICC profile changed", names[f]);
+        CHECK(fabs(decode_at(&info.response, 0.5) - pow(0.5, 1.8)) < 1e-3,
+              "%s: the profile's curve: '%s'", names[f], info.response.name);
+        CHECK(back->orientation == 6, "%s: orientation %d", names[f], back->orientation);
+        CHECK(back->exif && deconv_exif_text(back->exif, back->exif_size, 0x013B, got, 256) &&
+                  !strcmp(got, "Ada Lovelace") &&
+                  deconv_exif_text(back->exif, back->exif_size, 0x010E, got, 256) &&
+                  !strcmp(got, "a picture"),
+              "%s: the EXIF text tags", names[f]);
+        if (f < 2) /* PNG and JPEG keep the block as it was */
+            CHECK(back->exif_size == exif_size && memcmp(back->exif, exif, exif_size) == 0,
+                  "%s: the EXIF block changed", names[f]);
+        if (f == 0)
+            CHECK(back->text_count == 1 && !strcmp(back->text[0].type, "tEXt") &&
+                      back->text[0].size == chunk.size &&
+                      memcmp(back->text[0].data, comment, chunk.size) == 0,
+                  "PNG: the text chunk (%d)", back->text_count);
+        else
+            CHECK(back->text_count == 0, "%s: text chunks are PNG's", names[f]);
+        deconv_image_free(b);
+
+        /* and on: each output as the input of the next format */
+        const char *next = names[(f + 1) % 3];
+        char chained[64];
+        snprintf(chained, sizeof chained, "chain_%d_%s", f, next);
+        deconv_write_defaults(&o);
+        o.metadata = back;
+        CHECK(deconv_image_write(im, at(chained), &o, &err) == DECONV_OK, "%s: %s", chained,
+              err.message);
+        deconv_metadata *again = NULL;
+        b = read_meta(chained, &again, &info);
+        if (again)
+            CHECK(again->orientation == 6 && again->icc && again->icc_size == n18 &&
+                      memcmp(again->icc, g18, n18) == 0 && again->exif &&
+                      deconv_exif_text(again->exif, again->exif_size, 0x010F, got, 256) &&
+                      !strcmp(got, "TestCam"),
+                  "%s: lost on the way", chained);
+        deconv_image_free(b);
+        deconv_metadata_free(again);
+        deconv_metadata_free(back);
+    }
+
+    /* PNG allows an RGB profile on colour images only: a gray output
+     * drops it, a gray JPEG keeps it */
+    deconv_image gray = *im;
+    gray.channels = 1;
+    deconv_write_options o;
+    deconv_write_defaults(&o);
+    o.metadata = &m;
+    deconv_error err = {0};
+    CHECK(deconv_image_write(&gray, at("gray_meta.png"), &o, &err) == DECONV_OK, "%s",
+          err.message);
+    deconv_metadata *back = NULL;
+    deconv_image_free(read_meta("gray_meta.png", &back, NULL));
+    CHECK(back && !back->icc && back->orientation == 6, "gray PNG with an RGB profile");
+    deconv_metadata_free(back);
+
+    /* a file without any: an empty object; without asking: nothing */
+    CHECK(deconv_image_write(im, at("plain.png"), NULL, &err) == DECONV_OK, "%s", err.message);
+    back = NULL;
+    deconv_image_free(read_meta("plain.png", &back, NULL));
+    CHECK(back && !back->icc && !back->exif && back->orientation == 0 && back->text_count == 0,
+          "no metadata");
+    deconv_metadata_free(back);
+    back = (deconv_metadata *)&m;
+    CHECK(deconv_image_read_with_metadata(at("missing.png"), 0, NULL, &back, &err) == NULL &&
+              back == NULL && strstr(err.message, "missing.png"),
+          "a failed read gives no metadata");
+    deconv_image *b = deconv_image_read_with_metadata(at("plain.png"), 0, NULL, NULL, &err);
+    CHECK(b != NULL, "meta may be NULL");
+    deconv_image_free(b);
+    deconv_metadata_free(NULL);
+
+    /* a big-endian block, and broken ones: no orientation, no crash */
+    unsigned char be[26] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 8};
+    CHECK(deconv_exif_orientation(be, sizeof be) == 8, "big-endian orientation");
+    be[19] = 9;
+    CHECK(deconv_exif_orientation(be, sizeof be) == 0, "orientation 9 is none");
+    CHECK(deconv_exif_orientation(be, 12) == 0, "IFD past the end");
+    be[7] = 200;
+    CHECK(deconv_exif_orientation(be, sizeof be) == 0, "IFD offset past the end");
+    CHECK(deconv_exif_orientation((const unsigned char *)"Exif", 4) == 0, "not TIFF");
+    unsigned char bad_text[40];
+    memcpy(bad_text, exif, 30 < exif_size ? 30 : exif_size);
+    CHECK(!deconv_exif_text(bad_text, 30, 0x013B, got, 256), "a text value past the end");
+
+    /* a TIFF's own tags come out as EXIF */
+    TIFF *tif = TIFFOpen(at("tagged.tif"), "w");
+    if (tif) {
+        unsigned char row[8] = {0};
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 8);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, 2);
+        TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_LEFTBOT);
+        TIFFSetField(tif, TIFFTAG_ARTIST, "Grace Hopper");
+        TIFFSetField(tif, TIFFTAG_COPYRIGHT, "(c) nobody, a long enough string");
+        TIFFWriteScanline(tif, row, 0, 0);
+        TIFFWriteScanline(tif, row, 1, 0);
+        TIFFClose(tif);
+    }
+    back = NULL;
+    deconv_image_free(read_meta("tagged.tif", &back, NULL));
+    CHECK(back && back->orientation == 8 && back->exif &&
+              deconv_exif_orientation(back->exif, back->exif_size) == 8 &&
+              deconv_exif_text(back->exif, back->exif_size, 0x013B, got, 256) &&
+              !strcmp(got, "Grace Hopper") &&
+              deconv_exif_text(back->exif, back->exif_size, 0x8298, got, 256) &&
+              !strcmp(got, "(c) nobody, a long enough string"),
+          "TIFF tags as EXIF");
+    deconv_metadata_free(back);
+    deconv_image_free(im);
+    free(exif);
+    free(g18);
+}
+
+/* A TIFF's EXIF IFD goes into the EXIF block (little-endian, whatever the
+ * file's byte order): a big-endian TIFF made byte by byte, with an EXIF IFD
+ * of an exposure time (RATIONAL), a date (ASCII), an ISO (SHORT) and a maker
+ * note (left out: its offsets would not survive the move). */
+static void be16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static unsigned le16(const unsigned char *p) { return (unsigned)(p[0] | p[1] << 8); }
+
+/* The entry of tag in the IFD at off of a little-endian block; NULL if none. */
+static const unsigned char *le_entry(const unsigned char *b, size_t n, uint32_t off, unsigned tag)
+{
+    if (off + 2 > n)
+        return NULL;
+    unsigned count = le16(b + off);
+    for (unsigned i = 0; i < count && off + 2 + 12 * (i + 1) <= n; i++)
+        if (le16(b + off + 2 + 12 * i) == tag)
+            return b + off + 2 + 12 * i;
+    return NULL;
+}
+
+static void test_tiff_exif_ifd(void)
+{
+    unsigned char f[512] = {'M', 'M', 0, 42};
+    put32(f + 4, 8);
+    /* IFD0, in tag order: a 4 x 2 gray image of 8 bits at 400, turned
+     * (orientation 3), and the EXIF IFD at 200 */
+    const unsigned ifd0[][3] = {{256, 3, 4}, {257, 3, 2}, {258, 3, 8},   {259, 3, 1},
+                                {262, 3, 1}, {273, 4, 400}, {274, 3, 3}, {277, 3, 1},
+                                {278, 3, 2}, {279, 4, 8},   {34665, 4, 200}};
+    be16(f + 8, 11);
+    for (int k = 0; k < 11; k++) {
+        const unsigned *e = ifd0[k];
+        unsigned char *p = f + 10 + 12 * k;
+        be16(p, e[0]);
+        be16(p + 2, e[1]);
+        put32(p + 4, 1);
+        if (e[1] == 3)
+            be16(p + 8, e[2]);
+        else
+            put32(p + 8, e[2]);
+    }
+    /* the EXIF IFD at 200: ExposureTime 1/100 at 300, ISO 400, the date at
+     * 320, a maker note of 8 bytes at 360 */
+    unsigned char *x = f + 200;
+    be16(x, 4);
+    be16(x + 2, 0x829A), be16(x + 4, 5), put32(x + 6, 1), put32(x + 10, 300);
+    be16(x + 14, 0x8827), be16(x + 16, 3), put32(x + 18, 1), be16(x + 22, 400);
+    be16(x + 26, 0x9003), be16(x + 28, 2), put32(x + 30, 20), put32(x + 34, 320);
+    be16(x + 38, 0x927C), be16(x + 40, 7), put32(x + 42, 8), put32(x + 46, 360);
+    put32(f + 300, 1), put32(f + 304, 100);
+    memcpy(f + 320, "2024:01:02 03:04:05", 20);
+    memcpy(f + 360, "MAKERNOT", 8);
+    for (int i = 0; i < 8; i++)
+        f[400 + i] = (unsigned char)(30 * i);
+    write_bytes(at("exif_be.tif"), f, 408);
+
+    deconv_metadata *m = NULL;
+    deconv_file_info info;
+    deconv_image *im = read_meta("exif_be.tif", &m, &info);
+    CHECK(im && im->width == 4 && im->height == 2 && im->data[1] == 30 / 255.0f,
+          "big-endian TIFF pixels");
+    deconv_image_free(im);
+    if (!m)
+        return;
+    CHECK(m->orientation == 3 && m->exif && memcmp(m->exif, "II*\0", 4) == 0 &&
+              deconv_exif_orientation(m->exif, m->exif_size) == 3,
+          "big-endian TIFF: orientation %d", m->orientation);
+    const unsigned char *b = m->exif;
+    size_t n = m->exif_size;
+    const unsigned char *ptr = b ? le_entry(b, n, le32(b + 4), 0x8769) : NULL;
+    CHECK(ptr != NULL, "IFD0 points to the EXIF IFD");
+    if (ptr) {
+        uint32_t sub = le32(ptr + 8);
+        const unsigned char *t = le_entry(b, n, sub, 0x829A);
+        CHECK(t && le16(t + 2) == 5 && le32(t + 8) + 8 <= n && le32(b + le32(t + 8)) == 1 &&
+                  le32(b + le32(t + 8) + 4) == 100,
+              "ExposureTime 1/100, little-endian");
+        const unsigned char *iso = le_entry(b, n, sub, 0x8827);
+        CHECK(iso && le16(iso + 8) == 400, "ISO 400");
+        const unsigned char *d = le_entry(b, n, sub, 0x9003);
+        CHECK(d && le32(d + 4) == 20 && le32(d + 8) + 20 <= n &&
+                  memcmp(b + le32(d + 8), "2024:01:02 03:04:05", 20) == 0,
+              "DateTimeOriginal");
+        CHECK(!le_entry(b, n, sub, 0x927C), "the maker note is left out");
+    }
+    /* on into a JPEG: the block as it is */
+    deconv_write_options o;
+    deconv_write_defaults(&o);
+    o.metadata = m;
+    im = deconv_image_new(4, 2, 1);
+    deconv_error err = {0};
+    CHECK(deconv_image_write(im, at("exif_be.jpg"), &o, &err) == DECONV_OK, "%s", err.message);
+    deconv_metadata *j = NULL;
+    deconv_image_free(read_meta("exif_be.jpg", &j, &info));
+    CHECK(j && j->exif_size == m->exif_size && memcmp(j->exif, m->exif, m->exif_size) == 0,
+          "the JPEG holds the block");
+    deconv_metadata_free(j);
+    deconv_image_free(im);
+    deconv_metadata_free(m);
+
+    /* a description too long for one JPEG marker is dropped, the
+     * orientation kept */
+    TIFF *tif = TIFFOpen(at("long_text.tif"), "w");
+    char *text = malloc(70001);
+    if (tif && text) {
+        memset(text, 'x', 70000);
+        text[70000] = '\0';
+        unsigned char row[4] = {0};
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 4);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, 1);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_RIGHTTOP);
+        TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, text);
+        TIFFSetField(tif, TIFFTAG_ARTIST, "short");
+        TIFFWriteScanline(tif, row, 0, 0);
+    }
+    if (tif)
+        TIFFClose(tif);
+    free(text);
+    m = NULL;
+    deconv_image_free(read_meta("long_text.tif", &m, &info));
+    char got[64];
+    CHECK(m && m->orientation == 6 && m->exif && m->exif_size <= 65533 - 6 &&
+              !deconv_exif_text(m->exif, m->exif_size, 0x010E, got, sizeof got) &&
+              deconv_exif_text(m->exif, m->exif_size, 0x013B, got, sizeof got),
+          "a 70000-byte description: dropped (%zu bytes)", m ? m->exif_size : 0);
+    deconv_metadata_free(m);
+}
+
+/* ------------------------------------------------------------------ */
 /* Real photographs                                                     */
 /* ------------------------------------------------------------------ */
 
@@ -2094,6 +3086,14 @@ int main(void)
     test_icc_fuzz_inputs();
     test_png_tone_curves();
     test_jpeg_tone_curves();
+    test_tiff_layouts();
+    test_tiff_other_layouts();
+    test_tiff_round_trips();
+    test_jpeg_output();
+    test_write_format_errors();
+    test_bad_tiffs();
+    test_metadata();
+    test_tiff_exif_ifd();
     test_photos();
     CHECK(count_tmp(g_dir) == 0, "temporary files left");
     if (!getenv("DECONV_TEST_KEEP")) /* set it to look at the fixtures */

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install what deconv needs to build, from Debian's packages. Installs only
-# what is missing; uses sudo when not run as root (valgrind, and libjpeg-dev,
-# whose JPEGs with ICC profiles test_imageio writes: for the tests;
-# liblcms2-dev: LittleCMS, which reads ICC profiles). With --fuzz, also what
+# what is missing; uses sudo when not run as root (liblcms2-dev: LittleCMS,
+# which reads ICC profiles; libjpeg-dev: JPEG output; libtiff-dev: TIFF;
+# for the tests: valgrind, and exiftool (libimage-exiftool-perl), which
+# reads the metadata of what deconv writes). With --fuzz, also what
 # tests/fuzz/run.sh needs: clang, its libFuzzer and sanitizer runtimes
 # (libclang-rt-dev) and its OpenMP (libomp-dev).
 set -euo pipefail
-packages=(build-essential cmake libpng-dev libstb-dev libfftw3-dev liblcms2-dev libjpeg-dev valgrind)
+packages=(build-essential cmake libpng-dev libstb-dev libfftw3-dev liblcms2-dev libjpeg-dev libtiff-dev
+  valgrind libimage-exiftool-perl)
 if [[ ${1:-} == --fuzz ]]; then
   packages+=(clang libclang-rt-dev libomp-dev)
 elif [[ $# -gt 0 ]]; then

@@ -17,6 +17,7 @@
 #define MAX_ITERATIONS 1000000
 #define MAX_THREADS 1024
 #define MAX_KERNEL_SIDE 1000000
+#define DEFAULT_QUALITY 95
 
 typedef enum {
     K_SET,      /* flag: int destination set to 1 */
@@ -27,7 +28,7 @@ typedef enum {
     K_PATH,     /* const char * */
     K_RULE,     /* exact|armijo|none -> deconv_step_rule */
     K_CHOICE,   /* one of the names in metavar "a|b|c" -> its index, an enum value */
-    K_BITS,     /* 8 or 16 */
+    K_BITS,     /* 8, 16 or 32 */
     K_LEVELS,   /* N or auto (0) */
     K_KSIZE,    /* N or WxH into blind.kernel_width/height */
     K_KINIT,    /* delta|gaussian|FILE */
@@ -80,8 +81,9 @@ static const arg_spec options[] = {
      "defocus disk of radius R pixels", NULL},
 
     /* outputs */
-    {"--output", "-o", K_PATH, ALL_IO, OFF(output), 0, 0, 0, "FILE.png",
-     "the PNG to write (required)", NULL},
+    {"--output", "-o", K_PATH, ALL_IO, OFF(output), 0, 0, 0, "FILE",
+     "the image to write (required), its format by the extension: .png, .jpg/.jpeg or "
+     ".tif/.tiff", NULL},
     {"--output", "-o", K_PATH, CMD_PSF, OFF(output), 0, 0, 0, "FILE",
      "the kernel file to write: .csv (text) or .png (required)", NULL},
     {"--kernel-size", NULL, K_KSIZE, CMD_BLIND, OFF(blind), 1, MAX_KERNEL_SIDE, 0, "N|WxH",
@@ -165,8 +167,12 @@ static const arg_spec options[] = {
      "the file's tone curve: the blur happens in linear light, before the curve and the "
      "clipping at white (auto: what the file says; sRGB for an untagged photo; linear: "
      "the values are light, no clipping)", NULL},
-    {"--bits", NULL, K_BITS, ALL_IO, OFF(bits), 0, 0, 0, "8|16", "bits per sample of OUTPUT",
-     NULL},
+    {"--bits", NULL, K_BITS, ALL_IO, OFF(bits), 0, 0, 0, "8|16|32",
+     "bits per sample of OUTPUT: 8 or 16 (PNG, TIFF), 32 float samples, unclamped (TIFF "
+     "only); JPEG is 8", NULL},
+    {"--quality", NULL, K_INT, ALL_IO, OFF(quality), 1, 100, 0, "Q",
+     "JPEG quality of OUTPUT (chroma at full resolution, 4:4:4, unless INPUT is a JPEG with "
+     "subsampled chroma: then as INPUT's)", NULL},
     {"--threads", NULL, K_INT, CMD_DEBLUR, OFF(deblur.threads), 1, MAX_THREADS,
      AUTO_NONPOS, "N", "threads to use", "the cores other processes leave free"},
     {"--threads", NULL, K_INT, CMD_BLIND, OFF(blind.threads), 1, MAX_THREADS, AUTO_NONPOS, "N",
@@ -197,13 +203,15 @@ typedef struct {
 } command_spec;
 
 static const command_spec commands[] = {
-    {"deblur", CMD_DEBLUR, 1, 1, "deblur INPUT -o OUTPUT.png KERNEL [options]",
-     "Remove a known blur from INPUT and write the restored image as PNG.",
+    {"deblur", CMD_DEBLUR, 1, 1, "deblur INPUT -o OUTPUT KERNEL [options]",
+     "Remove a known blur from INPUT and write the restored image as OUTPUT\n"
+     "(PNG, JPEG or TIFF, by its extension).",
      "deconv deblur blurry.png -o sharp.png --gaussian 2.5 --iterations 300"},
-    {"blind", CMD_BLIND, 1, 1, "blind INPUT -o OUTPUT.png [--kernel-size N|WxH] [options]",
-     "Estimate an unknown blur kernel of the given size, then restore INPUT with it.",
-     "deconv blind shaky.png -o sharp.png --kernel-out k.png"},
-    {"blur", CMD_BLUR, 1, 1, "blur INPUT -o OUTPUT.png KERNEL [--noise SIGMA] [options]",
+    {"blind", CMD_BLIND, 1, 1, "blind INPUT -o OUTPUT [--kernel-size N|WxH] [options]",
+     "Estimate an unknown blur kernel (of the given size, or of a size it chooses), then\n"
+     "restore INPUT with it.",
+     "deconv blind shaky.jpg -o sharp.jpg --kernel-out k.png"},
+    {"blur", CMD_BLUR, 1, 1, "blur INPUT -o OUTPUT KERNEL [--noise SIGMA] [options]",
      "Blur INPUT with a kernel and optionally add Gaussian noise.\n"
      "OUTPUT is smaller than INPUT by the kernel size less one (valid convolution).",
      "deconv blur photo.png -o blurry.png --motion 9,30 --noise 0.01 --seed 3"},
@@ -392,8 +400,8 @@ static int parse_value(const arg_spec *a, const char *v, cli_options *o)
         return -1;
     }
     case K_BITS:
-        if (strcmp(v, "8") != 0 && strcmp(v, "16") != 0) {
-            cli_error("%s: must be 8 or 16, got '%s'", n, v);
+        if (strcmp(v, "8") != 0 && strcmp(v, "16") != 0 && strcmp(v, "32") != 0) {
+            cli_error("%s: must be 8, 16 or 32, got '%s'", n, v);
             return -1;
         }
         *(int *)dst = atoi(v);
@@ -527,6 +535,7 @@ static void defaults(cli_options *o)
     deconv_blind_defaults(&o->blind);
     o->max_pixels = DEFAULT_MAX_PIXELS;
     o->seed = 1;
+    o->quality = DEFAULT_QUALITY;
 }
 
 /* The default of an option, from the destination after defaults(); empty
@@ -548,7 +557,7 @@ static void format_default(const arg_spec *a, const cli_options *o, char *buf, s
         snprintf(buf, n, "%.*s", (int)strcspn(m, "|"), m);
         return;
     }
-    case K_BITS: snprintf(buf, n, "the input's depth"); return;
+    case K_BITS: snprintf(buf, n, "the input's, at most 16 in PNG, 8 in JPEG"); return;
     case K_LEVELS:
         if (*(const int *)src <= 0) snprintf(buf, n, "auto");
         else snprintf(buf, n, "%d", *(const int *)src);
@@ -618,6 +627,11 @@ void cli_print_help(FILE *f, cli_command cmd)
     for (size_t i = 0; i < N_OPTIONS; i++)
         if ((options[i].cmds & cmd) && !(options[i].flags & GROUP_KERNEL))
             print_option(f, &options[i], &o);
+    if (cmd & ALL_IO)
+        fprintf(f, "\nOUTPUT's format is its extension's: .png (8 or 16 bits), .jpg/.jpeg (8 bits,\n"
+                   "--quality; no alpha), .tif/.tiff (8, 16 or 32-bit float). INPUT's ICC profile,\n"
+                   "EXIF block (its orientation unchanged) and PNG text chunks are written into\n"
+                   "it (text to PNG only); the pixels stay in their stored orientation.\n");
     if (cmd == CMD_BLIND)
         fprintf(f, "\nThe image is then restored with the 'deblur' defaults, --threads and\n"
                    "--restore-tv (automatic: at least " RESTORE_TV_MIN_TEXT
@@ -659,6 +673,41 @@ static int find_option(const char *name, size_t len, cli_command cmd)
     return other ? -2 : -1;
 }
 
+/* The output's format by its extension, and the flags it cannot take:
+ * refused before any work. */
+static int check_output_format(const cli_options *o)
+{
+    deconv_format f = deconv_format_of_path(o->output);
+    if (f == DECONV_FORMAT_UNKNOWN) {
+        const char *slash = strrchr(o->output, '/');
+        const char *base = slash ? slash + 1 : o->output;
+        const char *dot = strrchr(base, '.');
+        if (dot && dot != base && dot[1])
+            cli_error("-o: '%s': unknown extension '%s' (the output formats are "
+                      DECONV_OUTPUT_EXTENSIONS ")", o->output, dot);
+        else
+            cli_error("-o: '%s': no extension to choose the format by (the output formats are "
+                      DECONV_OUTPUT_EXTENSIONS ")", o->output);
+        return -1;
+    }
+    if (o->bits == 16 && f == DECONV_FORMAT_JPEG) {
+        cli_error("--bits 16: JPEG output is 8 bits ('%s'); write a .png or .tif for 16",
+                  o->output);
+        return -1;
+    }
+    if (o->bits == 32 && f != DECONV_FORMAT_TIFF) {
+        cli_error("--bits 32: float samples need a TIFF output (.tif, .tiff), not '%s'",
+                  o->output);
+        return -1;
+    }
+    int q = find_option("--quality", strlen("--quality"), o->command);
+    if (q >= 0 && o->given[q] && f != DECONV_FORMAT_JPEG) {
+        cli_error("--quality: applies to JPEG output only, not '%s'", o->output);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_complete(const command_spec *c, cli_options *o)
 {
     const char *cn = c->name;
@@ -678,10 +727,8 @@ static int check_complete(const command_spec *c, cli_options *o)
         cli_error("%s: give exactly one kernel (--psf, --gaussian, --motion or --disk)", cn);
         return -1;
     }
-    if ((c->cmd & ALL_IO) && !has_ext(o->output, ".png")) {
-        cli_error("-o: '%s': the output is a PNG image; give a name ending in .png", o->output);
+    if ((c->cmd & ALL_IO) && check_output_format(o) != 0)
         return -1;
-    }
     const char *kfile = c->cmd == CMD_PSF ? o->output : o->kernel_out;
     const char *kflag = c->cmd == CMD_PSF ? "-o" : "--kernel-out";
     if (kfile && !has_ext(kfile, ".png") && !has_ext(kfile, ".csv") && !has_ext(kfile, ".txt") &&

@@ -45,7 +45,9 @@ typedef struct {
     const char *kernel_init; /* --kernel-init FILE (NULL: delta or gaussian) */
     const char *log;         /* --log */
     cli_kernel_spec kernel;
-    int bits;                /* 0: the input's depth */
+    int bits;                /* 8, 16 or 32 (float TIFF); 0: the input's depth,
+                                as far as the output's format holds it */
+    int quality;             /* --quality: JPEG output's quality */
     int full, quiet, force;
     int64_t max_pixels;
     double noise;

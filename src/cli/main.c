@@ -237,8 +237,10 @@ static int kernel_fits(int kw, int kh, const deconv_image *im)
     return 0;
 }
 
+/* Read an input; its metadata (ICC profile, EXIF, PNG text) into *meta
+ * when meta is not NULL, for the output. */
 static deconv_image *read_image(const char *path, const cli_options *o, deconv_file_info *info,
-                                deconv_error *err)
+                                deconv_metadata **meta, deconv_error *err)
 {
     deconv_file_info dummy;
     if (!info)
@@ -246,6 +248,8 @@ static deconv_image *read_image(const char *path, const cli_options *o, deconv_f
     info->bits = 8; /* in case a reader leaves it */
     info->has_alpha = 0;
     memset(err, 0, sizeof *err);
+    if (meta)
+        return deconv_image_read_with_metadata(path, o->max_pixels, info, meta, err);
     return deconv_image_read(path, o->max_pixels, info, err);
 }
 
@@ -262,9 +266,36 @@ static void choose_response(const cli_options *o, const deconv_file_info *info,
         cli_error("warning: %s", info->warning);
 }
 
+/* How OUTPUT is written: --bits, or the input's depth as far as the
+ * output's format holds it (16 in PNG, 8 in JPEG); --quality; a JPEG
+ * input's chroma subsampling when it had a plain one, 4:4:4 otherwise (a
+ * JPEG's chroma was subsampled already: full-resolution chroma would be
+ * larger without holding more); the input's metadata. Warns that JPEG
+ * drops alpha. */
+static void output_options(const cli_options *o, const deconv_file_info *info, int channels,
+                           const deconv_metadata *meta, deconv_write_options *w)
+{
+    deconv_write_defaults(w);
+    w->metadata = meta;
+    deconv_format f = deconv_format_of_path(o->output);
+    w->bits = o->bits ? o->bits : info->bits;
+    if (!o->bits && f == DECONV_FORMAT_JPEG)
+        w->bits = 8;
+    if (!o->bits && f == DECONV_FORMAT_PNG && w->bits > 16)
+        w->bits = 16;
+    w->quality = o->quality;
+    if (info->chroma_x >= 1 && info->chroma_x <= 2 && info->chroma_y >= 1 &&
+        info->chroma_y <= 2) {
+        w->chroma_x = info->chroma_x;
+        w->chroma_y = info->chroma_y;
+    }
+    if (f == DECONV_FORMAT_JPEG && (channels == 2 || channels == 4) && !o->quiet)
+        cli_error("warning: JPEG has no alpha channel; '%s' is written without it", o->output);
+}
+
 /* Crop (unless full), then write OUTPUT; exit code. */
-static int write_result(deconv_image *x, int kw, int kh, int full, int bits, const char *path,
-                        const char *kept)
+static int write_result(deconv_image *x, int kw, int kh, int full, const deconv_write_options *w,
+                        const char *path, const char *kept)
 {
     deconv_error err;
     memset(&err, 0, sizeof err);
@@ -278,7 +309,7 @@ static int write_result(deconv_image *x, int kw, int kh, int full, int bits, con
             deconv_image_free(out);
         return lib_failure_kept(&err, kept);
     }
-    deconv_status s = deconv_image_write_png(out, path, bits, &err);
+    deconv_status s = deconv_image_write(out, path, w, &err);
     if (out != x)
         deconv_image_free(out);
     return s == DECONV_OK ? CLI_OK : lib_failure_kept(&err, kept);
@@ -299,15 +330,18 @@ static int cmd_deblur(cli_options *o)
 
     deconv_error err;
     deconv_file_info info;
-    deconv_image *y = read_image(input, o, &info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *y = read_image(input, o, &info, &meta, &err);
     if (!y)
         return lib_failure(&err);
     deconv_kernel *k = make_kernel(&o->kernel, &err);
     if (!k) {
+        deconv_metadata_free(meta);
         deconv_image_free(y);
         return lib_failure(&err);
     }
     if (!kernel_fits(k->width, k->height, y)) {
+        deconv_metadata_free(meta);
         deconv_kernel_free(k);
         deconv_image_free(y);
         return CLI_USAGE;
@@ -315,6 +349,7 @@ static int cmd_deblur(cli_options *o)
 
     progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .limit = o->deblur.iterations};
     if (o->log && !(pc.log = open_log(o->log))) {
+        deconv_metadata_free(meta);
         deconv_kernel_free(k);
         deconv_image_free(y);
         return CLI_FAIL;
@@ -332,11 +367,12 @@ static int cmd_deblur(cli_options *o)
     deconv_image *x = deconv_deblur(y, k, &p, &rep, &err);
     double secs = now_seconds() - pc.t0;
     progress_end(&pc);
+    deconv_write_options wo;
+    output_options(o, &info, y->channels, meta, &wo);
     if (!x)
         code = lib_failure(&err);
     else
-        code = write_result(x, k->width, k->height, o->full, o->bits ? o->bits : info.bits,
-                            o->output, NULL);
+        code = write_result(x, k->width, k->height, o->full, &wo, o->output, NULL);
     if (code == CLI_OK && rep.stopped != DECONV_OK) {
         cli_error("%s; stopped early: wrote the last good iterate to '%s'", err.message,
                   o->output);
@@ -351,6 +387,7 @@ static int cmd_deblur(cli_options *o)
     deconv_image_free(x);
     deconv_kernel_free(k);
     deconv_image_free(y);
+    deconv_metadata_free(meta);
     return close_log(&pc, o->log, code);
 }
 
@@ -367,18 +404,21 @@ static int cmd_blind(cli_options *o)
     deconv_file_info info;
     deconv_kernel *k0 = NULL, *k = NULL;
     deconv_image *x = NULL;
-    deconv_image *y = read_image(input, o, &info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *y = read_image(input, o, &info, &meta, &err);
     if (!y)
         return lib_failure(&err);
     /* no --kernel-size: the library chooses (0 x 0) */
     int kw = o->blind.kernel_width, kh = o->blind.kernel_height;
     const int size_chosen = kw == 0 && !o->kernel_init;
     if (!kernel_fits(kw, kh, y)) {
+        deconv_metadata_free(meta);
         deconv_image_free(y);
         return CLI_USAGE;
     }
     if (o->kernel_init) {
         if (!(k0 = deconv_kernel_load(o->kernel_init, 1, &err))) {
+            deconv_metadata_free(meta);
             deconv_image_free(y);
             return lib_failure(&err);
         }
@@ -387,6 +427,7 @@ static int cmd_blind(cli_options *o)
         if (k0->width != kw || k0->height != kh) {
             cli_error("--kernel-init: '%s' is %dx%d but --kernel-size is %dx%d", o->kernel_init,
                       k0->width, k0->height, kw, kh);
+            deconv_metadata_free(meta);
             deconv_kernel_free(k0);
             deconv_image_free(y);
             return CLI_USAGE;
@@ -401,6 +442,7 @@ static int cmd_blind(cli_options *o)
     progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .blind = 1,
                        .limit = o->blind.iterations};
     if (o->log && !(pc.log = open_log(o->log))) {
+        deconv_metadata_free(meta);
         deconv_kernel_free(k0);
         deconv_image_free(y);
         return CLI_FAIL;
@@ -452,8 +494,9 @@ static int cmd_blind(cli_options *o)
     x = deconv_deblur(y, k, &dp, NULL, &err);
     double t_restore = now_seconds() - pc.t_phase;
     progress_end(&pc);
-    code = x ? write_result(x, kw, kh, 0, o->bits ? o->bits : info.bits, o->output,
-                            o->kernel_out)
+    deconv_write_options wo;
+    output_options(o, &info, y->channels, meta, &wo);
+    code = x ? write_result(x, kw, kh, 0, &wo, o->output, o->kernel_out)
              : lib_failure_kept(&err, o->kernel_out);
     if (code == CLI_OK && !o->quiet) {
         char where[96] = "";
@@ -471,6 +514,7 @@ done:
     deconv_kernel_free(k);
     deconv_kernel_free(k0);
     deconv_image_free(y);
+    deconv_metadata_free(meta);
     return close_log(&pc, o->log, code);
 }
 
@@ -508,15 +552,18 @@ static int cmd_blur(cli_options *o)
 
     deconv_error err;
     deconv_file_info info;
-    deconv_image *x = read_image(input, o, &info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *x = read_image(input, o, &info, &meta, &err);
     if (!x)
         return lib_failure(&err);
     deconv_kernel *k = make_kernel(&o->kernel, &err);
     if (!k) {
+        deconv_metadata_free(meta);
         deconv_image_free(x);
         return lib_failure(&err);
     }
     if (!kernel_fits(k->width, k->height, x)) {
+        deconv_metadata_free(meta);
         deconv_kernel_free(k);
         deconv_image_free(x);
         return CLI_USAGE;
@@ -545,13 +592,14 @@ static int cmd_blur(cli_options *o)
                 add_noise(yc, (size_t)y->width * y->height, o->noise, &state);
         }
         memset(&err, 0, sizeof err);
-        code = deconv_image_write_png(y, o->output, o->bits ? o->bits : info.bits, &err)
-                   ? lib_failure(&err)
-                   : CLI_OK;
+        deconv_write_options wo;
+        output_options(o, &info, y->channels, meta, &wo);
+        code = deconv_image_write(y, o->output, &wo, &err) ? lib_failure(&err) : CLI_OK;
     }
     deconv_image_free(y);
     deconv_kernel_free(k);
     deconv_image_free(x);
+    deconv_metadata_free(meta);
     return code;
 }
 
@@ -575,10 +623,10 @@ static int cmd_psf(cli_options *o)
 static int cmd_compare(cli_options *o)
 {
     deconv_error err;
-    deconv_image *a = read_image(o->pos[0], o, NULL, &err);
+    deconv_image *a = read_image(o->pos[0], o, NULL, NULL, &err);
     if (!a)
         return lib_failure(&err);
-    deconv_image *b = read_image(o->pos[1], o, NULL, &err);
+    deconv_image *b = read_image(o->pos[1], o, NULL, NULL, &err);
     if (!b) {
         deconv_image_free(a);
         return lib_failure(&err);

@@ -85,7 +85,7 @@ expect 2 "--step: must be a positive finite number, got '-1'" deblur "$CAM" -o "
 expect 2 "--step: must be a positive finite number, got '0'" deblur "$CAM" -o "$OUT" "${K[@]}" --step 0
 expect 2 "--step: must be a positive finite number, got '1e999'" deblur "$CAM" -o "$OUT" "${K[@]}" --step 1e999
 expect 2 "--step: 'fast' is not a number" deblur "$CAM" -o "$OUT" "${K[@]}" --step fast
-expect 2 "--bits: must be 8 or 16, got '12'" deblur "$CAM" -o "$OUT" "${K[@]}" --bits 12
+expect 2 "--bits: must be 8, 16 or 32, got '12'" deblur "$CAM" -o "$OUT" "${K[@]}" --bits 12
 expect 2 "--tv: must be a non-negative finite number, got '-1'" deblur "$CAM" -o "$OUT" "${K[@]}" --tv -1
 expect 2 "--tikhonov: must be a non-negative" deblur "$CAM" -o "$OUT" "${K[@]}" --tikhonov -0.5
 expect 2 "--tol: must be a non-negative" deblur "$CAM" -o "$OUT" "${K[@]}" --tol -1
@@ -102,7 +102,18 @@ expect 2 "--motion: expected LENGTH,ANGLE" deblur "$CAM" -o "$OUT" --motion 9
 expect 2 "--motion ANGLE: must be a finite number, got 'nan'" deblur "$CAM" -o "$OUT" --motion 9,nan
 expect 2 "--disk: must be a number greater than 0" deblur "$CAM" -o "$OUT" --disk -2
 # output names
-expect 2 "give a name ending in .png" deblur "$CAM" -o "$T/out.jpg" "${K[@]}"
+expect 2 "-o: '$T/out.bmp': unknown extension '.bmp' (the output formats are .png, .jpg, .jpeg, .tif, .tiff)" deblur "$CAM" -o "$T/out.bmp" "${K[@]}"
+expect 2 "unknown extension '.webp'" blind "$CAM" -o "$T/out.webp" --kernel-size 9
+expect 2 "unknown extension '.gif'" blur "$CAM" -o "$T/out.gif" "${K[@]}"
+expect 2 "no extension to choose the format by" deblur "$CAM" -o "$T/out" "${K[@]}"
+expect 2 "--bits 16: JPEG output is 8 bits" deblur "$CAM" -o "$T/out.jpg" "${K[@]}" --bits 16
+expect 2 "--bits 16: JPEG output is 8 bits" blur "$CAM" -o "$T/out.JPEG" "${K[@]}" --bits 16
+expect 2 "--bits 32: float samples need a TIFF output (.tif, .tiff), not '$T/out.png'" deblur "$CAM" -o "$OUT" "${K[@]}" --bits 32
+expect 2 "--bits 32: float samples need a TIFF output" blind "$CAM" -o "$T/out.jpg" --kernel-size 9 --bits 32
+expect 2 "--quality: applies to JPEG output only" deblur "$CAM" -o "$OUT" "${K[@]}" --quality 80
+expect 2 "--quality: must be an integer from 1 to 100, got '0'" deblur "$CAM" -o "$T/out.jpg" "${K[@]}" --quality 0
+expect 2 "--quality: must be an integer from 1 to 100, got '101'" blur "$CAM" -o "$T/out.jpg" "${K[@]}" --quality 101
+expect 2 "compare does not take '--quality'" compare "$CAM" "$CAM" --quality 50
 expect 2 "a kernel file name must end in .csv or .png" psf "${K[@]}" -o "$T/k.jpg"
 expect 1 "folder" deblur "$CAM" -o "$T/no/such/dir/out.png" "${K[@]}"
 mkdir -p "$T/dir.png"

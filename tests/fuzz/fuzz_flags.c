@@ -51,8 +51,18 @@ static void ff_check(const cli_options *o)
         ff_broken("positional count out of range");
     if (o->command != CMD_COMPARE && (!o->output || !*o->output))
         ff_broken("accepted without an output");
-    if (o->bits != 0 && o->bits != 8 && o->bits != 16)
-        ff_broken("bits not 0, 8 or 16");
+    if (o->bits != 0 && o->bits != 8 && o->bits != 16 && o->bits != 32)
+        ff_broken("bits not 0, 8, 16 or 32");
+    if (o->quality < 1 || o->quality > 100)
+        ff_broken("--quality out of [1, 100]");
+    if (o->command & (CMD_DEBLUR | CMD_BLIND | CMD_BLUR)) {
+        /* the output's format is known, and takes the depth asked */
+        deconv_format f = deconv_format_of_path(o->output);
+        if (f == DECONV_FORMAT_UNKNOWN)
+            ff_broken("accepted an output of unknown format");
+        if ((f == DECONV_FORMAT_JPEG && o->bits > 8) || (f != DECONV_FORMAT_TIFF && o->bits == 32))
+            ff_broken("accepted --bits the output's format cannot hold");
+    }
     if (o->max_pixels < 0 || o->seed < 0)
         ff_broken("negative --max-pixels or --seed");
     if (!(o->noise >= 0.0 && o->noise <= 1.0))

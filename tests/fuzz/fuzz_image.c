@@ -4,9 +4,14 @@
  * folder made once per process (under $TMPDIR, else /dev/shm, else /tmp),
  * and read back with a limit of 4 megapixels so that a valid but huge image
  * is refused rather than filling the fuzzer's memory. What loads must keep
- * the promises of deconv.h (sizes, channels, samples in [0, 1]); it is then
- * written as PNG in the file's depth (the atomic writer too) and read again,
- * which must give the same image within the rounding of that depth.
+ * the promises of deconv.h (sizes, channels, samples in [0, 1], or finite
+ * for a float TIFF); it is then written as PNG (as TIFF for a float TIFF)
+ * in the file's depth (the atomic writer too) and read again, which must
+ * give the same image within the rounding of that depth; and as a TIFF
+ * and a JPEG of 8 bits, which must read back with its shape. The file's
+ * metadata (ICC profile, EXIF, PNG text) is read too, must be consistent,
+ * and is written into every output, whose orientation must then be the
+ * input's.
  * The file's tone curve (from its PNG colour chunks or JPEG ICC profile,
  * fuzz_icc.c's checks) must be a valid one, and its warning a string.
  * A broken promise aborts: the fuzzer reports it as a crash.
@@ -30,7 +35,7 @@
 
 #define FUZZ_IMAGE_MAX_PIXELS (4 << 20)
 
-static char fi_dir[1024], fi_in[1100], fi_out[1100];
+static char fi_dir[1024], fi_in[1100], fi_out[1100], fi_tif[1100], fi_jpg[1100];
 
 static void fi_cleanup(void)
 {
@@ -38,6 +43,8 @@ static void fi_cleanup(void)
         return;
     unlink(fi_in);
     unlink(fi_out);
+    unlink(fi_tif);
+    unlink(fi_jpg);
     rmdir(fi_dir);
 }
 
@@ -60,6 +67,8 @@ static void fi_setup(void)
     }
     snprintf(fi_in, sizeof fi_in, "%s/input", fi_dir);
     snprintf(fi_out, sizeof fi_out, "%s/output.png", fi_dir);
+    snprintf(fi_tif, sizeof fi_tif, "%s/output.tif", fi_dir);
+    snprintf(fi_jpg, sizeof fi_jpg, "%s/output.jpg", fi_dir);
     atexit(fi_cleanup);
 }
 
@@ -69,16 +78,64 @@ static void fi_broken(const char *what, const deconv_error *err)
     abort();
 }
 
-/* deconv.h: 1 to 4 channels, positive sizes, samples in [0, 1]. */
-static void fi_check_image(const deconv_image *im, const char *what)
+/* deconv.h: 1 to 4 channels, positive sizes, samples in [0, 1] (finite
+ * ones for float files). */
+static void fi_check_image(const deconv_image *im, int is_float, const char *what)
 {
     if (im->width <= 0 || im->height <= 0 || im->channels < 1 || im->channels > 4 || !im->data ||
         (int64_t)im->width * im->height > FUZZ_IMAGE_MAX_PIXELS)
         fi_broken(what, NULL);
     size_t n = (size_t)im->width * (size_t)im->height * (size_t)im->channels;
-    for (size_t i = 0; i < n; i++)
-        if (!(im->data[i] >= 0.0f && im->data[i] <= 1.0f))
+    for (size_t i = 0; i < n; i++) {
+        if (is_float && !isfinite(im->data[i]))
+            fi_broken("a float sample that is NaN or infinite", NULL);
+        if (!is_float && !(im->data[i] >= 0.0f && im->data[i] <= 1.0f))
             fi_broken("a sample outside [0, 1] (or NaN)", NULL);
+    }
+}
+
+/* deconv.h's promises on metadata. */
+static void fi_check_metadata(const deconv_metadata *m)
+{
+    if (!m)
+        fi_broken("no metadata object", NULL);
+    if (m->orientation < 0 || m->orientation > 8 || !m->icc != !m->icc_size ||
+        (!m->exif && m->exif_size) || m->text_count < 0 ||
+        m->text_count > DECONV_METADATA_TEXT_MAX || (m->text_count && !m->text))
+        fi_broken("inconsistent metadata", NULL);
+    for (int i = 0; i < m->text_count; i++)
+        if (strcmp(m->text[i].type, "tEXt") && strcmp(m->text[i].type, "zTXt") &&
+            strcmp(m->text[i].type, "iTXt"))
+            fi_broken("a text chunk of another type", NULL);
+}
+
+/* Written as path in the options' depth (with the options' metadata) and
+ * read back: the same shape, and the orientation. */
+static deconv_image *fi_write_read(const deconv_image *im, const char *path,
+                                   const deconv_write_options *o, deconv_file_info *info)
+{
+    deconv_error err = {DECONV_OK, ""};
+    if (deconv_image_write(im, path, o, &err) != DECONV_OK)
+        fi_broken("writing a valid image failed", &err);
+    memset(info, 0, sizeof *info);
+    deconv_metadata *meta = NULL;
+    deconv_image *back = deconv_image_read_with_metadata(path, 0, info, &meta, &err);
+    if (!back)
+        fi_broken("the image written cannot be read", &err);
+    fi_check_metadata(meta);
+    const deconv_metadata *in = o->metadata;
+    int jpeg = deconv_format_of_path(path) == DECONV_FORMAT_JPEG;
+    if (in && in->orientation && (!jpeg || in->exif_size <= 65533 - 6) &&
+        meta->orientation != in->orientation)
+        fi_broken("the orientation was not carried", NULL);
+    deconv_metadata_free(meta);
+    fi_check_image(back, o->bits == 32, "the image read back has an impossible shape");
+    int channels = deconv_format_of_path(path) == DECONV_FORMAT_JPEG
+                       ? deconv_color_channels(im->channels)
+                       : im->channels;
+    if (back->width != im->width || back->height != im->height || back->channels != channels)
+        fi_broken("the image read back differs in shape", NULL);
+    return back;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -92,39 +149,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     deconv_error err = {DECONV_OK, ""};
     deconv_file_info info = {.bits = 0};
-    deconv_image *im = deconv_image_read(fi_in, FUZZ_IMAGE_MAX_PIXELS, &info, &err);
+    deconv_metadata *meta = NULL;
+    deconv_image *im =
+        deconv_image_read_with_metadata(fi_in, FUZZ_IMAGE_MAX_PIXELS, &info, &meta, &err);
     if (!im) {
+        if (meta)
+            fi_broken("metadata of a file that failed", NULL);
         /* a failure must say why */
         if (err.code == DECONV_OK || !err.message[0])
             fi_broken("read failed without a message", NULL);
         return 0;
     }
-    fi_check_image(im, "the image read has an impossible shape");
-    if (info.bits != 8 && info.bits != 16)
-        fi_broken("file info: bits not 8 or 16", NULL);
+    int is_float = info.bits == 32;
+    fi_check_image(im, is_float, "the image read has an impossible shape");
+    if (info.bits != 8 && info.bits != 16 && info.bits != 32)
+        fi_broken("file info: bits not 8, 16 or 32", NULL);
     if (info.has_alpha != (im->channels == 2 || im->channels == 4))
         fi_broken("file info: has_alpha disagrees with the channels", NULL);
     if (!memchr(info.warning, '\0', sizeof info.warning))
         fi_broken("file info: the warning is not terminated", NULL);
     fc_check_response(&info.response);
+    fi_check_metadata(meta);
 
-    if (deconv_image_write_png(im, fi_out, info.bits, &err) != DECONV_OK)
-        fi_broken("writing a valid image failed", &err);
-    deconv_file_info info2 = {.bits = 0};
-    deconv_image *back = deconv_image_read(fi_out, 0, &info2, &err);
-    if (!back)
-        fi_broken("the PNG written cannot be read", &err);
-    fi_check_image(back, "the PNG read back has an impossible shape");
-    if (back->width != im->width || back->height != im->height ||
-        back->channels != im->channels || info2.bits != info.bits)
-        fi_broken("the PNG read back differs in shape or depth", NULL);
-    double tol = 0.5 / (info.bits == 16 ? 65535.0 : 255.0) + 1e-6;
+    /* the file's depth: the same samples within its rounding */
+    deconv_write_options o;
+    deconv_write_defaults(&o);
+    o.bits = info.bits;
+    o.metadata = meta;
+    deconv_file_info info2;
+    deconv_image *back = fi_write_read(im, is_float ? fi_tif : fi_out, &o, &info2);
+    if (info2.bits != info.bits)
+        fi_broken("the image read back differs in depth", NULL);
+    double tol = is_float ? 0.0 : 0.5 / (info.bits == 16 ? 65535.0 : 255.0) + 1e-6;
     size_t n = (size_t)im->width * (size_t)im->height * (size_t)im->channels;
     for (size_t i = 0; i < n; i++)
         if (!(fabs((double)im->data[i] - (double)back->data[i]) <= tol))
-            fi_broken("the PNG read back differs by more than the rounding", NULL);
+            fi_broken("the image read back differs by more than the rounding", NULL);
     deconv_image_free(back);
+    /* 8-bit TIFF and JPEG: the shape */
+    o.bits = 8;
+    deconv_image_free(fi_write_read(im, fi_tif, &o, &info2));
+    if (im->width <= 65500 && im->height <= 65500)
+        deconv_image_free(fi_write_read(im, fi_jpg, &o, &info2));
     deconv_image_free(im);
+    deconv_metadata_free(meta);
     unlink(fi_out);
+    unlink(fi_tif);
+    unlink(fi_jpg);
     return 0;
 }

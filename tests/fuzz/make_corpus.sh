@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make the seed corpus of the fuzz targets in tests/fuzz/corpus/<target>/:
 # small valid files of every image format deconv reads (PNG in its layouts,
-# JPEG, BMP, TGA, GIF, PSD, HDR, PNM), kernel text matrices, and command
+# JPEG, TIFF, BMP, TGA, GIF, PSD, HDR, PNM), kernel text matrices, and command
 # lines. The pictures start from the project's own program (crops and blurs
 # of tests/data, kernels from 'deconv psf'); Python 3 with PIL (Debian's
 # python3-pil) converts them to the other formats, and writes by hand those
@@ -275,6 +275,16 @@ PY
 # ---- colour tags
 "${CC:-cc}" -O1 -o "$T/make_icc_corpus" "$HERE/make_icc_corpus.c" -llcms2 -ljpeg -lpng -lm
 "$T/make_icc_corpus" "$HERE/corpus"
+# TIFF of every layout deconv reads, made with libtiff (make_tiff_corpus.c).
+"${CC:-cc}" -O1 -o "$T/make_tiff_corpus" "$HERE/make_tiff_corpus.c" -ltiff -lm
+"$T/make_tiff_corpus" "$HERE/corpus/fuzz_image"
+# Metadata seeds: the tagged TIFF as a JPEG (APP1 Exif, APP2 ICC) and a PNG
+# (eXIf), written by deconv (a 1 x 1 kernel keeps the pixels).
+printf '1\n' >"$T/one.csv"
+"$DECONV" blur "$HERE/corpus/fuzz_image/tiff_rgb8_tags.tif" -o "$HERE/corpus/fuzz_image/jpeg_exif_icc.jpg" \
+    --psf "$T/one.csv" 2>/dev/null
+"$DECONV" blur "$HERE/corpus/fuzz_image/tiff_rgb8_tags.tif" -o "$HERE/corpus/fuzz_image/png_exif.png" \
+    --psf "$T/one.csv" 2>/dev/null
 n=0; total=0
 for f in "$HERE"/corpus/*/*; do n=$((n + 1)); total=$((total + $(stat -c %s "$f"))); done
 echo "make_corpus: $n files, $total bytes in $HERE/corpus"
