@@ -64,7 +64,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/include/deconv.h DESTINATION ${CMAKE_INSTALL
 # deconv.pc: the pkg-config modules of the libraries it links
 # (Requires.private) and the rest (Libs.private). A new dependency of the
 # library is one more name here.
-set(DECONV_PC_REQUIRES_PRIVATE libpng zlib fftw3f lcms2 stb)
+set(DECONV_PC_REQUIRES_PRIVATE libpng zlib fftw3f lcms2 stb libtiff-4 libjpeg)
 set(DECONV_PC_LIBS_PRIVATE ${OpenMP_C_FLAGS} -lm)
 # The CMake package's deconv::deconv_static: the static target's own link
 # libraries, imported targets kept (their packages found again by
