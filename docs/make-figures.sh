@@ -10,7 +10,7 @@ build=${1:-build}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$build/deconv" blind samples/coffee-shaken.png -o docs/coffee-restored.png \
-  --kernel-size 19 --kernel-out "$tmp/estimated.png" --bits 8
+  --kernel-out "$tmp/estimated.png" --bits 8
 "$build/deconv" psf --psf samples/shake-kernel.csv -o "$tmp/true.png"
 for name in true estimated; do
   convert "$tmp/$name.png" -depth 8 -filter point -scale 800% "docs/kernel-$name.png"
