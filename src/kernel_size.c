@@ -14,13 +14,29 @@
 /* The side of the kernel of the shrunk estimate. */
 enum { PROBE_SIDE = 25 };
 
-/* Kernel values above this fraction of the maximum count as support. */
-static const double SUPPORT_FRACTION = 1.0 / 30.0;
+/* The fraction of the kernel's mass left out at each end of its extent. */
+static const double TAIL = 0.02;
 
 /* The support found, over the probe's scale, is grown by this factor and
  * by MARGIN_PROBE_PIXELS pixels of the probe (its blur), then made odd. */
 static const double GROWTH = 1.2;
 static const double MARGIN_PROBE_PIXELS = 1.0;
+
+/* The number of entries of p (n, summing to total) between the first and
+ * the last TAIL * total of its mass. */
+static int mass_extent(const double *p, int n, double total)
+{
+    if (!(total > 0))
+        return 1;
+    int lo = 0, hi = n - 1;
+    double acc = 0;
+    while (lo < n - 1 && acc + p[lo] < TAIL * total)
+        acc += p[lo++];
+    acc = 0;
+    while (hi > lo && acc + p[hi] < TAIL * total)
+        acc += p[hi--];
+    return hi - lo + 1;
+}
 
 static int odd_at_least(double v, int lo, int hi)
 {
@@ -37,14 +53,16 @@ int blind_largest_auto_size(int width, int height)
     return odd_at_least(side / 5.0, DECONV_BLIND_MIN_AUTO_KERNEL, DECONV_BLIND_MAX_AUTO_KERNEL);
 }
 
-deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_params *p, int *kw,
-                                int *kh, deconv_error *err)
+/* One probe: the kernel estimated with side PROBE_SIDE on lum shrunk so
+ * that a kernel of `largest` pixels becomes PROBE_SIDE; *k the size its
+ * mass's extent gives (at most largest). */
+static deconv_status probe(const deconv_image *lum, const deconv_blind_params *p, int largest,
+                           int *k, deconv_error *err)
 {
     const int N = lum->width, M = lum->height;
-    const int largest = blind_largest_auto_size(N, M);
     const double scale = largest > PROBE_SIDE ? (double)PROBE_SIDE / largest : 1.0;
-    const int n = (int)lround(N * scale), m = (int)lround(M * scale);
     const int side = largest > PROBE_SIDE ? PROBE_SIDE : largest;
+    const int n = (int)lround(N * scale), m = (int)lround(M * scale);
     deconv_image *small = deconv_image_new(n, m, lum->channels);
     float *h = malloc(sizeof(float) * side * side);
     deconv_status st = DECONV_OK;
@@ -65,24 +83,35 @@ deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_para
     st = blind_estimate(small, &q, tv, pieces, 0, NULL, NULL, h, err);
     if (st != DECONV_OK)
         goto done;
-    float mx = 0;
-    for (int t = 0; t < side * side; t++)
-        mx = h[t] > mx ? h[t] : mx;
-    int a0 = side, a1 = -1, b0 = side, b1 = -1;
+    /* the extent of the mass: the rows (columns) left when those holding
+     * the first and the last TAIL of it are cut; a threshold on the
+     * values would count the faint noise a coarse estimate spreads */
+    double rows[PROBE_SIDE] = {0}, cols[PROBE_SIDE] = {0}, total = 0;
     for (int a = 0; a < side; a++)
         for (int b = 0; b < side; b++)
-            if (mx > 0 && h[a * side + b] >= SUPPORT_FRACTION * mx) {
-                a0 = a < a0 ? a : a0, a1 = a > a1 ? a : a1;
-                b0 = b < b0 ? b : b0, b1 = b > b1 ? b : b1;
-            }
-    /* the extent of the support in the photo's pixels, grown; square, so
-     * that a trajectory the probe saw short in one direction still fits */
-    double extent = a1 < 0 ? 1 : fmax(a1 - a0 + 1, b1 - b0 + 1);
-    int k = odd_at_least(GROWTH * (extent + MARGIN_PROBE_PIXELS) / scale,
-                         DECONV_BLIND_MIN_AUTO_KERNEL, largest);
-    *kw = *kh = k;
+            rows[a] += h[a * side + b], cols[b] += h[a * side + b], total += h[a * side + b];
+    int extent_rows = mass_extent(rows, side, total), extent_cols = mass_extent(cols, side, total);
+    /* square, so that a trajectory the probe saw short in one direction
+     * still fits */
+    int extent = extent_rows > extent_cols ? extent_rows : extent_cols;
+    *k = odd_at_least(GROWTH * (extent + MARGIN_PROBE_PIXELS) / scale, DECONV_BLIND_MIN_AUTO_KERNEL,
+                      largest);
 done:
     deconv_image_free(small);
     free(h);
+    return st;
+}
+
+/* One probe, for kernels up to the largest size. A second, finer probe
+ * (where the first found a kernel much smaller than the largest, or one
+ * that filled its support) was tried and chose worse sizes on
+ * bench/camera's cases (docs/benchmarks.md). */
+deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_params *p, int *kw,
+                                int *kh, deconv_error *err)
+{
+    int k;
+    deconv_status st = probe(lum, p, blind_largest_auto_size(lum->width, lum->height), &k, err);
+    if (st == DECONV_OK)
+        *kw = *kh = k;
     return st;
 }
