@@ -25,6 +25,7 @@
  *   levin [DATA_DIR] [--cases im01_kern01,...] [--out DIR] [--reuse DIR]
  *         [--restore-tv L] [--plain-restore] [--oracle] [--no-sps] [--threads N]
  *         [--size-factor F] (the kernel size given: F times the true one, odd)
+ *         [--kernel-step S] [--kernel-line-search none|armijo|exact]
  *         [--auto-size] (no kernel size given: the library chooses; the
  *         kernel column gives the size estimated)
  *         [blind flags: --iterations N --tv L --levels N --refine N
@@ -163,6 +164,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--piece-fraction")) bp.piece_fraction = atof(v);
         else if (!strcmp(a, "--starts")) bp.starts = atoi(v);
         else if (!strcmp(a, "--size-factor")) size_factor = atof(v);
+        else if (!strcmp(a, "--kernel-step")) bp.kernel_step = atof(v);
+        else if (!strcmp(a, "--kernel-line-search"))
+            bp.kernel_rule = !strcmp(v, "armijo") ? DECONV_STEP_ARMIJO
+                             : !strcmp(v, "exact") ? DECONV_STEP_EXACT : DECONV_STEP_NONE;
         else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
     }
     printf("case,kernel,ratio,ncc,seconds,psnr_estimated,psnr_true,ratio_sps,"
