@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define DEFAULT_MAX_PIXELS 200000000
 #define MAX_ITERATIONS 1000000
@@ -177,6 +178,9 @@ static const arg_spec options[] = {
      AUTO_NONPOS, "N", "threads to use", "the cores other processes leave free"},
     {"--threads", NULL, K_INT, CMD_BLIND, OFF(blind.threads), 1, MAX_THREADS, AUTO_NONPOS, "N",
      "threads to use", "the cores other processes leave free"},
+    {"--suffix", NULL, K_PATH, CMD_DEBLUR | CMD_BLIND, OFF(suffix), 0, 0, 0, "S",
+     "a batch (several inputs, or -o DIR/): add S to each output's name, before its extension",
+     NULL},
     {"--log", NULL, K_PATH, CMD_DEBLUR | CMD_BLIND, OFF(log), 0, 0, 0, "FILE.csv",
      "write one CSV row per iteration", NULL},
     {"--quiet", NULL, K_SET, CMD_DEBLUR | CMD_BLIND, OFF(quiet), 0, 0, 0, NULL,
@@ -203,11 +207,11 @@ typedef struct {
 } command_spec;
 
 static const command_spec commands[] = {
-    {"deblur", CMD_DEBLUR, 1, 1, "deblur INPUT -o OUTPUT KERNEL [options]",
+    {"deblur", CMD_DEBLUR, 1, CLI_MAX_POSITIONAL, "deblur INPUT... -o OUTPUT|DIR/ KERNEL [options]",
      "Remove a known blur from INPUT and write the restored image as OUTPUT\n"
      "(PNG, JPEG or TIFF, by its extension).",
      "deconv deblur blurry.png -o sharp.png --gaussian 2.5 --iterations 300"},
-    {"blind", CMD_BLIND, 1, 1, "blind INPUT -o OUTPUT [--kernel-size N|WxH] [options]",
+    {"blind", CMD_BLIND, 1, CLI_MAX_POSITIONAL, "blind INPUT... -o OUTPUT|DIR/ [--kernel-size N|WxH] [options]",
      "Estimate an unknown blur kernel (of the given size, or of a size it chooses), then\n"
      "restore INPUT with it.",
      "deconv blind shaky.jpg -o sharp.jpg --kernel-out k.png"},
@@ -675,7 +679,7 @@ static int find_option(const char *name, size_t len, cli_command cmd)
 
 /* The output's format by its extension, and the flags it cannot take:
  * refused before any work. */
-static int check_output_format(const cli_options *o)
+int cli_check_output_format(const cli_options *o)
 {
     deconv_format f = deconv_format_of_path(o->output);
     if (f == DECONV_FORMAT_UNKNOWN) {
@@ -701,7 +705,7 @@ static int check_output_format(const cli_options *o)
         return -1;
     }
     int q = find_option("--quality", strlen("--quality"), o->command);
-    if (q >= 0 && o->given[q] && f != DECONV_FORMAT_JPEG) {
+    if (q >= 0 && o->given[q] && f != DECONV_FORMAT_JPEG && !o->batch) {
         cli_error("--quality: applies to JPEG output only, not '%s'", o->output);
         return -1;
     }
@@ -727,7 +731,42 @@ static int check_complete(const command_spec *c, cli_options *o)
         cli_error("%s: give exactly one kernel (--psf, --gaussian, --motion or --disk)", cn);
         return -1;
     }
-    if ((c->cmd & ALL_IO) && check_output_format(o) != 0)
+    /* a batch: several inputs, or -o a folder (DIR/ or one that exists) */
+    if (c->cmd & (CMD_DEBLUR | CMD_BLIND)) {
+        size_t n = strlen(o->output);
+        struct stat st;
+        /* one input and -o an existing folder without the slash stays an
+         * error (the output's name was probably mistyped) */
+        int folder = (n > 0 && o->output[n - 1] == '/') ||
+                     (o->npos > 1 && stat(o->output, &st) == 0 && S_ISDIR(st.st_mode));
+        if (o->npos > 1 && !folder) {
+            cli_error("-o: '%s': %d inputs need a folder to write into (-o DIR/)", o->output,
+                      o->npos);
+            return -1;
+        }
+        o->batch = folder;
+    }
+    if (o->batch) {
+        if (o->log) {
+            cli_error("--log: one run at a time (not with several inputs or -o DIR/)");
+            return -1;
+        }
+        size_t n = o->kernel_out ? strlen(o->kernel_out) : 0;
+        struct stat st;
+        if (o->kernel_out && !(n > 0 && o->kernel_out[n - 1] == '/') &&
+            !(stat(o->kernel_out, &st) == 0 && S_ISDIR(st.st_mode))) {
+            cli_error("--kernel-out: '%s': a batch writes a kernel per input: give a folder "
+                      "(DIR/)", o->kernel_out);
+            return -1;
+        }
+        return 0; /* each output is checked as the batch makes it */
+    }
+    if (o->suffix) {
+        cli_error("--suffix: for a batch (several inputs, or -o DIR/); '%s' is one file",
+                  o->output);
+        return -1;
+    }
+    if ((c->cmd & ALL_IO) && cli_check_output_format(o) != 0)
         return -1;
     const char *kfile = c->cmd == CMD_PSF ? o->output : o->kernel_out;
     const char *kflag = c->cmd == CMD_PSF ? "-o" : "--kernel-out";

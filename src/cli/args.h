@@ -31,7 +31,8 @@ typedef struct {
     int size;         /* gaussian size, 0: automatic */
 } cli_kernel_spec;
 
-#define CLI_MAX_POSITIONAL 2
+/* deblur and blind take a batch of inputs (-o DIR/); the others one or two */
+#define CLI_MAX_POSITIONAL 1024
 #define CLI_MAX_OPTIONS 64
 
 typedef struct {
@@ -40,7 +41,9 @@ typedef struct {
     const char *pos[CLI_MAX_POSITIONAL];
     int npos;
 
-    const char *output;      /* -o */
+    const char *output;      /* -o (a folder for a batch) */
+    const char *suffix;      /* --suffix: added to a batch's output names */
+    int batch;               /* deblur, blind: several inputs, or -o a folder */
     const char *kernel_out;  /* --kernel-out */
     const char *kernel_init; /* --kernel-init FILE (NULL: delta or gaussian) */
     const char *log;         /* --log */
@@ -81,5 +84,15 @@ void cli_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+
+/* The checks of the output file a single run makes before any work (its
+ * format holds the depth asked, --quality only for JPEG): for each output
+ * of a batch. Prints the problem; returns 0 when fine. */
+int cli_check_output_format(const cli_options *o);
+
+/* The checks of the output file a single run makes before any work (its
+ * format holds the depth asked, --quality only for JPEG): for each output
+ * of a batch. Prints the problem; returns 0 when fine. */
+int cli_check_output_format(const cli_options *o);
 
 #endif

@@ -645,6 +645,93 @@ static int cmd_compare(cli_options *o)
     return code;
 }
 
+/* A batch (deblur or blind with several inputs, or -o a folder): each
+ * input restored into the folder under its own name (--suffix added
+ * before the extension; an extension deconv cannot write becomes .png),
+ * its kernel into --kernel-out's folder as NAME-kernel.png; a failure is
+ * reported and the batch goes on; Ctrl-C stops it. One process for all,
+ * so FFTW's planner keeps what it learnt of each size. Exit 0 when every
+ * input was written, else 1 (130 when interrupted). */
+static int run_batch(const cli_options *o, int (*one)(cli_options *))
+{
+    const char *dirs[2] = {o->output, o->kernel_out};
+    for (int d = 0; d < 2; d++) {
+        struct stat st;
+        if (dirs[d] && stat(dirs[d], &st) != 0 && mkdir(dirs[d], 0777) != 0) {
+            cli_error("%s: cannot make the folder '%s': %s", d ? "--kernel-out" : "-o", dirs[d],
+                      strerror(errno));
+            return CLI_FAIL;
+        }
+        if (dirs[d] && (stat(dirs[d], &st) != 0 || !S_ISDIR(st.st_mode))) {
+            cli_error("%s: '%s' is not a folder", d ? "--kernel-out" : "-o", dirs[d]);
+            return CLI_FAIL;
+        }
+    }
+    cli_options *one_o = malloc(sizeof *one_o);
+    if (!one_o) {
+        cli_error("out of memory");
+        return CLI_FAIL;
+    }
+    int written = 0, failed = 0;
+    char failures[512] = "";
+    for (int i = 0; i < o->npos; i++) {
+        const char *in = o->pos[i];
+        const char *slash = strrchr(in, '/');
+        const char *base = slash ? slash + 1 : in;
+        const char *dot = strrchr(base, '.');
+        int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+        const char *ext = dot && dot != base && deconv_format_of_path(base) != DECONV_FORMAT_UNKNOWN
+                              ? dot
+                              : ".png";
+        const char *sfx = o->suffix ? o->suffix : "";
+        const char *sep = o->output[strlen(o->output) - 1] == '/' ? "" : "/";
+        char out[4096], kout[4096];
+        int n1 = snprintf(out, sizeof out, "%s%s%.*s%s%s", o->output, sep, stem, base, sfx, ext);
+        int n2 = o->kernel_out
+                     ? snprintf(kout, sizeof kout, "%s%s%.*s%s-kernel.png", o->kernel_out,
+                                o->kernel_out[strlen(o->kernel_out) - 1] == '/' ? "" : "/",
+                                stem, base, sfx)
+                     : 0;
+        *one_o = *o;
+        one_o->pos[0] = in;
+        one_o->npos = 1;
+        one_o->output = out;
+        one_o->kernel_out = o->kernel_out ? kout : NULL;
+        if (!o->quiet)
+            fprintf(stderr, "deconv: [%d/%d] %s -> %s\n", i + 1, o->npos, in, out);
+        int code;
+        if (n1 >= (int)sizeof out || n2 >= (int)sizeof kout) {
+            cli_error("%s: the output's name is too long", in);
+            code = CLI_FAIL;
+        } else if (cli_check_output_format(one_o) != 0) {
+            code = CLI_USAGE;
+        } else {
+            code = one(one_o);
+        }
+        if (code == 130 || g_cancel) {
+            free(one_o);
+            fprintf(stderr, "deconv: batch interrupted after %d of %d written\n", written,
+                    o->npos);
+            return 130;
+        }
+        if (code == CLI_OK) {
+            written++;
+        } else {
+            failed++;
+            size_t used = strlen(failures);
+            if (used < sizeof failures - 1)
+                snprintf(failures + used, sizeof failures - used, "%s%s", used ? ", " : "", base);
+        }
+    }
+    free(one_o);
+    if (failed)
+        fprintf(stderr, "deconv: batch: %d of %d written to %s; failed: %s\n", written, o->npos,
+                o->output, failures);
+    else if (!o->quiet)
+        fprintf(stderr, "deconv: batch: %d of %d written to %s\n", written, o->npos, o->output);
+    return failed ? CLI_FAIL : CLI_OK;
+}
+
 int main(int argc, char **argv)
 {
     cli_options o;
@@ -660,8 +747,8 @@ int main(int argc, char **argv)
     if (o.deblur.threads == 0 && o.blind.threads == 0 && !getenv("OMP_DYNAMIC"))
         omp_set_dynamic(1);
     switch (o.command) {
-    case CMD_DEBLUR: return cmd_deblur(&o);
-    case CMD_BLIND: return cmd_blind(&o);
+    case CMD_DEBLUR: return o.batch ? run_batch(&o, cmd_deblur) : cmd_deblur(&o);
+    case CMD_BLIND: return o.batch ? run_batch(&o, cmd_blind) : cmd_blind(&o);
     case CMD_BLUR: return cmd_blur(&o);
     case CMD_PSF: return cmd_psf(&o);
     case CMD_COMPARE: return cmd_compare(&o);

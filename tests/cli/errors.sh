@@ -62,7 +62,8 @@ expect 2 "unknown option '-x'" deblur "$CAM" -o "$OUT" "${K[@]}" -x
 expect 2 "blur does not take '--tv'" blur "$CAM" -o "$OUT" "${K[@]}" --tv 1
 expect 2 "missing -o" deblur "$CAM" "${K[@]}"
 expect 2 "missing INPUT" deblur -o "$OUT" "${K[@]}"
-expect 2 "unexpected argument 'extra.png'" deblur "$CAM" extra.png -o "$OUT" "${K[@]}"
+expect 2 "2 inputs need a folder to write into (-o DIR/)" deblur "$CAM" extra.png -o "$OUT" "${K[@]}"
+expect 2 "unexpected argument 'extra.png'" blur "$CAM" extra.png -o "$OUT" "${K[@]}"
 expect 2 "--tv: missing value" deblur "$CAM" -o "$OUT" "${K[@]}" --tv
 expect 2 "-o: missing value" deblur "$CAM" "${K[@]}" -o
 expect 2 "--iterations: missing value" deblur "$CAM" -o "$OUT" "${K[@]}" --iterations --quiet
@@ -144,6 +145,9 @@ expect 2 "--kernel-size: 'abc' is not an integer" blind "$CAM" -o "$OUT" --kerne
 expect 2 "--levels: must be an integer from 1 to 30, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --levels 0
 expect 2 "--restore-tv: must be a non-negative finite number, got '-1'" blind "$CAM" -o "$OUT" --kernel-size 9 --restore-tv -1
 expect 2 "deblur does not take '--restore-tv'" deblur "$CAM" -o "$OUT" "${K[@]}" --restore-tv 1
+expect 2 "--log: one run at a time" deblur "$CAM" "$CAM" -o "$T/outdir/" --gaussian 2 --log "$T/l.csv"
+expect 2 "--suffix: for a batch" deblur "$CAM" -o "$OUT" --gaussian 2 --suffix -x
+expect 2 "--kernel-out: '$T/k.png': a batch writes a kernel per input" blind "$CAM" "$CAM" -o "$T/outdir/" --kernel-out "$T/k.png"
 expect 1 "the kernel step diverged" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-step 1000 --kernel-line-search none --starts 1
 expect 2 "--kernel-line-search" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-line-search fast
 expect 2 "--starts: must be an integer from 1 to 4, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 0

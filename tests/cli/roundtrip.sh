@@ -161,4 +161,22 @@ done
 check "deblur help shows the library's default of --iterations" grep -q -- "--iterations N .*(default [0-9]" "$T/help"
 check "help overview" "$DECONV" --help >/dev/null
 
+# --- batches: several inputs, -o a folder ---------------------------------
+mkdir -p "$T/batch"
+cp "$T/b1.png" "$T/batch/one.png"
+"$DECONV" blur "$CAM" -o "$T/batch/two.jpg" --gaussian 1.5 2>/dev/null || bad "batch fixture two.jpg"
+printf 'not an image' >"$T/batch/bad.png"
+"$DECONV" deblur "$T/batch/one.png" "$T/batch/bad.png" "$T/batch/two.jpg" -o "$T/batch-out/" \
+    --gaussian 1.5 --iterations 5 --suffix -sharp 2>"$T/stderr"
+rc=$?
+check "a batch with a bad file exits 1 (got $rc)" [ "$rc" = 1 ]
+check "the batch went on past the bad file" [ -s "$T/batch-out/one-sharp.png" -a -s "$T/batch-out/two-sharp.jpg" ]
+check "nothing written for the bad file" [ ! -e "$T/batch-out/bad-sharp.png" ]
+check "the batch's summary names the failure: $(tail -1 "$T/stderr")" grep -q "^deconv: batch: 2 of 3 written to .*; failed: bad.png" "$T/stderr"
+check "a batch's output is a JPEG for a JPEG input" [ "$(od -An -tx1 -N2 "$T/batch-out/two-sharp.jpg" | tr -d ' ')" = ffd8 ]
+"$DECONV" deblur "$T/batch/one.png" -o "$T/single.png" --gaussian 1.5 --iterations 5 --quiet
+check "a batch restores each file as a single run does" cmp -s "$T/single.png" "$T/batch-out/one-sharp.png"
+run blind "$T/batch/one.png" "$T/batch/two.jpg" -o "$T/batch-out" --kernel-size 7 --iterations 2 --starts 1 --kernel-out "$T/batch-k/" --quiet
+check "blind batch: outputs and kernels" [ -s "$T/batch-out/one.png" -a -s "$T/batch-out/two.jpg" -a -s "$T/batch-k/one-kernel.png" -a -s "$T/batch-k/two-kernel.png" ]
+
 finish

@@ -55,8 +55,13 @@ static void ff_check(const cli_options *o)
         ff_broken("bits not 0, 8, 16 or 32");
     if (o->quality < 1 || o->quality > 100)
         ff_broken("--quality out of [1, 100]");
-    if (o->command & (CMD_DEBLUR | CMD_BLIND | CMD_BLUR)) {
-        /* the output's format is known, and takes the depth asked */
+    if (o->batch && (!(o->command & (CMD_DEBLUR | CMD_BLIND)) || o->log))
+        ff_broken("a batch of another command, or with --log");
+    if (!o->batch && o->suffix)
+        ff_broken("accepted --suffix for a single output");
+    if ((o->command & (CMD_DEBLUR | CMD_BLIND | CMD_BLUR)) && !o->batch) {
+        /* the output's format is known, and takes the depth asked (a
+         * batch checks each of its outputs as it makes them) */
         deconv_format f = deconv_format_of_path(o->output);
         if (f == DECONV_FORMAT_UNKNOWN)
             ff_broken("accepted an output of unknown format");
