@@ -82,8 +82,10 @@ static void ff_check(const cli_options *o)
         !ff_finite(b->kernel_step) || !ff_finite(b->tv) || b->levels < 0 || b->levels > 30 ||
         b->threads < 0)
         ff_broken("blind parameters out of range");
-    if (o->command == CMD_BLIND && (b->kernel_width < 1 || b->kernel_height < 1))
-        ff_broken("blind accepted without a kernel size");
+    /* a kernel size is both sides, or none (0 x 0: the library chooses) */
+    if (o->command == CMD_BLIND && (b->kernel_width < 0 || b->kernel_height < 0 ||
+                                    (b->kernel_width == 0) != (b->kernel_height == 0)))
+        ff_broken("blind accepted half a kernel size");
     if (o->command & (CMD_DEBLUR | CMD_BLUR | CMD_PSF)) {
         const cli_kernel_spec *k = &o->kernel;
         if (k->kind == KSPEC_NONE)
