@@ -1243,6 +1243,29 @@ static int next_marker(FILE *f)
     return c;
 }
 
+/* The next segment of a JPEG's header that has a length (markers without
+ * one are passed): 1 with its marker in *marker, the length of its payload
+ * in *len and f at the payload; 0 at the first scan (SOS), at the end (EOI),
+ * or where the file ends or the length is impossible. */
+static int next_segment(FILE *f, int *marker, long *len)
+{
+    for (;;) {
+        int m = next_marker(f);
+        if (m == EOF || m == 0xD9 || m == 0xDA) /* EOI, SOS */
+            return 0;
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8))
+            continue; /* no length */
+        int hi = getc(f), lo = getc(f);
+        if (hi == EOF || lo == EOF)
+            return 0;
+        *len = (long)(hi << 8 | lo) - 2;
+        if (*len < 0)
+            return 0;
+        *marker = m;
+        return 1;
+    }
+}
+
 /* A JPEG's ICC profile: APP2 segments of "ICC_PROFILE\0", a sequence
  * number from 1, the count of segments, and that part of the profile,
  * before the first scan (ICC.1, annex B). The parts are put together in the
@@ -1260,18 +1283,9 @@ static int jpeg_icc(FILE *f, unsigned char **icc, size_t *size, char *why, size_
     why[0] = '\0';
     if (fseek(f, 0, SEEK_SET) != 0) /* SOI, after any fill bytes, is the first marker */
         return 0;
-    while (status == 0) {
-        int marker = next_marker(f);
-        if (marker == EOF || marker == 0xD9 || marker == 0xDA) /* EOI, SOS */
-            break;
-        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
-            continue; /* no length */
-        int hi = getc(f), lo = getc(f);
-        if (hi == EOF || lo == EOF)
-            break;
-        long len = (long)(hi << 8 | lo) - 2;
-        if (len < 0)
-            break;
+    int marker;
+    long len;
+    while (status == 0 && next_segment(f, &marker, &len)) {
         unsigned char head[14];
         if (marker != 0xE2 || len < 14) {
             if (fseek(f, len, SEEK_CUR) != 0)
@@ -1340,18 +1354,9 @@ static int jpeg_exif(FILE *f, deconv_metadata *meta)
 {
     if (fseek(f, 0, SEEK_SET) != 0)
         return 0;
-    for (;;) {
-        int marker = next_marker(f);
-        if (marker == EOF || marker == 0xD9 || marker == 0xDA) /* EOI, SOS */
-            return 0;
-        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
-            continue; /* no length */
-        int hi = getc(f), lo = getc(f);
-        if (hi == EOF || lo == EOF)
-            return 0;
-        long len = (long)(hi << 8 | lo) - 2;
-        if (len < 0)
-            return 0;
+    int marker;
+    long len;
+    while (next_segment(f, &marker, &len)) {
         unsigned char head[6];
         if (marker != 0xE1 || len < 6 + 8) {
             if (fseek(f, len, SEEK_CUR) != 0)
@@ -1375,6 +1380,7 @@ static int jpeg_exif(FILE *f, deconv_metadata *meta)
         free(block);
         return r;
     }
+    return 0;
 }
 
 /* A colour JPEG's chroma subsampling from its frame header (SOFn): the
@@ -1386,18 +1392,9 @@ static void jpeg_chroma(FILE *f, int *cx, int *cy)
     *cx = *cy = 0;
     if (fseek(f, 0, SEEK_SET) != 0)
         return;
-    for (;;) {
-        int marker = next_marker(f);
-        if (marker == EOF || marker == 0xD9 || marker == 0xDA) /* EOI, SOS */
-            return;
-        if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
-            continue; /* no length */
-        int hi = getc(f), lo = getc(f);
-        if (hi == EOF || lo == EOF)
-            return;
-        long len = (long)(hi << 8 | lo) - 2;
-        if (len < 0)
-            return;
+    int marker;
+    long len;
+    while (next_segment(f, &marker, &len)) {
         int sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
                   marker != 0xCC;
         if (!sof) {
