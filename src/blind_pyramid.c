@@ -1,6 +1,7 @@
 /* One blind estimate (blind.c): the coarse-to-fine alternation of image
  * steps and kernel steps, level by level, then the refinement. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,24 @@ static void initial_kernel(level *l, const deconv_blind_params *p)
     blind_project_kernel(l->h, l->kw, l->kh);
 }
 
+/* The h step of the loop: E(h) = 1/2 sum_d ||h * P_d - D_d y||^2 +
+ * gamma/2 ||h||^2, h >= 0, on the edges of x selected with `count` a
+ * orientation (1e30: every non-zero gradient), the clipped pixels masked,
+ * then the small values pruned. `where` ends the out-of-memory message. */
+static deconv_status kernel_step(level *cur, const deconv_blind_params *p, double count,
+                                 const char *where, deconv_error *err)
+{
+    blind_select_edges(cur, count);
+    if (!blind_mask_clipped(cur))
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory %s", where);
+    double energy = blind_kernel_setup(cur);
+    deconv_status st = blind_kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy,
+                                          p->kernel_rule, p->kernel_step, err);
+    if (st == DECONV_OK)
+        blind_prune_small(cur->h, cur->kw, cur->kh, PRUNE);
+    return st;
+}
+
 /* Pyramid level lv of `levels` (0 the coarsest, scale sc): its problem made
  * from lum and from the level below (cur, which it replaces; prev_sc its
  * scale), then the TV alternation from tv0 to tv1. */
@@ -191,6 +210,8 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
         blind_camera_step_response(&ip.response);
     double decay = pow(tv1 / tv0, 1.0 / (p->iterations > 1 ? p->iterations - 1 : 1));
     double count = 2.0 * sqrt((double)kw * kh);
+    char where[32]; /* for kernel_step's messages */
+    snprintf(where, sizeof where, "at level %d", lv + 1);
     for (int it = 0; it < p->iterations; it++) {
         if (p->cancel && *p->cancel)
             return deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at level %d", lv + 1);
@@ -210,18 +231,12 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
             if (st != DECONV_OK)
                 return st;
         }
-        /* h step: E(h) = 1/2 sum_d ||h * P_d - D_d y||^2 + gamma/2 ||h||^2,
-         * h >= 0, on the selected edges P of x (every non-zero gradient
-         * with the sparse prior, whose x is already piecewise flat) */
-        blind_select_edges(cur, p->sparse_prior ? 1e30 : count * pow(1.1, it));
-        if (!blind_mask_clipped(cur))
-            return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
-        double energy = blind_kernel_setup(cur);
-        deconv_status kst = blind_kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy,
-                                               p->kernel_rule, p->kernel_step, err);
+        /* h step on the selected edges of x (every non-zero gradient with
+         * the sparse prior, whose x is already piecewise flat) */
+        deconv_status kst =
+            kernel_step(cur, p, p->sparse_prior ? 1e30 : count * pow(1.1, it), where, err);
         if (kst != DECONV_OK)
             return kst;
-        blind_prune_small(cur->h, cur->kw, cur->kh, PRUNE);
         if (progress && p->progress) {
             deconv_progress pr = {it + 1, 0, 1, f, f, 0, "kernel", lv, levels};
             if (p->progress(&pr, p->progress_user))
@@ -243,15 +258,9 @@ static deconv_status refinement(const deconv_blind_params *p, level *cur, deconv
             return deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
         if (!blind_fit_target(cur) || !l0_step(cur, p->refine_lambda))
             return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
-        blind_select_edges(cur, 1e30);
-        if (!blind_mask_clipped(cur))
-            return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
-        double energy = blind_kernel_setup(cur);
-        deconv_status kst = blind_kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy,
-                                               p->kernel_rule, p->kernel_step, err);
+        deconv_status kst = kernel_step(cur, p, 1e30, "in the refinement", err);
         if (kst != DECONV_OK)
             return kst;
-        blind_prune_small(cur->h, cur->kw, cur->kh, PRUNE);
     }
     return DECONV_OK;
 }
