@@ -107,7 +107,6 @@ void blind_choose_window(const deconv_image *lum, const deconv_blind_params *p, 
                          int *top, int *w, int *h);
 
 /* kernel_size.c: the size when none is given */
-int blind_largest_auto_size(int width, int height);
 deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_params *p, int *kw,
                                 int *kh, deconv_error *err);
 

@@ -47,7 +47,7 @@ static int odd_at_least(double v, int lo, int hi)
 /* The largest size considered: a fifth of the window's shorter side (a
  * kernel needs room for many of its windows), at most
  * DECONV_BLIND_MAX_AUTO_KERNEL. */
-int blind_largest_auto_size(int width, int height)
+static int largest_auto_size(int width, int height)
 {
     int side = width < height ? width : height;
     return odd_at_least(side / 5.0, DECONV_BLIND_MIN_AUTO_KERNEL, DECONV_BLIND_MAX_AUTO_KERNEL);
@@ -110,7 +110,7 @@ deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_para
                                 int *kh, deconv_error *err)
 {
     int k;
-    deconv_status st = probe(lum, p, blind_largest_auto_size(lum->width, lum->height), &k, err);
+    deconv_status st = probe(lum, p, largest_auto_size(lum->width, lum->height), &k, err);
     if (st == DECONV_OK)
         *kw = *kh = k;
     return st;
