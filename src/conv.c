@@ -176,9 +176,10 @@ static void direct_init(direct *d, const float *kc, int kw, int kh, int ro, int 
     d->nt = n;
 }
 
-/* out (ow x oh) from src (sw x sh). */
-static void direct_run(const direct *d, const float *src, int sw, int sh, float *out, int ow,
-                       int oh)
+/* out (ow x oh) from src (sw x sh); output row p reads source rows from
+ * p + ro (d->ro, or another offset for a band of rows). */
+static void direct_run(const direct *d, int ro, const float *src, int sw, int sh, float *out,
+                       int ow, int oh)
 {
     const int R = d->R, S = d->S, wr = R + d->kh - 1, wc = S + d->kw - 1;
     const int nstrips = (oh + R - 1) / R;
@@ -187,7 +188,7 @@ static void direct_run(const direct *d, const float *src, int sw, int sh, float 
     for (int st = 0; st < nstrips; st++) {
         float win[(STRIP_RMAX + WIN_KMAX - 1) * WIN_STRIDE];
         float tile[STRIP_RMAX * STRIP_SMAX];
-        const int p0 = st * R, r0 = p0 + d->ro;
+        const int p0 = st * R, r0 = p0 + ro;
         const int rows_in = r0 >= 0 && r0 + wr <= sh && p0 + R <= oh;
         for (int q0 = 0; q0 < ow; q0 += S) {
             const int c0 = q0 + d->co;
@@ -270,7 +271,7 @@ static void correlate(const float *kc, int kw, int kh, int ro, int co, const flo
     }
     direct d;
     direct_init(&d, kc, kw, kh, ro, co, taps);
-    direct_run(&d, src, sw, sh, out, ow, oh);
+    direct_run(&d, d.ro, src, sw, sh, out, ow, oh);
 }
 
 /* Room for the tap table of a kw x kh kernel (NULL: too large for the
@@ -359,19 +360,24 @@ void deconv_direct_apply(const deconv_direct *d, const float *x, int xw, int xh,
 {
     int kw = d->valid.kw, kh = d->valid.kh;
     if (d->fast)
-        direct_run(&d->valid, x, xw, xh, y, xw - kw + 1, xh - kh + 1);
+        direct_run(&d->valid, 0, x, xw, xh, y, xw - kw + 1, xh - kh + 1);
     else
         plain_run(d->valid.kc, kw, kh, 0, 0, x, xw, xh, y, xw - kw + 1, xh - kh + 1);
 }
 
 void deconv_direct_adjoint(const deconv_direct *d, const float *r, int rw, int rh, float *g)
 {
+    deconv_direct_adjoint_rows(d, r, rw, rh, -(d->full.kh - 1), g, rh + d->full.kh - 1);
+}
+
+void deconv_direct_adjoint_rows(const deconv_direct *d, const float *r, int rw, int rh, int ro,
+                                float *g, int grows)
+{
     int kw = d->full.kw, kh = d->full.kh;
     if (d->fast)
-        direct_run(&d->full, r, rw, rh, g, rw + kw - 1, rh + kh - 1);
+        direct_run(&d->full, ro, r, rw, rh, g, rw + kw - 1, grows);
     else
-        plain_run(d->full.kc, kw, kh, -(kh - 1), -(kw - 1), r, rw, rh, g, rw + kw - 1,
-                  rh + kh - 1);
+        plain_run(d->full.kc, kw, kh, ro, -(kw - 1), r, rw, rh, g, rw + kw - 1, grows);
 }
 
 void deconv_direct_free(deconv_direct *d)

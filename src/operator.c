@@ -244,19 +244,40 @@ static void fft_apply(deconv_op *op, const float *in, int in_w, int in_rows, int
 /* y = h * x (valid): x at the origin, y from (kh-1, kw-1). */
 void deconv_op_apply(deconv_op *op, const float *x, float *y)
 {
-    if (op->mode == DECONV_CONV_DIRECT)
-        deconv_direct_apply(op->direct, x, op->xw, op->xh, y);
-    else
-        fft_apply(op, x, op->xw, op->xh, 0, 0, 0, y, op->N, op->M, op->kh - 1, op->kw - 1);
+    deconv_op_apply_rows(op, x, 0, op->M, y);
 }
 
 /* g = h (full correlation) r: r at (kh-1, kw-1), g from the origin. */
 void deconv_op_adjoint(deconv_op *op, const float *r, float *g)
 {
+    deconv_op_adjoint_rows(op, r, 0, op->xh, g);
+}
+
+void deconv_op_apply_rows(deconv_op *op, const float *x, int y0, int y1, float *y)
+{
+    const int rows = y1 - y0, xrows = rows + op->kh - 1;
     if (op->mode == DECONV_CONV_DIRECT)
-        deconv_direct_adjoint(op->direct, r, op->N, op->M, g);
+        deconv_direct_apply(op->direct, x, op->xw, xrows, y);
     else
-        fft_apply(op, r, op->N, op->M, op->kh - 1, op->kw - 1, 1, g, op->xw, op->xh, 0, 0);
+        fft_apply(op, x, op->xw, xrows, 0, 0, 0, y, op->N, rows, op->kh - 1, op->kw - 1);
+}
+
+void deconv_op_adjoint_rows(deconv_op *op, const float *r, int g0, int g1, float *g)
+{
+    const int r0 = g0 - (op->kh - 1) > 0 ? g0 - (op->kh - 1) : 0;
+    const int r1 = g1 < op->M ? g1 : op->M;
+    /* g's row g0 + p reads r's rows g0 + p - (kh-1) ..., r's row r0 first */
+    const int ro = g0 - (op->kh - 1) - r0;
+    if (op->mode == DECONV_CONV_DIRECT)
+        deconv_direct_adjoint_rows(op->direct, r, op->N, r1 - r0, ro, g, g1 - g0);
+    else /* r placed so that g's row g0 is the buffer's row 0 */
+        fft_apply(op, r, op->N, r1 - r0, -ro, op->kw - 1, 1, g, op->xw, g1 - g0, 0, 0);
+}
+
+int deconv_op_row_block(const deconv_op *op)
+{
+    (void)op;
+    return 4; /* conv.c's tallest strip */
 }
 
 deconv_conv_mode deconv_op_mode(const deconv_op *op) { return op->mode; }

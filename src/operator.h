@@ -21,6 +21,21 @@ deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
 void deconv_op_apply(deconv_op *op, const float *x, float *y);
 /* g = H^T r (full correlation), (N+kw-1) x (M+kh-1). */
 void deconv_op_adjoint(deconv_op *op, const float *r, float *g);
+/* The same operators on a band of rows (one process's share in a
+ * distributed run; apply and adjoint are the whole band [0, M) and
+ * [0, M+kh-1)). The rows computed are byte for byte those of the whole
+ * image's operator when the band starts at a multiple of
+ * deconv_op_row_block, whatever rows the band holds.
+ *   apply:   y's rows [y0, y1) (into y) from x, which points at x's row y0
+ *            (rows y0 .. y1+kh-2 are read);
+ *   adjoint: g's rows [g0, g1) (into g) from r, which points at r's row
+ *            max(0, g0-kh+1) (rows up to min(M, g1)-1 are read; r is zero
+ *            outside [0, M)). */
+void deconv_op_apply_rows(deconv_op *op, const float *x, int y0, int y1, float *y);
+void deconv_op_adjoint_rows(deconv_op *op, const float *r, int g0, int g1, float *g);
+/* The rows a band must start at a multiple of (the direct path's strip
+ * height; the FFT path's tile height). */
+int deconv_op_row_block(const deconv_op *op);
 /* The path chosen: DECONV_CONV_DIRECT or DECONV_CONV_FFT. */
 deconv_conv_mode deconv_op_mode(const deconv_op *op);
 /* The path DECONV_CONV_AUTO takes for these sizes and kernel (the cost
@@ -37,6 +52,11 @@ deconv_direct *deconv_direct_new(const float *h, int kw, int kh);
 void deconv_direct_apply(const deconv_direct *d, const float *x, int xw, int xh, float *y);
 /* g = H^T r (full correlation); r is rw x rh */
 void deconv_direct_adjoint(const deconv_direct *d, const float *r, int rw, int rh, float *g);
+/* grows rows of the full correlation, output row p reading r's rows from
+ * p + ro (r is rw x rh, zero outside): a band of deconv_direct_adjoint's
+ * rows, whose first row has ro = -(kh-1). */
+void deconv_direct_adjoint_rows(const deconv_direct *d, const float *r, int rw, int rh, int ro,
+                                float *g, int grows);
 void deconv_direct_free(deconv_direct *d);
 /* The modelled work of the direct path per output sample, in units of one
  * tap of a large dense kernel (zero taps cost nothing; small kernels cost

@@ -1,0 +1,103 @@
+/* The operators on bands of rows (operator.h): every band that starts at
+ * a multiple of the row block gives, byte for byte, the rows of the whole
+ * image's operator; the ground a distributed run's equality with one
+ * process rests on. Random sizes, kernels (dense and sparse) and splits,
+ * both paths. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "deconv.h"
+#include "operator.h"
+
+/* The FFT path's bands are checked once it computes tiles of a fixed grid
+ * (DECONV_TEST_FFT_BANDS set by its build). */
+#ifndef DECONV_TEST_FFT_BANDS
+#define DECONV_TEST_FFT_BANDS 0
+#endif
+
+static unsigned long long seed = 2026;
+
+static float *random_plane(size_t n)
+{
+    float *v = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(2.0 * check_rand(&seed) - 1.0);
+    return v;
+}
+
+static int irand(int lo, int hi) { return lo + (int)(check_rand(&seed) * (hi - lo + 1)); }
+
+/* Splits [0, rows) at random multiples of blk into up to `parts` bands;
+ * cut[0] = 0, cut[n] = rows. Returns n. */
+static int random_cuts(int rows, int blk, int parts, int *cut)
+{
+    int n = 0;
+    cut[0] = 0;
+    for (int k = 1; k < parts; k++) {
+        int c = irand(1, rows / blk) * blk;
+        if (c > cut[n] && c < rows)
+            cut[++n] = c;
+    }
+    cut[++n] = rows;
+    return n;
+}
+
+static void check_case(int N, int M, int kw, int kh, int sparse, deconv_conv_mode mode)
+{
+    const int xw = N + kw - 1, xh = M + kh - 1;
+    const size_t nx = (size_t)xw * xh, ny = (size_t)N * M;
+    float *h = random_plane((size_t)kw * kh);
+    if (sparse)
+        for (int t = 0; t < kw * kh; t++)
+            if (t % 3)
+                h[t] = 0.0f;
+    float *x = random_plane(nx), *r = random_plane(ny);
+    float *y = malloc(ny * sizeof(float)), *g = malloc(nx * sizeof(float));
+    float *yb = malloc(ny * sizeof(float)), *gb = malloc(nx * sizeof(float));
+    deconv_op *op = deconv_op_new(N, M, h, kw, kh, mode, NULL);
+    CHECK(op != NULL, "operator %dx%d k %dx%d", N, M, kw, kh);
+    if (!op)
+        goto done;
+    deconv_op_apply(op, x, y);
+    deconv_op_adjoint(op, r, g);
+    const int blk = deconv_op_row_block(op);
+    int cut[6];
+    /* apply: y's bands, each from x's rows from its first */
+    int n = random_cuts(M, blk, 5, cut);
+    for (int b = 0; b < n; b++)
+        deconv_op_apply_rows(op, x + (size_t)cut[b] * xw, cut[b], cut[b + 1],
+                             yb + (size_t)cut[b] * N);
+    CHECK(memcmp(y, yb, ny * sizeof(float)) == 0,
+          "%s %dx%d k %dx%d%s: %d bands of H x", mode == DECONV_CONV_FFT ? "fft" : "direct", N,
+          M, kw, kh, sparse ? " sparse" : "", n);
+    /* adjoint: g's bands (the last one to xh), each from r's rows from
+     * max(0, g0 - kh + 1) */
+    n = random_cuts(M, blk, 5, cut);
+    cut[n] = xh;
+    for (int b = 0; b < n; b++) {
+        int r0 = cut[b] - (kh - 1) > 0 ? cut[b] - (kh - 1) : 0;
+        deconv_op_adjoint_rows(op, r + (size_t)r0 * N, cut[b], cut[b + 1],
+                               gb + (size_t)cut[b] * xw);
+    }
+    CHECK(memcmp(g, gb, nx * sizeof(float)) == 0,
+          "%s %dx%d k %dx%d%s: %d bands of H^T r", mode == DECONV_CONV_FFT ? "fft" : "direct",
+          N, M, kw, kh, sparse ? " sparse" : "", n);
+done:
+    deconv_op_free(op);
+    free(h), free(x), free(r), free(y), free(g), free(yb), free(gb);
+}
+
+int main(void)
+{
+    for (int t = 0; t < 40; t++) {
+        int kw = irand(1, 33), kh = irand(1, 33);
+        if (t % 7 == 0)
+            kw = irand(65, 80), kh = irand(2, 9); /* conv.c's plain path */
+        int N = irand(kw > 8 ? kw : 8, 200), M = irand(8, 300);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_DIRECT);
+        if (DECONV_TEST_FFT_BANDS)
+            check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT);
+    }
+    return check_done("test_band");
+}
