@@ -3,25 +3,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "band.h"
 #include "data_term.h"
 #include "internal.h"
 #include "response.h"
 
 struct deconv_data {
     int N, M, kw, kh;
-    size_t nx, ny;
+    deconv_band band; /* the rows held and owned (all of them in one process) */
+    size_t nx, ny;    /* samples held */
     deconv_response resp;
     int quadratic;
     const float *y, *m;
     deconv_op *op;
     float *light;     /* L(u), then H^T e: (N+kw-1) x (M+kh-1) */
-    double *partial;  /* per-block sums */
+    double *rows;     /* a sum a row of y */
 };
 
 deconv_data *deconv_data_new(int N, int M, const float *h, int kw, int kh,
                              deconv_conv_mode mode, const deconv_response *resp,
                              const float *y, const float *weights, deconv_error *err)
 {
+    deconv_band whole = deconv_band_whole(N, M, kw, kh);
+    return deconv_data_new_band(&whole, h, mode, resp, y, weights, err);
+}
+
+deconv_data *deconv_data_new_band(const deconv_band *band, const float *h,
+                                  deconv_conv_mode mode, const deconv_response *resp,
+                                  const float *y, const float *weights, deconv_error *err)
+{
+    const int N = band->N, M = band->M, kw = band->kw, kh = band->kh;
     if (resp && deconv_response_check(resp, err) != DECONV_OK)
         return NULL;
     deconv_data *d = calloc(1, sizeof *d);
@@ -30,7 +41,8 @@ deconv_data *deconv_data_new(int N, int M, const float *h, int kw, int kh,
         return NULL;
     }
     d->N = N, d->M = M, d->kw = kw, d->kh = kh;
-    d->nx = (size_t)(N + kw - 1) * (M + kh - 1), d->ny = (size_t)N * M;
+    d->band = *band;
+    d->nx = deconv_band_held(band, DECONV_PLANE_X), d->ny = deconv_band_held(band, DECONV_PLANE_Y);
     if (resp)
         d->resp = *resp;
     else
@@ -43,8 +55,8 @@ deconv_data *deconv_data_new(int N, int M, const float *h, int kw, int kh,
         return NULL;
     }
     d->light = d->quadratic ? NULL : deconv_alloc_floats(d->nx);
-    d->partial = malloc(deconv_block_count(d->ny) * sizeof(double));
-    if ((!d->quadratic && !d->light) || !d->partial) {
+    d->rows = malloc((size_t)M * sizeof(double));
+    if ((!d->quadratic && !d->light) || !d->rows) {
         deconv_data_free(d);
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for a %d x %d data term", N, M);
         return NULL;
@@ -58,12 +70,13 @@ void deconv_data_free(deconv_data *d)
         return;
     deconv_op_free(d->op);
     deconv_free_floats(d->light);
-    free(d->partial);
+    free(d->rows);
     free(d);
 }
 
 const float *deconv_data_observed(const deconv_data *d) { return d->y; }
 int deconv_data_quadratic(const deconv_data *d) { return d->quadratic; }
+const deconv_band *deconv_data_band(const deconv_data *d) { return &d->band; }
 deconv_op *deconv_data_op(deconv_data *d) { return d->op; }
 double deconv_data_max(const deconv_data *d) { return deconv_response_max(&d->resp); }
 
@@ -108,12 +121,14 @@ static void decode(const deconv_response *resp, const float *u, float *light, fl
 
 void deconv_data_forward(deconv_data *d, const float *u, float *v)
 {
-    if (d->resp.kind == DECONV_RESPONSE_LINEAR) {
-        deconv_op_apply(d->op, u, v);
-        return;
+    const deconv_band *b = &d->band;
+    const float *l = u;
+    if (d->resp.kind != DECONV_RESPONSE_LINEAR) {
+        decode(&d->resp, u, d->light, NULL, d->nx);
+        l = d->light;
     }
-    decode(&d->resp, u, d->light, NULL, d->nx);
-    deconv_op_apply(d->op, d->light, v);
+    deconv_op_apply_rows(d->op, l + (size_t)(b->y0 - b->xs0) * b->xw, b->y0, b->y1,
+                         v + deconv_band_owned_offset(b, DECONV_PLANE_Y));
 }
 
 /* One block of deconv_data_value for a parametric curve (or none) with the
@@ -193,12 +208,14 @@ static double value_block_general(const deconv_data *d, const float *v, float *e
 double deconv_data_value(deconv_data *d, const float *v, float *e)
 {
     const deconv_response *resp = &d->resp;
-    const size_t n = d->ny, nb = deconv_block_count(n);
+    const deconv_band *b = &d->band;
+    const size_t N = (size_t)d->N;
     const int fast = resp->soft_clip && resp->kind != DECONV_RESPONSE_TABLE;
     const int par = resp->kind == DECONV_RESPONSE_PARAMETRIC, w = d->m != NULL;
-#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
-    for (size_t k = 0; k < nb; k++) {
-        size_t lo = k * DECONV_SUM_BLOCK, hi = lo + DECONV_SUM_BLOCK < n ? lo + DECONV_SUM_BLOCK : n;
+    /* one sum a row, over the owned rows */
+#pragma omp parallel for schedule(static) if ((size_t)(b->y1 - b->y0) * N >= DECONV_PARALLEL_MIN)
+    for (int row = b->y0; row < b->y1; row++) {
+        size_t lo = (size_t)(row - b->ys0) * N, hi = lo + N;
         double s;
         if (!fast)
             s = value_block_general(d, v, e, lo, hi);
@@ -208,26 +225,30 @@ double deconv_data_value(deconv_data *d, const float *v, float *e)
         else
             s = e ? (w ? value_block(d, v, e, lo, hi, 1, 1, 0) : value_block(d, v, e, lo, hi, 0, 1, 0))
                   : (w ? value_block(d, v, e, lo, hi, 1, 0, 0) : value_block(d, v, e, lo, hi, 0, 0, 0));
-        d->partial[k] = s;
+        d->rows[row] = s;
     }
-    double s = 0;
-    for (size_t k = 0; k < nb; k++)
-        s += d->partial[k];
+    double s;
+    deconv_band_sum(b, DECONV_PLANE_Y, d->rows, 1, &s);
     return 0.5 * s;
 }
 
-void deconv_data_gradient(deconv_data *d, const float *u, const float *e, float *g)
+void deconv_data_gradient(deconv_data *d, const float *u, float *e, float *g)
 {
-    deconv_op_adjoint(d->op, e, g);
+    const deconv_band *b = &d->band;
+    deconv_band_exchange(b, DECONV_PLANE_Y, e); /* the adjoint reads e's rows above */
+    const size_t own = deconv_band_owned_offset(b, DECONV_PLANE_X);
+    const size_t n = (size_t)(b->x1 - b->x0) * b->xw;
+    deconv_op_adjoint_rows(d->op, e, b->x0, b->x1, g + own);
     if (d->resp.kind == DECONV_RESPONSE_LINEAR)
         return;
     if (d->resp.kind == DECONV_RESPONSE_PARAMETRIC) {
-        decode(&d->resp, u, NULL, g, d->nx); /* g *= L'(u) */
+        decode(&d->resp, u + own, NULL, g + own, n); /* g *= L'(u) */
         return;
     }
     const deconv_response *resp = &d->resp;
-#pragma omp parallel for schedule(static) if (d->nx >= DECONV_PARALLEL_MIN)
-    for (size_t i = 0; i < d->nx; i++) {
+    u += own, g += own;
+#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
+    for (size_t i = 0; i < n; i++) {
         float s;
         deconv_decode1(resp, u[i], &s);
         g[i] *= s;
@@ -236,6 +257,7 @@ void deconv_data_gradient(deconv_data *d, const float *u, const float *e, float 
 
 void deconv_data_kernel_gradient(deconv_data *d, const float *u, const float *e, float *gh)
 {
+    /* one process only: the blind estimate runs on a window */
     const float *l = u;
     if (d->resp.kind != DECONV_RESPONSE_LINEAR) {
         deconv_response_decode(&d->resp, u, d->light, d->nx);

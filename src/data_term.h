@@ -16,6 +16,7 @@
 #ifndef DECONV_DATA_TERM_H
 #define DECONV_DATA_TERM_H
 
+#include "band.h"
 #include "deconv.h"
 #include "operator.h"
 
@@ -27,7 +28,14 @@ typedef struct deconv_data deconv_data;
 deconv_data *deconv_data_new(int N, int M, const float *h, int kw, int kh,
                              deconv_conv_mode mode, const deconv_response *resp,
                              const float *y, const float *weights, deconv_error *err);
+/* The data term of one band (band.h): y and weights hold the band's rows
+ * of y, and every plane below is held from its band's first held row;
+ * only owned rows are computed, and the sums are the band's. */
+deconv_data *deconv_data_new_band(const deconv_band *band, const float *h,
+                                  deconv_conv_mode mode, const deconv_response *resp,
+                                  const float *y, const float *weights, deconv_error *err);
 void deconv_data_free(deconv_data *d);
+const deconv_band *deconv_data_band(const deconv_data *d);
 
 /* Whether f is the linear model's 1/2 ||H u - y||^2 (v = H u, e = r). */
 int deconv_data_quadratic(const deconv_data *d);
@@ -38,11 +46,11 @@ double deconv_data_max(const deconv_data *d);
 
 /* v = H L(u), N x M. */
 void deconv_data_forward(deconv_data *d, const float *u, float *v);
-/* f at v; e (N x M, or NULL) receives m G'(w) R'(v) r. Sums are taken per
- * block in a fixed order (the same for any thread count). */
+/* f at v; e (N x M, or NULL) receives m G'(w) R'(v) r. Sums are taken a
+ * row, then in row order (the same for any thread count and bands). */
 double deconv_data_value(deconv_data *d, const float *v, float *e);
-/* g = L'(u) . H^T e, (N+kw-1) x (M+kh-1). */
-void deconv_data_gradient(deconv_data *d, const float *u, const float *e, float *g);
+/* g = L'(u) . H^T e, (N+kw-1) x (M+kh-1); e's halo is exchanged first. */
+void deconv_data_gradient(deconv_data *d, const float *u, float *e, float *g);
 
 /* gh = X_L^T e, the kernel's gradient: the valid correlation of L(u)
  * with e (kw x kh). */
@@ -58,13 +66,5 @@ deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, co
                                    int channels, int *iters, double *final_obj,
                                    deconv_error *err);
 
-/* Sum of the n values of v in double, per block of DECONV_SUM_BLOCK then
- * in order: the same result for any thread count. partial has
- * deconv_block_count(n) entries. */
-#define DECONV_SUM_BLOCK 8192
-static inline size_t deconv_block_count(size_t n)
-{
-    return (n + DECONV_SUM_BLOCK - 1) / DECONV_SUM_BLOCK;
-}
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "band.h"
 #include "data_term.h"
 #include "internal.h"
 #include "operator.h"
@@ -23,7 +24,9 @@ typedef struct {
     /* the problem */
     const float *y, *h;
     int N, M, kw, kh, xw, xh;
-    size_t nx, ny;
+    const deconv_band *b; /* the rows held and owned (band.h) */
+    size_t nx, ny;        /* samples held: every plane below is held */
+    size_t xown, yown;    /* offset of the first owned sample */
     const deconv_deblur_params *p;
     int channel, channels;
     deconv_data *data; /* the data term: H (plans, spectra), the response */
@@ -35,7 +38,7 @@ typedef struct {
      * swaps; likewise the residuals through r, rprev and rz. */
     float *xa, *xb, *g, *d;
     float *r, *rprev, *rz, *hd;
-    double *partial; /* per-block sums of the fused dot products */
+    double *rows;    /* row sums: two a row of x */
 } problem;
 
 static void problem_free(problem *q)
@@ -45,12 +48,8 @@ static void problem_free(problem *q)
     float *bufs[] = {q->xa, q->xb, q->g, q->d, q->r, q->rprev, q->rz, q->hd};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         deconv_free_floats(bufs[i]);
-    free(q->partial);
+    free(q->rows);
 }
-
-/* Blocks of the fused dot products: summed in double each, then in order,
- * so the sums do not depend on the thread count. */
-#define DOT_BLOCK 8192
 
 static int problem_alloc(problem *q)
 {
@@ -64,37 +63,31 @@ static int problem_alloc(problem *q)
         memset(q->d, 0, q->nx * sizeof(float));
     q->r = deconv_alloc_floats(q->ny);
     q->hd = deconv_alloc_floats(q->ny);
-    q->partial = malloc(2 * ((q->nx + DOT_BLOCK - 1) / DOT_BLOCK) * sizeof(double));
+    q->rows = malloc(2 * (size_t)(q->xh > q->M ? q->xh : q->M) * sizeof(double));
     if (nesterov) {
         q->xb = deconv_alloc_floats(q->nx);
         q->rprev = deconv_alloc_floats(q->ny);
         q->rz = deconv_alloc_floats(q->ny);
     }
-    return q->xa && q->g && q->d && q->r && q->hd && q->partial &&
+    return q->xa && q->g && q->d && q->r && q->hd && q->rows &&
            (!nesterov || (q->xb && q->rprev && q->rz));
 }
 
-/* <a,b> and <c,e> in one pass over n samples. */
-static void two_dots(const problem *q, const float *a, const float *b, const float *c,
-                     const float *e, size_t n, double *ab, double *ce)
+/* <a,b> and <c,e> in one pass over the owned rows of planes of one kind
+ * (a sum a row, added in row order: band.h). */
+static void two_dots(const problem *q, deconv_plane_kind kind, const float *a, const float *b,
+                     const float *c, const float *e, double *ab, double *ce)
 {
-    size_t nb = (n + DOT_BLOCK - 1) / DOT_BLOCK;
-    double *p1 = q->partial, *p2 = q->partial + nb;
-#pragma omp parallel for schedule(static) if (n >= DECONV_PARALLEL_MIN)
-    for (size_t k = 0; k < nb; k++) {
-        size_t lo = k * DOT_BLOCK, hi = lo + DOT_BLOCK < n ? lo + DOT_BLOCK : n;
-        double s1 = 0, s2 = 0;
-#pragma omp simd reduction(+ : s1, s2)
-        for (size_t i = lo; i < hi; i++) {
-            s1 += (double)a[i] * b[i];
-            s2 += (double)c[i] * e[i];
-        }
-        p1[k] = s1, p2[k] = s2;
-    }
-    double s1 = 0, s2 = 0;
-    for (size_t k = 0; k < nb; k++)
-        s1 += p1[k], s2 += p2[k];
-    *ab = s1, *ce = s2;
+    double out[2];
+    deconv_band_dots(q->b, kind, a, b, c, e, q->rows, out);
+    *ab = out[0], *ce = out[1];
+}
+
+static double dot_y(const problem *q, const float *a)
+{
+    double out;
+    deconv_band_dots(q->b, DECONV_PLANE_Y, a, a, NULL, NULL, q->rows, &out);
+    return out;
 }
 
 static void swap_ptr(float **a, float **b)
@@ -104,14 +97,52 @@ static void swap_ptr(float **a, float **b)
     *b = t;
 }
 
+/* Tikhonov's Tik(x) over the band's rows, adding its weighted gradient
+ * into g. */
+static double tikhonov(const problem *q, const float *x, double weight, float *g)
+{
+    const deconv_band *b = q->b;
+    double v;
+    deconv_tikhonov_rows(x, q->xw, q->xh, b->xs0, b->x0, b->x1, weight, g, q->rows);
+    deconv_band_sum(b, DECONV_PLANE_X, q->rows, 1, &v);
+    return v;
+}
+
 /* The regularisers' value at x, adding their weighted gradient into g. */
 static double regularizers(const problem *q, const float *x, float *g)
 {
+    const deconv_band *b = q->b;
     double v = 0.0;
-    if (q->p->tv > 0)
-        v += q->p->tv * deconv_tv(x, q->xw, q->xh, q->p->tv_eps, q->p->tv, g);
+    if (q->p->tv > 0) {
+        double tv;
+        if (!deconv_tv_rows(x, q->xw, q->xh, b->xs0, b->x0, b->x1, q->p->tv_eps, q->p->tv, g,
+                            q->rows))
+            return NAN; /* out of memory: reported as a numerical failure */
+        deconv_band_sum(b, DECONV_PLANE_X, q->rows, 1, &tv);
+        v += q->p->tv * tv;
+    }
     if (q->p->tikhonov > 0)
-        v += q->p->tikhonov * deconv_tikhonov(x, q->xw, q->xh, q->p->tikhonov, g);
+        v += q->p->tikhonov * tikhonov(q, x, q->p->tikhonov, g);
+    return v;
+}
+
+/* H v into the owned rows of out, whose halo is then exchanged: v is
+ * image-shaped, out residual-shaped. */
+static void apply(problem *q, const float *v, float *out)
+{
+    const deconv_band *b = q->b;
+    deconv_op_apply_rows(q->op, v + (size_t)(b->y0 - b->xs0) * b->xw, b->y0, b->y1,
+                         out + q->yown);
+    deconv_band_exchange(b, DECONV_PLANE_Y, out);
+}
+
+/* g = H^T r + the regularisers' gradient at z (owned rows), its halo
+ * exchanged; returns the regularisers' value. */
+static double gradient(problem *q, const float *r, const float *z)
+{
+    deconv_op_adjoint_rows(q->op, r, q->b->x0, q->b->x1, q->g + q->xown);
+    double v = regularizers(q, z, q->g);
+    deconv_band_exchange(q->b, DECONV_PLANE_X, q->g);
     return v;
 }
 
@@ -150,12 +181,17 @@ static double first_step(const problem *q)
     return q->p->rule == DECONV_STEP_ARMIJO && l1 > 0 ? 1.0 / (l1 * l1) : 1.0;
 }
 
+/* r = H x - y, halo included */
 static void residual(problem *q, const float *x, float *r)
 {
-    deconv_op_apply(q->op, x, r);
-#pragma omp parallel for schedule(static) if (q->ny >= DECONV_PARALLEL_MIN)
-    for (size_t i = 0; i < q->ny; i++)
+    const deconv_band *b = q->b;
+    deconv_op_apply_rows(q->op, x + (size_t)(b->y0 - b->xs0) * b->xw, b->y0, b->y1,
+                         r + q->yown);
+    const size_t lo = q->yown, hi = q->yown + (size_t)(b->y1 - b->y0) * q->N;
+#pragma omp parallel for schedule(static) if (hi - lo >= DECONV_PARALLEL_MIN)
+    for (size_t i = lo; i < hi; i++)
         r[i] -= q->y[i];
+    deconv_band_exchange(b, DECONV_PLANE_Y, r);
 }
 
 /* out = a + beta (a - b), over n samples. */
@@ -191,7 +227,7 @@ static void direction(const problem *q, const float *z, float s, double *gd, dou
         for (size_t i = 0; i < q->nx; i++)
             d[i] = -s * g[i];
     }
-    two_dots(q, g, d, d, d, q->nx, gd, dd);
+    two_dots(q, DECONV_PLANE_X, g, d, d, d, gd, dd);
 }
 
 /* The curvature of the quadratic part of F along d: ||Hd||^2 plus
@@ -199,7 +235,7 @@ static void direction(const problem *q, const float *z, float s, double *gd, dou
 static double quadratic_curvature(const problem *q, double hdhd)
 {
     if (q->p->tikhonov > 0)
-        hdhd += q->p->tikhonov * 2.0 * deconv_tikhonov(q->d, q->xw, q->xh, 0, NULL);
+        hdhd += q->p->tikhonov * 2.0 * tikhonov(q, q->d, 0, NULL);
     return hdhd;
 }
 
@@ -237,9 +273,9 @@ static trial search(problem *q, const float *z, const float *rz, double fz, doub
             memset(q->hd, 0, q->ny * sizeof(float));
             return tr;
         }
-        deconv_op_apply(q->op, q->d, q->hd);
+        apply(q, q->d, q->hd);
         double rhd, hdhd;
-        two_dots(q, rz, q->hd, q->hd, q->hd, q->ny, &rhd, &hdhd);
+        two_dots(q, DECONV_PLANE_Y, rz, q->hd, q->hd, q->hd, &rhd, &hdhd);
         if (p->rule == DECONV_STEP_NONE)
             return evaluate(q, z, 1.0, fz, rhd, hdhd, out);
         if (p->rule == DECONV_STEP_EXACT) {
@@ -278,7 +314,7 @@ static trial cg_step(problem *q, const float *x, double fdata, double F, double 
                      float *out)
 {
     double gg, unused;
-    two_dots(q, q->g, q->g, q->g, q->g, q->nx, &gg, &unused);
+    two_dots(q, DECONV_PLANE_X, q->g, q->g, q->g, q->g, &gg, &unused);
     float beta = *gg_prev > 0 ? (float)(gg / *gg_prev) : 0.0f;
     *gg_prev = gg;
     double gd, dd;
@@ -286,16 +322,16 @@ static trial cg_step(problem *q, const float *x, double fdata, double F, double 
 #pragma omp parallel for schedule(static) if (q->nx >= DECONV_PARALLEL_MIN)
         for (size_t i = 0; i < q->nx; i++)
             q->d[i] = -q->g[i] + beta * q->d[i];
-        two_dots(q, q->g, q->d, q->d, q->d, q->nx, &gd, &dd);
+        two_dots(q, DECONV_PLANE_X, q->g, q->d, q->d, q->d, &gd, &dd);
         if (gd < 0 || beta == 0.0f)
             break;
         beta = 0.0f; /* lost conjugacy to rounding: restart along -g */
     }
     if (!(gd < 0)) /* g = 0: a minimum */
         return (trial){0, F, fdata};
-    deconv_op_apply(q->op, q->d, q->hd);
+    apply(q, q->d, q->hd);
     double rhd, hdhd;
-    two_dots(q, q->r, q->hd, q->hd, q->hd, q->ny, &rhd, &hdhd);
+    two_dots(q, DECONV_PLANE_Y, q->r, q->hd, q->hd, q->hd, &rhd, &hdhd);
     double curv = quadratic_curvature(q, hdhd);
     double t = curv > 0 ? -gd / curv : 0.0;
     return evaluate(q, x, t, fdata, rhd, hdhd, out);
@@ -327,7 +363,7 @@ static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj
      * for z (Nesterov) or the trial point (gradient descent). */
     float *x = x_out, *xprev = q->xb, *xfree = q->xa;
     residual(q, x, q->r);
-    double fdata = 0.5 * deconv_dot(q->r, q->r, q->ny);
+    double fdata = 0.5 * dot_y(q, q->r);
     double F = fdata + regularizers(q, x, NULL);
     deconv_status st = DECONV_OK;
     if (!isfinite(F)) {
@@ -346,7 +382,7 @@ static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj
         }
         if (k % 64 == 0) { /* r += t Hd accumulates rounding: rebuild it */
             residual(q, x, q->r);
-            fdata = 0.5 * deconv_dot(q->r, q->r, q->ny);
+            fdata = 0.5 * dot_y(q, q->r);
             momentum = 0;
             gg_prev = 0;
         }
@@ -361,10 +397,9 @@ static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj
             extrapolate(xfree, x, xprev, (float)beta, q->nx);
             extrapolate(q->rz, q->r, q->rprev, (float)beta, q->ny);
             z = xfree, rz = q->rz;
-            fz = 0.5 * deconv_dot(rz, rz, q->ny);
+            fz = 0.5 * dot_y(q, rz);
         }
-        deconv_op_adjoint(q->op, rz, q->g);
-        double Fz = fz + regularizers(q, z, q->g);
+        double Fz = fz + gradient(q, rz, z);
 
         /* The trial point needs a buffer that is neither x nor z: with
          * Nesterov, xprev has been used up in making z. */
@@ -467,6 +502,7 @@ static deconv_status run_general(problem *q, float *x_out, int *iters, double *f
         double fz = deconv_data_value(q->data, v, e);
         deconv_data_gradient(q->data, z, e, q->g);
         double Fz = fz + regularizers(q, z, q->g);
+        deconv_band_exchange(q->b, DECONV_PLANE_X, q->g);
 
         float *out = nesterov ? xprev : xfree;
         trial tr = {0, Fz, fz};
@@ -536,13 +572,22 @@ done:
     return st;
 }
 
-static int all_finite(const float *v, size_t n)
+/* Whether every owned sample of an image-shaped plane is finite, in
+ * every band. */
+static int all_finite(problem *q, const float *v)
 {
-    int ok = 1;
-#pragma omp parallel for reduction(&& : ok) schedule(static) if (n >= DECONV_PARALLEL_MIN)
-    for (size_t i = 0; i < n; i++)
-        ok = ok && isfinite(v[i]);
-    return ok;
+    const deconv_band *b = q->b;
+#pragma omp parallel for schedule(static) if (q->nx >= DECONV_PARALLEL_MIN)
+    for (int i = b->x0; i < b->x1; i++) {
+        const float *row = v + (size_t)(i - b->xs0) * q->xw;
+        int bad = 0;
+        for (int j = 0; j < q->xw; j++)
+            bad |= !isfinite(row[j]);
+        q->rows[i] = bad;
+    }
+    double bad;
+    deconv_band_sum(b, DECONV_PLANE_X, q->rows, 1, &bad);
+    return bad == 0;
 }
 
 deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, const float *h,
@@ -553,7 +598,10 @@ deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, co
     problem q = {0};
     q.y = deconv_data_observed(data), q.h = h, q.N = N, q.M = M, q.kw = kw, q.kh = kh;
     q.xw = N + kw - 1, q.xh = M + kh - 1;
-    q.nx = (size_t)q.xw * q.xh, q.ny = (size_t)N * M;
+    q.b = deconv_data_band(data);
+    q.nx = deconv_band_held(q.b, DECONV_PLANE_X), q.ny = deconv_band_held(q.b, DECONV_PLANE_Y);
+    q.xown = deconv_band_owned_offset(q.b, DECONV_PLANE_X);
+    q.yown = deconv_band_owned_offset(q.b, DECONV_PLANE_Y);
     q.p = p, q.channel = channel, q.channels = channels;
     q.data = data;
     q.op = deconv_data_op(data);
@@ -572,7 +620,7 @@ deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, co
     }
     deconv_status st = quadratic ? run(&q, x, iters, final_obj, err)
                                  : run_general(&q, x, iters, final_obj, err);
-    if (st == DECONV_OK && !all_finite(x, q.nx))
+    if (st == DECONV_OK && !all_finite(&q, x))
         st = deconv_fail(err, DECONV_ERR_NUMERIC, "the image became NaN or infinite");
     problem_free(&q);
     return st;

@@ -57,6 +57,16 @@ deconv_status deconv_atomic_commit(deconv_atomic_file *f, deconv_error *err);
 /* Remove the temporary file; frees f. Safe with NULL. */
 void deconv_atomic_abort(deconv_atomic_file *f);
 
+/* Rows [i0, i1) of deconv_tv and deconv_tikhonov on an image of h rows
+ * of w, of which x (and g) hold rows [s0, ...): at least one row more on
+ * either side of [i0, i1) unless at the image's edge. Row i's sum goes to
+ * rows[i]; the weighted gradient is added into g's rows [i0, i1) only.
+ * deconv_tv_rows returns 0 when out of memory. */
+int deconv_tv_rows(const float *x, int w, int h, int s0, int i0, int i1, double eps,
+                   double weight, float *g, double *rows);
+void deconv_tikhonov_rows(const float *x, int w, int h, int s0, int i0, int i1, double weight,
+                          float *g, double *rows);
+
 /* Resampling (pyramid.c): resize a plane with a triangle (bilinear) filter
  * whose support widens when shrinking, so downsampling is anti-aliased.
  * Pixel centres are aligned: (o + 0.5) / scale - 0.5. */

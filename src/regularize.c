@@ -67,15 +67,13 @@ static double tv_row(const float *restrict row, const float *restrict below, int
     return s;
 }
 
-double deconv_tv(const float *x, int w, int h, double eps, double weight, float *g)
+int deconv_tv_rows(const float *x, int w, int h, int s0, int i0, int i1, double eps,
+                   double weight, float *g, double *rows)
 {
-    double *rows = malloc((size_t)h * sizeof(double));
-    if (!rows)
-        return NAN;
     const float e2 = (float)(eps * eps), wt = (float)weight;
-    const int nblocks = (h + TV_BLOCK - 1) / TV_BLOCK;
+    const int nblocks = (i1 - i0 + TV_BLOCK - 1) / TV_BLOCK;
     int failed = 0;
-#pragma omp parallel if ((size_t)w * h >= DECONV_PARALLEL_MIN)
+#pragma omp parallel if ((size_t)w * (i1 - i0) >= DECONV_PARALLEL_MIN)
     {
         /* n; with the gradient this row's dx/n, dy/n, -(dx+dy)/n and the
          * upper row's dy/n */
@@ -91,18 +89,19 @@ double deconv_tv(const float *x, int w, int h, double eps, double weight, float 
         for (int b = 0; b < nblocks; b++) {
             if (!n)
                 continue;
-            int i0 = b * TV_BLOCK, i1 = i0 + TV_BLOCK < h ? i0 + TV_BLOCK : h;
-            if (g && i0 > 0) /* the upper row's terms, for the block's first row */
-                tv_row(x + (size_t)(i0 - 1) * w, x + (size_t)i0 * w, w, e2, n, ax, ay_up, own);
-            for (int i = i0; i < i1; i++) {
-                const float *row = x + (size_t)i * w;
+            int r0 = i0 + b * TV_BLOCK, r1 = r0 + TV_BLOCK < i1 ? r0 + TV_BLOCK : i1;
+            if (g && r0 > 0) /* the upper row's terms, for the block's first row */
+                tv_row(x + (size_t)(r0 - 1 - s0) * w, x + (size_t)(r0 - s0) * w, w, e2, n, ax,
+                       ay_up, own);
+            for (int i = r0; i < r1; i++) {
+                const float *row = x + (size_t)(i - s0) * w;
                 const float *below = i + 1 < h ? row + w : NULL;
                 rows[i] = tv_row(row, below, w, e2, n, ax, ay, own);
                 if (!g)
                     continue;
                 /* d/dx[i][j] of this pixel's term and of its left and
                  * upper neighbours' terms, which also hold x[i][j] */
-                float *restrict gi = g + (size_t)i * w;
+                float *restrict gi = g + (size_t)(i - s0) * w;
                 if (i > 0) {
                     gi[0] += wt * ((own[0] + 0.0f) + ay_up[0]);
 #pragma omp simd
@@ -120,9 +119,43 @@ double deconv_tv(const float *x, int w, int h, double eps, double weight, float 
         }
         free(n);
     }
-    double total = failed ? NAN : sum_rows(rows, h);
+    return !failed;
+}
+
+double deconv_tv(const float *x, int w, int h, double eps, double weight, float *g)
+{
+    double *rows = malloc((size_t)h * sizeof(double));
+    if (!rows)
+        return NAN;
+    int ok = deconv_tv_rows(x, w, h, 0, 0, h, eps, weight, g, rows);
+    double total = ok ? sum_rows(rows, h) : NAN;
     free(rows);
     return total;
+}
+
+void deconv_tikhonov_rows(const float *x, int w, int h, int s0, int i0, int i1, double weight,
+                          float *g, double *rows)
+{
+    const float wt = (float)weight;
+    const int hl = h - s0; /* rows from s0: local row l is global row s0 + l */
+#pragma omp parallel for schedule(static) if ((size_t)w * (i1 - i0) >= DECONV_PARALLEL_MIN)
+    for (int i = i0; i < i1; i++) {
+        const int l = i - s0;
+        double s = 0.0;
+        for (int j = 0; j < w; j++) {
+            float dx = diff_x(x, w, l, j), dy = diff_y(x, w, hl, l, j);
+            s += 0.5 * ((double)dx * dx + (double)dy * dy);
+            if (!g)
+                continue;
+            float gij = -(dx + dy);
+            if (j > 0)
+                gij += diff_x(x, w, l, j - 1);
+            if (i > 0)
+                gij += diff_y(x, w, hl, l - 1, j);
+            g[(size_t)l * w + j] += wt * gij;
+        }
+        rows[i] = s;
+    }
 }
 
 double deconv_tikhonov(const float *x, int w, int h, double weight, float *g)
@@ -130,24 +163,7 @@ double deconv_tikhonov(const float *x, int w, int h, double weight, float *g)
     double *rows = malloc((size_t)h * sizeof(double));
     if (!rows)
         return NAN;
-    const float wt = (float)weight;
-#pragma omp parallel for schedule(static) if ((size_t)w * h >= DECONV_PARALLEL_MIN)
-    for (int i = 0; i < h; i++) {
-        double s = 0.0;
-        for (int j = 0; j < w; j++) {
-            float dx = diff_x(x, w, i, j), dy = diff_y(x, w, h, i, j);
-            s += 0.5 * ((double)dx * dx + (double)dy * dy);
-            if (!g)
-                continue;
-            float gij = -(dx + dy);
-            if (j > 0)
-                gij += diff_x(x, w, i, j - 1);
-            if (i > 0)
-                gij += diff_y(x, w, h, i - 1, j);
-            g[(size_t)i * w + j] += wt * gij;
-        }
-        rows[i] = s;
-    }
+    deconv_tikhonov_rows(x, w, h, 0, 0, h, weight, g, rows);
     double total = sum_rows(rows, h);
     free(rows);
     return total;
