@@ -44,6 +44,11 @@ int deconv_band_split(int N, int M, int kw, int kh, int blk, int rank, int size,
     return 1;
 }
 
+int deconv_band_any(const deconv_band *b, int flag)
+{
+    return b->comm ? b->comm->any(b->comm->ctx, flag != 0) : flag != 0;
+}
+
 void deconv_band_exchange(const deconv_band *b, deconv_plane_kind kind, float *plane)
 {
     if (b->comm)

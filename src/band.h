@@ -43,6 +43,9 @@ typedef struct {
      * or M rows), this band's owned rows filled: fill the others. */
     void (*gather)(void *ctx, const deconv_band *b, deconv_plane_kind kind, double *rows,
                    int nvals);
+    /* Whether flag is set in any band (a decision every band must share:
+     * an interruption, a failed allocation). */
+    int (*any)(void *ctx, int flag);
 } deconv_comm;
 
 struct deconv_band {
@@ -81,6 +84,8 @@ static inline int deconv_band_is_whole(const deconv_band *b)
     return b->y0 == 0 && b->y1 == b->M && b->x1 == b->xh;
 }
 
+/* Whether flag is set in any band (flag itself with one process). */
+int deconv_band_any(const deconv_band *b, int flag);
 /* Fill the plane's halo (nothing with one process). */
 void deconv_band_exchange(const deconv_band *b, deconv_plane_kind kind, float *plane);
 /* The sum of the owned rows' partial sums (rows: nvals a row, indexed by

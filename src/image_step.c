@@ -341,11 +341,13 @@ static deconv_status report_progress(problem *q, int k, double F, double data, d
                                      deconv_error *err)
 {
     const deconv_deblur_params *p = q->p;
+    int stop = 0;
     if (p->progress) {
         deconv_progress pr = {k, q->channel, q->channels, F, data, step, "image", 0, 1};
-        if (p->progress(&pr, p->progress_user))
-            return deconv_fail(err, DECONV_ERR_INTERRUPTED, "stopped at iteration %d", k);
+        stop = p->progress(&pr, p->progress_user);
     }
+    if (deconv_band_any(q->b, stop)) /* every band stops with the one stopped */
+        return deconv_fail(err, DECONV_ERR_INTERRUPTED, "stopped at iteration %d", k);
     return DECONV_OK;
 }
 
@@ -376,7 +378,7 @@ static deconv_status run(problem *q, float *x_out, int *iters, double *final_obj
     double gg_prev = 0.0;  /* conjugate gradient: ||g||^2 of the last step */
 
     for (int k = 1; k <= p->iterations; k++) {
-        if (p->cancel && *p->cancel) {
+        if (deconv_band_any(q->b, p->cancel && *p->cancel)) {
             st = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at iteration %d", k);
             break;
         }
@@ -482,7 +484,7 @@ static deconv_status run_general(problem *q, float *x_out, int *iters, double *f
     double theta = 1.0;
     int momentum = 0;
     for (int k = 1; k <= p->iterations; k++) {
-        if (p->cancel && *p->cancel) {
+        if (deconv_band_any(q->b, p->cancel && *p->cancel)) {
             st = deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted at iteration %d", k);
             break;
         }
@@ -613,7 +615,7 @@ deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, co
         return deconv_fail(err, DECONV_ERR_ARG,
                            "conjugate gradient needs a quadratic objective: no TV, no box and "
                            "the linear model (--tv 0 --no-clip --response linear)");
-    if (!problem_alloc(&q)) {
+    if (deconv_band_any(q.b, !problem_alloc(&q))) {
         problem_free(&q);
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for a %d x %d image step",
                            q.xw, q.xh);

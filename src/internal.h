@@ -67,6 +67,12 @@ int deconv_tv_rows(const float *x, int w, int h, int s0, int i0, int i1, double 
 void deconv_tikhonov_rows(const float *x, int w, int h, int s0, int i0, int i1, double weight,
                           float *g, double *rows);
 
+/* deconv_deblur's checks of its inputs, and its automatic TV weight from
+ * the noise level (deblur.c). */
+deconv_status deconv_deblur_check(const deconv_image *y, const deconv_kernel *k,
+                                  const deconv_deblur_params *p, deconv_error *err);
+double deconv_automatic_tv(double sigma);
+
 /* Resampling (pyramid.c): resize a plane with a triangle (bilinear) filter
  * whose support widens when shrinking, so downsampling is anti-aliased.
  * Pixel centres are aligned: (o + 0.5) / scale - 0.5. */

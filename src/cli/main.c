@@ -17,6 +17,7 @@
 
 #include "args.h"
 #include "deconv.h"
+#include "mpi_run.h"
 
 /* The only global state: raised by SIGINT/SIGTERM (to the signal number),
  * read by the library through params.cancel. */
@@ -319,54 +320,58 @@ static int write_result(deconv_image *x, int kw, int kh, int full, const deconv_
 /* Subcommands                                                          */
 /* ------------------------------------------------------------------ */
 
+/* deblur with one process, or under mpirun with all of them: rank 0 reads,
+ * checks and writes (its messages are the program's), every rank restores
+ * its band, and every rank exits with rank 0's code. */
 static int cmd_deblur(cli_options *o)
 {
+    const int root = cli_mpi_rank() == 0, mpi = cli_mpi_active();
     const char *input = o->pos[0];
-    named_path in[] = {{"input", input}, {"--psf file", o->kernel.path}};
-    named_path out[] = {{"output", o->output}, {"--log", o->log}};
-    int code = check_outputs(in, 2, out, 2, o->force);
-    if (code)
-        return code;
-
     deconv_error err;
+    memset(&err, 0, sizeof err);
     deconv_file_info info;
     deconv_metadata *meta = NULL;
-    deconv_image *y = read_image(input, o, &info, &meta, &err);
-    if (!y)
-        return lib_failure(&err);
-    deconv_kernel *k = make_kernel(&o->kernel, &err);
-    if (!k) {
-        deconv_metadata_free(meta);
-        deconv_image_free(y);
-        return lib_failure(&err);
-    }
-    if (!kernel_fits(k->width, k->height, y)) {
-        deconv_metadata_free(meta);
-        deconv_kernel_free(k);
-        deconv_image_free(y);
-        return CLI_USAGE;
-    }
-
+    deconv_image *y = NULL, *x = NULL;
+    deconv_kernel *k = NULL;
     progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .limit = o->deblur.iterations};
-    if (o->log && !(pc.log = open_log(o->log))) {
-        deconv_metadata_free(meta);
-        deconv_kernel_free(k);
-        deconv_image_free(y);
-        return CLI_FAIL;
-    }
     deconv_deblur_params p = o->deblur;
-    choose_response(o, &info, &p.response);
+    deconv_report rep;
+    memset(&rep, 0, sizeof rep);
+    int code = CLI_OK;
+    if (root) {
+        named_path in[] = {{"input", input}, {"--psf file", o->kernel.path}};
+        named_path out[] = {{"output", o->output}, {"--log", o->log}};
+        code = check_outputs(in, 2, out, 2, o->force);
+        if (!code && !(y = read_image(input, o, &info, &meta, &err)))
+            code = lib_failure(&err);
+        if (!code && !(k = make_kernel(&o->kernel, &err)))
+            code = lib_failure(&err);
+        if (!code && !kernel_fits(k->width, k->height, y))
+            code = CLI_USAGE;
+        if (!code && o->log && !(pc.log = open_log(o->log)))
+            code = CLI_FAIL;
+        if (!code)
+            choose_response(o, &info, &p.response);
+    }
+    if ((code = cli_mpi_share_int(code)) != CLI_OK)
+        goto done;
     pc.response = p.response.name;
     p.progress = on_progress;
     p.progress_user = &pc;
     p.cancel = &g_cancel;
-    deconv_report rep;
-    memset(&rep, 0, sizeof rep);
     install_signals();
     pc.t0 = pc.t_phase = now_seconds();
-    deconv_image *x = deconv_deblur(y, k, &p, &rep, &err);
+    int ok = 1;
+    if (mpi)
+        x = cli_mpi_deblur(y, k, &p, &rep, &ok, &err);
+    else
+        x = deconv_deblur(y, k, &p, &rep, &err);
     double secs = now_seconds() - pc.t0;
     progress_end(&pc);
+    if (!root) {
+        code = ok ? CLI_OK : CLI_FAIL; /* replaced by rank 0's below */
+        goto done;
+    }
     deconv_write_options wo;
     output_options(o, &info, y->channels, meta, &wo);
     if (!x)
@@ -384,11 +389,13 @@ static int cmd_deblur(cli_options *o)
                 "response %s) -> %s\n",
                 y->width, y->height, cli_channels_name(y->channels), secs, rep.iterations,
                 rep.noise, rep.tv, p.response.name, o->output);
+done:
     deconv_image_free(x);
     deconv_kernel_free(k);
     deconv_image_free(y);
     deconv_metadata_free(meta);
-    return close_log(&pc, o->log, code);
+    code = close_log(&pc, o->log, code);
+    return cli_mpi_share_int(code);
 }
 
 static int cmd_blind(cli_options *o)
@@ -732,7 +739,17 @@ static int run_batch(const cli_options *o, int (*one)(cli_options *))
     return failed ? CLI_FAIL : CLI_OK;
 }
 
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    cli_mpi_start(&argc, &argv);
+    int code = run(argc, argv);
+    cli_mpi_finish();
+    return code;
+}
+
+static int run(int argc, char **argv)
 {
     cli_options o;
     int code = cli_parse(argc, argv, &o);

@@ -1,0 +1,123 @@
+/* deconv_comm over MPI (mpi_comm.h). */
+#include <stdlib.h>
+
+#include "mpi_comm.h"
+
+struct deconv_mpi_comm {
+    MPI_Comm cart;        /* 1-D, not periodic: the end bands' outer
+                             neighbour is MPI_PROC_NULL */
+    int rank, size, up, down;
+    int N, M, kw, kh, blk;
+    deconv_band *bands;   /* every rank's band, for counts and offsets */
+    int *counts, *displs; /* rows owned by each rank, and the first one */
+    MPI_Datatype xrow, yrow; /* one row of an image- or residual-shaped plane */
+    MPI_Datatype vals[2];    /* a row's one or two sums */
+    int typed;               /* the datatypes are made */
+    deconv_comm iface;
+};
+
+/* Rows a plane of this kind is exchanged in: the halo rows a band holds
+ * above (from the band above) and below (from the band below). */
+static int halo_above(const deconv_band *b, deconv_plane_kind k)
+{
+    return k == DECONV_PLANE_X ? b->x0 - b->xs0 : b->y0 - b->ys0;
+}
+static int halo_below(const deconv_band *b, deconv_plane_kind k)
+{
+    return k == DECONV_PLANE_X ? b->xs1 - b->x1 : 0;
+}
+
+static void exchange(void *ctx, const deconv_band *b, deconv_plane_kind k, float *plane)
+{
+    deconv_mpi_comm *c = ctx;
+    const int w = k == DECONV_PLANE_X ? b->xw : b->N;
+    const MPI_Datatype row = k == DECONV_PLANE_X ? c->xrow : c->yrow;
+    const int first = k == DECONV_PLANE_X ? b->x0 : b->y0;  /* owned */
+    const int last = k == DECONV_PLANE_X ? b->x1 : b->y1;
+    const int held0 = k == DECONV_PLANE_X ? b->xs0 : b->ys0;
+    const deconv_band *above = c->rank > 0 ? &c->bands[c->rank - 1] : NULL;
+    const deconv_band *below = c->rank + 1 < c->size ? &c->bands[c->rank + 1] : NULL;
+    /* upward: my first rows are the halo below of the band above; I
+     * receive my halo below from the band below */
+    int send_up = above ? halo_below(above, k) : 0, recv_down = halo_below(b, k);
+    MPI_Sendrecv(plane + (size_t)(first - held0) * w, send_up, row, c->up, 1,
+                 plane + (size_t)(last - held0) * w, below ? recv_down : 0, row, c->down, 1,
+                 c->cart, MPI_STATUS_IGNORE);
+    /* downward: my last rows are the halo above of the band below */
+    int send_down = below ? halo_above(below, k) : 0, recv_up = halo_above(b, k);
+    MPI_Sendrecv(plane + (size_t)(last - send_down - held0) * w, send_down, row, c->down, 2,
+                 plane, above ? recv_up : 0, row, c->up, 2, c->cart, MPI_STATUS_IGNORE);
+}
+
+static void gather(void *ctx, const deconv_band *b, deconv_plane_kind k, double *rows,
+                   int nvals)
+{
+    deconv_mpi_comm *c = ctx;
+    (void)b;
+    for (int r = 0; r < c->size; r++) {
+        const deconv_band *o = &c->bands[r];
+        c->counts[r] = k == DECONV_PLANE_X ? o->x1 - o->x0 : o->y1 - o->y0;
+        c->displs[r] = k == DECONV_PLANE_X ? o->x0 : o->y0;
+    }
+    MPI_Datatype vals = c->vals[nvals - 1];
+    MPI_Allgatherv(MPI_IN_PLACE, 0, vals, rows, c->counts, c->displs, vals, c->cart);
+}
+
+static int any(void *ctx, int flag)
+{
+    deconv_mpi_comm *c = ctx;
+    int all = 0;
+    MPI_Allreduce(&flag, &all, 1, MPI_INT, MPI_LOR, c->cart);
+    return all;
+}
+
+deconv_mpi_comm *deconv_mpi_comm_new(MPI_Comm comm, int N, int M, int kw, int kh, int blk)
+{
+    deconv_mpi_comm *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    int size;
+    MPI_Comm_size(comm, &size);
+    int dims[1] = {size}, periods[1] = {0};
+    MPI_Cart_create(comm, 1, dims, periods, 0, &c->cart);
+    MPI_Comm_rank(c->cart, &c->rank);
+    MPI_Cart_shift(c->cart, 0, 1, &c->up, &c->down);
+    c->size = size, c->N = N, c->M = M, c->kw = kw, c->kh = kh, c->blk = blk;
+    c->bands = malloc((size_t)size * sizeof *c->bands);
+    c->counts = malloc((size_t)size * sizeof(int));
+    c->displs = malloc((size_t)size * sizeof(int));
+    if (!c->bands || !c->counts || !c->displs) {
+        deconv_mpi_comm_free(c);
+        return NULL;
+    }
+    for (int r = 0; r < size; r++)
+        deconv_band_split(N, M, kw, kh, blk, r, size, &c->bands[r]);
+    MPI_Type_contiguous(N + kw - 1, MPI_FLOAT, &c->xrow);
+    MPI_Type_commit(&c->xrow);
+    MPI_Type_contiguous(N, MPI_FLOAT, &c->yrow);
+    MPI_Type_commit(&c->yrow);
+    for (int k = 0; k < 2; k++) {
+        MPI_Type_contiguous(k + 1, MPI_DOUBLE, &c->vals[k]);
+        MPI_Type_commit(&c->vals[k]);
+    }
+    c->typed = 1;
+    c->iface = (deconv_comm){c, exchange, gather, any};
+    return c;
+}
+
+void deconv_mpi_comm_free(deconv_mpi_comm *c)
+{
+    if (!c)
+        return;
+    if (c->typed) {
+        MPI_Type_free(&c->xrow);
+        MPI_Type_free(&c->yrow);
+        MPI_Type_free(&c->vals[0]);
+        MPI_Type_free(&c->vals[1]);
+    }
+    MPI_Comm_free(&c->cart);
+    free(c->bands), free(c->counts), free(c->displs);
+    free(c);
+}
+
+const deconv_comm *deconv_mpi_comm_iface(deconv_mpi_comm *c) { return &c->iface; }
