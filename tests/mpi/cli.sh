@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The program under mpirun: `deconv deblur` with 1 to 4 processes (1 and
+# 2 threads each) writes the very bytes of one process, on the direct
+# and the FFT path, gray, colour with alpha, 16-bit TIFF; and a failure of
+# any process (a bad file, a process killed) ends every one of them
+# promptly, non-zero, with no output and no temporary file left.
+#   usage: bash cli.sh DECONV DATA MPIEXEC
+. "$(dirname "$0")/../cli/lib/harness.sh" "$1" "$2"
+MPIEXEC=${3:?usage: cli.sh DECONV DATA MPIEXEC}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY=passive
+mpi() { # RANKS THREADS ARGS...: deconv under mpirun, under a timeout
+    local ranks=$1 threads=$2
+    shift 2
+    timeout 300 "$MPIEXEC" -n "$ranks" --oversubscribe -x OMP_NUM_THREADS="$threads" \
+        -x OMP_WAIT_POLICY "$DECONV" "$@"
+}
+
+# the inputs: blurred with deconv itself (in linear light: camera-like)
+"$DECONV" psf --motion 7,20 -o "$T/k7.csv" &&
+    "$DECONV" psf --motion 31,35 -o "$T/k31.csv" &&
+    "$DECONV" blur "$DATA/coffee.png" -o "$T/rgb.png" --psf "$T/k7.csv" --noise 0.01 --seed 1 &&
+    "$DECONV" blur "$DATA/camera.png" -o "$T/gray.png" --psf "$T/k31.csv" --noise 0.01 --seed 2 &&
+    "$DECONV" blur "$DATA/coffee.png" -o "$T/rgb16.tif" --psf "$T/k31.csv" --bits 16 --seed 3 ||
+    { bad "making the inputs"; finish; exit; }
+
+# one process, then 1 to 4 under mpirun: the same bytes
+same_bytes() { # NAME INPUT KERNEL OUTPUT-EXTENSION ARGS...
+    local name=$1 in=$2 k=$3 ext=$4
+    shift 4
+    if ! "$DECONV" deblur "$in" -o "$T/$name-one.$ext" --psf "$k" --quiet "$@" 2>"$T/err"; then
+        bad "$name: one process: $(cat "$T/err")"
+        return
+    fi
+    for ranks in 1 2 3 4; do
+        for threads in 1 2; do
+            local out="$T/$name-$ranks-$threads.$ext"
+            if ! mpi "$ranks" "$threads" deblur "$in" -o "$out" --psf "$k" --quiet "$@" \
+                >"$T/err" 2>&1; then
+                bad "$name: $ranks processes, $threads threads: exit: $(head -3 "$T/err")"
+            elif cmp -s "$T/$name-one.$ext" "$out"; then ok; else
+                bad "$name: $ranks processes, $threads threads: not the bytes of one process"
+            fi
+            rm -f "$out"
+        done
+    done
+}
+same_bytes rgb-direct "$T/rgb.png" "$T/k7.csv" png --iterations 40 --conv direct
+same_bytes gray-fft "$T/gray.png" "$T/k31.csv" png --iterations 25 --conv fft
+same_bytes tiff16-auto "$T/rgb16.tif" "$T/k31.csv" tif --iterations 15 --bits 16 --response linear
+
+# a bad input: every process exits non-zero, one message, no output
+if mpi 3 1 deblur "$T/missing.png" -o "$T/never.png" --psf "$T/k7.csv" >"$T/err" 2>&1; then
+    bad "a missing input succeeded"
+else ok; fi
+[ "$(grep -c "deconv: cannot open" "$T/err")" = 1 ] && ok || bad "one message for a missing input: $(cat "$T/err")"
+[ ! -e "$T/never.png" ] && ok || bad "an output was written for a missing input"
+
+# an output that would replace the input is refused (no --force)
+cp "$T/rgb.png" "$T/keep.png"
+if mpi 2 1 deblur "$T/keep.png" -o "$T/keep.png" --psf "$T/k7.csv" >"$T/err" 2>&1; then
+    bad "replaced the input without --force"
+else ok; fi
+cmp -s "$T/rgb.png" "$T/keep.png" && ok || bad "the input changed"
+
+# a process killed mid-run: all gone within 10 s, non-zero, nothing left
+mkdir "$T/kill"
+"$MPIEXEC" -n 3 --oversubscribe -x OMP_NUM_THREADS=1 "$DECONV" deblur "$T/gray.png" \
+    -o "$T/kill/out.png" --psf "$T/k31.csv" --iterations 100000 --tol 0 --quiet \
+    >"$T/kill.log" 2>&1 &
+launcher=$!
+victim=""
+for _ in $(seq 100); do # the processes are the launcher's children
+    victim=$(pgrep -P "$launcher" -x deconv | sed -n 2p)
+    [ -n "$victim" ] && break
+    sleep 0.1
+done
+sleep 2
+if [ -z "$victim" ]; then
+    bad "no process of the run to kill"
+    kill "$launcher" 2>/dev/null
+else
+    kill -9 "$victim"
+    start=$(date +%s)
+    while kill -0 "$launcher" 2>/dev/null && [ $(($(date +%s) - start)) -lt 15 ]; do sleep 0.2; done
+    if kill -0 "$launcher" 2>/dev/null; then
+        bad "the run still goes 15 s after a process was killed"
+        kill -9 "$launcher"
+    else
+        ok
+        wait "$launcher" && bad "a run with a killed process exited 0" || ok
+        [ $(($(date +%s) - start)) -le 10 ] && ok || bad "ending took over 10 s"
+    fi
+fi
+wait 2>/dev/null
+sleep 0.5
+[ -z "$(pgrep -f "$T/kill/out.png")" ] && ok || { bad "processes of the killed run remain"; pkill -9 -f "$T/kill/out.png"; }
+[ -z "$(ls -A "$T/kill")" ] && ok || bad "left in the output's folder: $(ls -A "$T/kill")"
+
+finish
