@@ -65,6 +65,9 @@ install(FILES ${PROJECT_SOURCE_DIR}/include/deconv.h DESTINATION ${CMAKE_INSTALL
 # (Requires.private) and the rest (Libs.private). A new dependency of the
 # library is one more name here.
 set(DECONV_PC_REQUIRES_PRIVATE libpng zlib fftw3f lcms2 stb libtiff-4 libjpeg)
+if(DECONV_WITH_MPI)
+  list(APPEND DECONV_PC_REQUIRES_PRIVATE mpi-c) # Debian's name for its MPI's C library
+endif()
 set(DECONV_PC_LIBS_PRIVATE ${OpenMP_C_FLAGS} -lm)
 # The CMake package's deconv::deconv_static: the static target's own link
 # libraries, imported targets kept (their packages found again by

@@ -3,12 +3,13 @@
 # what is missing; uses sudo when not run as root (liblcms2-dev: LittleCMS,
 # which reads ICC profiles; libjpeg-dev: JPEG output; libtiff-dev: TIFF;
 # for the tests: valgrind, and exiftool (libimage-exiftool-perl), which
-# reads the metadata of what deconv writes). With --fuzz, also what
+# reads the metadata of what deconv writes; Open MPI, for distributed runs,
+# which the build uses when it finds it). With --fuzz, also what
 # tests/fuzz/run.sh needs: clang, its libFuzzer and sanitizer runtimes
 # (libclang-rt-dev) and its OpenMP (libomp-dev).
 set -euo pipefail
 packages=(build-essential cmake libpng-dev libstb-dev libfftw3-dev liblcms2-dev libjpeg-dev libtiff-dev
-  valgrind libimage-exiftool-perl)
+  valgrind libimage-exiftool-perl libopenmpi-dev openmpi-bin)
 if [[ ${1:-} == --fuzz ]]; then
   packages+=(clang libclang-rt-dev libomp-dev)
 elif [[ $# -gt 0 ]]; then
