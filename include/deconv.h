@@ -465,6 +465,10 @@ typedef struct {
     double tv;          /* TV weight used */
     deconv_status stopped; /* DECONV_OK, or why the run stopped early (a
                               partial result, with keep_partial) */
+    double halo_seconds;   /* deconv_deblur_mpi: time spent exchanging
+                              halos, and gathering sums and decisions,
+                              waiting for the other processes included */
+    double sum_seconds;
 } deconv_report;
 
 /* Restore every colour channel of y with kernel k (alpha is carried through

@@ -187,6 +187,8 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
                    (size_t)b.xw * (b.x1 - b.x0) * sizeof(float));
 done:
     omp_set_num_threads(saved_threads);
+    if (report && mc)
+        deconv_mpi_comm_seconds(mc, &report->halo_seconds, &report->sum_seconds);
     deconv_mpi_comm_free(mc);
     deconv_image_free(x);
     if (st != DECONV_OK) {

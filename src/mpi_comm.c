@@ -13,6 +13,7 @@ struct deconv_mpi_comm {
     MPI_Datatype xrow, yrow; /* one row of an image- or residual-shaped plane */
     MPI_Datatype vals[2];    /* a row's one or two sums */
     int typed;               /* the datatypes are made */
+    double halo_seconds, sum_seconds;
     deconv_comm iface;
 };
 
@@ -30,6 +31,7 @@ static int halo_below(const deconv_band *b, deconv_plane_kind k)
 static void exchange(void *ctx, const deconv_band *b, deconv_plane_kind k, float *plane)
 {
     deconv_mpi_comm *c = ctx;
+    const double t0 = MPI_Wtime();
     const int w = k == DECONV_PLANE_X ? b->xw : b->N;
     const MPI_Datatype row = k == DECONV_PLANE_X ? c->xrow : c->yrow;
     const int first = k == DECONV_PLANE_X ? b->x0 : b->y0;  /* owned */
@@ -47,6 +49,7 @@ static void exchange(void *ctx, const deconv_band *b, deconv_plane_kind k, float
     int send_down = below ? halo_above(below, k) : 0, recv_up = halo_above(b, k);
     MPI_Sendrecv(plane + (size_t)(last - send_down - held0) * w, send_down, row, c->down, 2,
                  plane, above ? recv_up : 0, row, c->up, 2, c->cart, MPI_STATUS_IGNORE);
+    c->halo_seconds += MPI_Wtime() - t0;
 }
 
 static void gather(void *ctx, const deconv_band *b, deconv_plane_kind k, double *rows,
@@ -60,14 +63,18 @@ static void gather(void *ctx, const deconv_band *b, deconv_plane_kind k, double 
         c->displs[r] = k == DECONV_PLANE_X ? o->x0 : o->y0;
     }
     MPI_Datatype vals = c->vals[nvals - 1];
+    const double t0 = MPI_Wtime();
     MPI_Allgatherv(MPI_IN_PLACE, 0, vals, rows, c->counts, c->displs, vals, c->cart);
+    c->sum_seconds += MPI_Wtime() - t0;
 }
 
 static int any(void *ctx, int flag)
 {
     deconv_mpi_comm *c = ctx;
     int all = 0;
+    const double t0 = MPI_Wtime();
     MPI_Allreduce(&flag, &all, 1, MPI_INT, MPI_LOR, c->cart);
+    c->sum_seconds += MPI_Wtime() - t0;
     return all;
 }
 
@@ -121,3 +128,8 @@ void deconv_mpi_comm_free(deconv_mpi_comm *c)
 }
 
 const deconv_comm *deconv_mpi_comm_iface(deconv_mpi_comm *c) { return &c->iface; }
+
+void deconv_mpi_comm_seconds(const deconv_mpi_comm *c, double *halo, double *sums)
+{
+    *halo = c->halo_seconds, *sums = c->sum_seconds;
+}

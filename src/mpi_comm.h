@@ -19,5 +19,8 @@ deconv_mpi_comm *deconv_mpi_comm_new(MPI_Comm comm, int N, int M, int kw, int kh
 void deconv_mpi_comm_free(deconv_mpi_comm *c);
 /* The interface to put in a band. */
 const deconv_comm *deconv_mpi_comm_iface(deconv_mpi_comm *c);
+/* Seconds spent so far in halo exchanges, and in gathering sums and
+ * agreeing on decisions (waiting for the other processes included). */
+void deconv_mpi_comm_seconds(const deconv_mpi_comm *c, double *halo, double *sums);
 
 #endif
