@@ -233,8 +233,15 @@ static const command_spec commands[] = {
 /* Messages                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Under mpirun every process parses the same flags and meets the same
+ * usage errors: only rank 0 says so. */
+static int errors_silenced;
+void cli_silence_errors(void) { errors_silenced = 1; }
+
 void cli_error(const char *fmt, ...)
 {
+    if (errors_silenced)
+        return;
     va_list ap;
     va_start(ap, fmt);
     fputs("deconv: ", stderr);

@@ -79,6 +79,8 @@ void cli_print_help(FILE *f, cli_command cmd);
 const char *cli_channels_name(int channels);
 
 /* Print "deconv: " and a formatted message on stderr, with a newline. */
+/* cli_error prints nothing from now on (processes of an MPI run but rank 0). */
+void cli_silence_errors(void);
 void cli_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

@@ -398,7 +398,20 @@ done:
     return cli_mpi_share_int(code);
 }
 
-static int cmd_blind(cli_options *o)
+/* What the kernel's estimate leaves for the restoration. */
+typedef struct {
+    deconv_file_info info;
+    deconv_kernel *k0, *k;
+    deconv_image *y;
+    deconv_metadata *meta;
+    progress_ctx pc;
+    deconv_blind_params bp;
+    int size_chosen, win_x, win_y, win_w, win_h;
+    double t_kernel;
+} blind_run;
+
+/* Read, check, estimate the kernel and write it (--kernel-out); exit code. */
+static int blind_estimate(cli_options *o, blind_run *b)
 {
     const char *input = o->pos[0];
     named_path in[] = {{"input", input}, {"--kernel-init file", o->kernel_init}};
@@ -406,123 +419,128 @@ static int cmd_blind(cli_options *o)
     int code = check_outputs(in, 2, out, 3, o->force);
     if (code)
         return code;
-
     deconv_error err;
-    deconv_file_info info;
-    deconv_kernel *k0 = NULL, *k = NULL;
-    deconv_image *x = NULL;
-    deconv_metadata *meta = NULL;
-    deconv_image *y = read_image(input, o, &info, &meta, &err);
-    if (!y)
+    if (!(b->y = read_image(input, o, &b->info, &b->meta, &err)))
         return lib_failure(&err);
+    deconv_image *y = b->y;
     /* no --kernel-size: the library chooses (0 x 0) */
     int kw = o->blind.kernel_width, kh = o->blind.kernel_height;
-    const int size_chosen = kw == 0 && !o->kernel_init;
-    if (!kernel_fits(kw, kh, y)) {
-        deconv_metadata_free(meta);
-        deconv_image_free(y);
+    b->size_chosen = kw == 0 && !o->kernel_init;
+    if (!kernel_fits(kw, kh, y))
         return CLI_USAGE;
-    }
     if (o->kernel_init) {
-        if (!(k0 = deconv_kernel_load(o->kernel_init, 1, &err))) {
-            deconv_metadata_free(meta);
-            deconv_image_free(y);
+        if (!(b->k0 = deconv_kernel_load(o->kernel_init, 1, &err)))
             return lib_failure(&err);
-        }
         if (kw == 0) /* the starting kernel gives the size */
-            kw = k0->width, kh = k0->height;
-        if (k0->width != kw || k0->height != kh) {
+            kw = b->k0->width, kh = b->k0->height;
+        if (b->k0->width != kw || b->k0->height != kh) {
             cli_error("--kernel-init: '%s' is %dx%d but --kernel-size is %dx%d", o->kernel_init,
-                      k0->width, k0->height, kw, kh);
-            deconv_metadata_free(meta);
-            deconv_kernel_free(k0);
-            deconv_image_free(y);
+                      b->k0->width, b->k0->height, kw, kh);
             return CLI_USAGE;
         }
-        if (!kernel_fits(kw, kh, y)) {
-            deconv_kernel_free(k0);
-            deconv_image_free(y);
+        if (!kernel_fits(kw, kh, y))
             return CLI_USAGE;
-        }
     }
-
-    progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .blind = 1,
-                       .limit = o->blind.iterations};
-    if (o->log && !(pc.log = open_log(o->log))) {
-        deconv_metadata_free(meta);
-        deconv_kernel_free(k0);
-        deconv_image_free(y);
+    progress_ctx *pc = &b->pc;
+    if (o->log && !(pc->log = open_log(o->log)))
         return CLI_FAIL;
-    }
-    deconv_blind_params bp = o->blind;
-    choose_response(o, &info, &bp.response);
-    pc.response = bp.response.name;
-    bp.init = k0;
-    bp.progress = on_progress;
-    bp.progress_user = &pc;
-    bp.cancel = &g_cancel;
+    deconv_blind_params *bp = &b->bp;
+    *bp = o->blind;
+    choose_response(o, &b->info, &bp->response);
+    pc->response = bp->response.name;
+    bp->init = b->k0;
+    bp->progress = on_progress;
+    bp->progress_user = pc;
+    bp->cancel = &g_cancel;
     install_signals();
-    int win_x = 0, win_y = 0, win_w = y->width, win_h = y->height;
-    if (deconv_blind_window(y, &bp, &win_x, &win_y, &win_w, &win_h, &err) != DECONV_OK) {
-        code = lib_failure(&err);
-        goto done;
-    }
+    b->win_w = y->width, b->win_h = y->height;
+    if (deconv_blind_window(y, bp, &b->win_x, &b->win_y, &b->win_w, &b->win_h, &err) !=
+        DECONV_OK)
+        return lib_failure(&err);
     /* the window found once: the estimate takes it as its region */
-    bp.region_x = win_x, bp.region_y = win_y, bp.region_width = win_w, bp.region_height = win_h;
-    pc.t0 = pc.t_phase = now_seconds();
-    k = deconv_blind_kernel(y, &bp, &err);
-    double t_kernel = now_seconds() - pc.t0;
-    progress_end(&pc);
-    if (!k) {
-        code = lib_failure(&err);
+    bp->region_x = b->win_x, bp->region_y = b->win_y;
+    bp->region_width = b->win_w, bp->region_height = b->win_h;
+    pc->t0 = pc->t_phase = now_seconds();
+    b->k = deconv_blind_kernel(y, bp, &err);
+    b->t_kernel = now_seconds() - pc->t0;
+    progress_end(pc);
+    if (!b->k)
+        return lib_failure(&err);
+    if (o->kernel_out && deconv_kernel_save(b->k, o->kernel_out, &err) != DECONV_OK)
+        return lib_failure(&err);
+    return CLI_OK;
+}
+
+/* blind: rank 0 estimates the kernel (the others wait), then every
+ * process restores with it, as deblur does. */
+static int cmd_blind(cli_options *o)
+{
+    const int root = cli_mpi_rank() == 0, mpi = cli_mpi_active();
+    blind_run b;
+    memset(&b, 0, sizeof b);
+    b.pc = (progress_ctx){.tty = !o->quiet && isatty(STDERR_FILENO), .blind = 1,
+                          .limit = o->blind.iterations};
+    deconv_image *x = NULL;
+    deconv_error err;
+    memset(&err, 0, sizeof err);
+    int code = root ? blind_estimate(o, &b) : CLI_OK;
+    if ((code = cli_mpi_wait_int(code)) != CLI_OK)
         goto done;
-    }
-    kw = k->width, kh = k->height;
-    if (o->kernel_out && deconv_kernel_save(k, o->kernel_out, &err) != DECONV_OK) {
-        code = lib_failure(&err);
-        goto done;
-    }
 
     /* the restoration with the estimate: deblur's defaults with a floor on
      * the automatic TV weight, as the kernel is not exact */
+    progress_ctx *pc = &b.pc;
     deconv_deblur_params dp;
     deconv_blind_restore_defaults(&dp);
-    dp.response = bp.response;
+    dp.response = b.bp.response; /* rank 0's, sent to the others */
     if (o->restore_tv >= 0)
         dp.tv = o->restore_tv;
-    dp.threads = bp.threads;
+    dp.threads = o->blind.threads;
     dp.progress = on_progress;
-    dp.progress_user = &pc;
+    dp.progress_user = pc;
     dp.cancel = &g_cancel;
-    pc.phase = "restore";
-    pc.blind = 0;
-    pc.limit = dp.iterations;
-    pc.t_phase = now_seconds();
-    x = deconv_deblur(y, k, &dp, NULL, &err);
-    double t_restore = now_seconds() - pc.t_phase;
-    progress_end(&pc);
+    install_signals();
+    pc->phase = "restore";
+    pc->blind = 0;
+    pc->limit = dp.iterations;
+    pc->t_phase = now_seconds();
+    int ok = 1;
+    if (mpi)
+        x = cli_mpi_deblur(b.y, b.k, &dp, NULL, &ok, &err);
+    else
+        x = deconv_deblur(b.y, b.k, &dp, NULL, &err);
+    double t_restore = now_seconds() - pc->t_phase;
+    progress_end(pc);
+    if (!root) {
+        code = ok ? CLI_OK : CLI_FAIL; /* replaced by rank 0's below */
+        goto done;
+    }
+    const deconv_image *y = b.y;
+    const int kw = b.k->width, kh = b.k->height;
     deconv_write_options wo;
-    output_options(o, &info, y->channels, meta, &wo);
+    output_options(o, &b.info, y->channels, b.meta, &wo);
     code = x ? write_result(x, kw, kh, 0, &wo, o->output, o->kernel_out)
              : lib_failure_kept(&err, o->kernel_out);
     if (code == CLI_OK && !o->quiet) {
         char where[96] = "";
-        if (win_w != y->width || win_h != y->height)
-            snprintf(where, sizeof where, " on the %dx%d window at (%d, %d)", win_w, win_h,
-                     win_x, win_y);
+        if (b.win_w != y->width || b.win_h != y->height)
+            snprintf(where, sizeof where, " on the %dx%d window at (%d, %d)", b.win_w, b.win_h,
+                     b.win_x, b.win_y);
         fprintf(stderr,
                 "deconv: kernel %dx%d%s estimated%s in %.1f s; restored %dx%d %s in %.1f s "
                 "(response %s) -> %s\n",
-                kw, kh, size_chosen ? " (size chosen: no --kernel-size)" : "", where, t_kernel, y->width, y->height, cli_channels_name(y->channels),
-                t_restore, bp.response.name, o->output);
+                kw, kh, b.size_chosen ? " (size chosen: no --kernel-size)" : "", where,
+                b.t_kernel, y->width, y->height, cli_channels_name(y->channels), t_restore,
+                b.bp.response.name, o->output);
     }
 done:
     deconv_image_free(x);
-    deconv_kernel_free(k);
-    deconv_kernel_free(k0);
-    deconv_image_free(y);
-    deconv_metadata_free(meta);
-    return close_log(&pc, o->log, code);
+    deconv_kernel_free(b.k);
+    deconv_kernel_free(b.k0);
+    deconv_image_free(b.y);
+    deconv_metadata_free(b.meta);
+    code = close_log(&b.pc, o->log, code);
+    return cli_mpi_share_int(code);
 }
 
 /* splitmix64: a small, well-mixed generator; the same seed, the same noise */
@@ -743,7 +761,11 @@ static int run(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
-    cli_mpi_start(&argc, &argv);
+    if (cli_mpi_start(&argc, &argv) && cli_mpi_rank() != 0) {
+        cli_silence_errors(); /* rank 0 speaks for all (help, errors) */
+        if (!freopen("/dev/null", "w", stdout))
+            return CLI_FAIL;
+    }
     int code = run(argc, argv);
     cli_mpi_finish();
     return code;

@@ -1,9 +1,11 @@
 /* The program under mpirun (mpi_run.h). Rank 0 holds the whole input and
  * the whole result; the others their bands: streaming rows from and to
  * the files is the next step for images larger than one node. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef DECONV_HAVE_MPI
 #include <mpi.h> /* before deconv.h, which then declares its MPI functions */
@@ -59,6 +61,21 @@ int cli_mpi_share_int(int v)
     if (active)
         MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
     return v;
+}
+
+int cli_mpi_wait_int(int v)
+{
+    if (!active)
+        return v;
+    MPI_Request req;
+    MPI_Ibcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    for (int done = 0;;) {
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return v;
+        struct timespec nap = {0, 2000000}; /* 2 ms */
+        nanosleep(&nap, NULL);
+    }
 }
 
 /* What the other ranks need of the input: its shape, its noise (of the
@@ -177,6 +194,7 @@ void cli_mpi_finish(void) {}
 int cli_mpi_active(void) { return 0; }
 int cli_mpi_rank(void) { return 0; }
 int cli_mpi_share_int(int v) { return v; }
+int cli_mpi_wait_int(int v) { return v; }
 deconv_image *cli_mpi_deblur(const deconv_image *y, const deconv_kernel *k,
                              deconv_deblur_params *p, deconv_report *rep, int *ok,
                              deconv_error *err)

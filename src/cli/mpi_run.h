@@ -15,6 +15,10 @@ int cli_mpi_active(void);
 int cli_mpi_rank(void);
 /* Rank 0's value of v, on every rank. */
 int cli_mpi_share_int(int v);
+/* The same, for a value rank 0 may take minutes to compute (a blind
+ * estimate): the others wait asleep, not spinning on the cores rank 0
+ * computes on. */
+int cli_mpi_wait_int(int v);
 
 /* Restore with every process: rank 0 passes the whole image y and the
  * kernel k, the others NULL and NULL (they receive them, and the response
