@@ -20,7 +20,12 @@ mpi() { # RANKS THREADS ARGS...: deconv under mpirun, under a timeout
     "$DECONV" psf --motion 31,35 -o "$T/k31.csv" &&
     "$DECONV" blur "$DATA/coffee.png" -o "$T/rgb.png" --psf "$T/k7.csv" --noise 0.01 --seed 1 &&
     "$DECONV" blur "$DATA/camera.png" -o "$T/gray.png" --psf "$T/k31.csv" --noise 0.01 --seed 2 &&
-    "$DECONV" blur "$DATA/coffee.png" -o "$T/rgb16.tif" --psf "$T/k31.csv" --bits 16 --seed 3 ||
+    "$DECONV" blur "$DATA/coffee.png" -o "$T/rgb16.tif" --psf "$T/k31.csv" --bits 16 --seed 3 &&
+    awk 'BEGIN { w = 1500; h = 1200; print "P2"; print w, h; print 255
+        for (i = 0; i < h; i++) { line = ""
+            for (j = 0; j < w; j++) line = line " " int(128 + 100 * sin(i * 0.05) * cos(j * 0.03) + ((i / 7 + j / 5) % 2) * 20)
+            print line } }' >"$T/large.pgm" &&
+    "$DECONV" blur "$T/large.pgm" -o "$T/large.png" --psf "$T/k31.csv" --noise 0.01 ||
     { bad "making the inputs"; finish; exit; }
 
 # one process, then 1 to 4 under mpirun: the same bytes
@@ -48,6 +53,24 @@ same_bytes rgb-direct "$T/rgb.png" "$T/k7.csv" png --iterations 40 --conv direct
 same_bytes gray-fft "$T/gray.png" "$T/k31.csv" png --iterations 25 --conv fft
 same_bytes tiff16-auto "$T/rgb16.tif" "$T/k31.csv" tif --iterations 15 --bits 16 --response linear
 
+# blind: rank 0 estimates, every process restores: the kernel and the
+# output of one process
+if "$DECONV" blind "$T/gray.png" -o "$T/blind-one.png" --kernel-size 15 --kernel-out "$T/k-one.csv" \
+    --quiet 2>"$T/err"; then
+    for ranks in 2 3; do
+        if ! mpi "$ranks" 1 blind "$T/gray.png" -o "$T/blind-$ranks.png" --kernel-size 15 \
+            --kernel-out "$T/k-$ranks.csv" --quiet >"$T/err" 2>&1; then
+            bad "blind, $ranks processes: exit: $(head -3 "$T/err")"
+        elif cmp -s "$T/blind-one.png" "$T/blind-$ranks.png" && cmp -s "$T/k-one.csv" "$T/k-$ranks.csv"; then
+            ok
+        else
+            bad "blind, $ranks processes: not the kernel and output of one process"
+        fi
+    done
+else
+    bad "blind, one process: $(cat "$T/err")"
+fi
+
 # a bad input: every process exits non-zero, one message, no output
 if mpi 3 1 deblur "$T/missing.png" -o "$T/never.png" --psf "$T/k7.csv" >"$T/err" 2>&1; then
     bad "a missing input succeeded"
@@ -62,9 +85,29 @@ if mpi 2 1 deblur "$T/keep.png" -o "$T/keep.png" --psf "$T/k7.csv" >"$T/err" 2>&
 else ok; fi
 cmp -s "$T/rgb.png" "$T/keep.png" && ok || bad "the input changed"
 
+# stopped by SIGTERM (the launcher passes it on; a run long enough to be
+# stopped: 1.8 megapixels, many iterations): every process stops
+# at the same iteration, exit non-zero, no output
+mkdir "$T/term"
+"$MPIEXEC" -n 2 --oversubscribe -x OMP_NUM_THREADS=1 "$DECONV" deblur "$T/large.png" \
+    -o "$T/term/out.png" --psf "$T/k31.csv" --iterations 100000 --tol 0 --quiet \
+    >"$T/term.log" 2>&1 &
+launcher=$!
+sleep 3
+kill -TERM "$launcher"
+start=$(date +%s)
+while kill -0 "$launcher" 2>/dev/null && [ $(($(date +%s) - start)) -lt 15 ]; do sleep 0.2; done
+if kill -0 "$launcher" 2>/dev/null; then
+    bad "the run still goes 15 s after SIGTERM"
+    kill -9 "$launcher"
+else
+    wait "$launcher" && bad "a run stopped by SIGTERM exited 0" || ok
+fi
+[ -z "$(ls -A "$T/term")" ] && ok || bad "left after SIGTERM: $(ls -A "$T/term")"
+
 # a process killed mid-run: all gone within 10 s, non-zero, nothing left
 mkdir "$T/kill"
-"$MPIEXEC" -n 3 --oversubscribe -x OMP_NUM_THREADS=1 "$DECONV" deblur "$T/gray.png" \
+"$MPIEXEC" -n 3 --oversubscribe -x OMP_NUM_THREADS=1 "$DECONV" deblur "$T/large.png" \
     -o "$T/kill/out.png" --psf "$T/k31.csv" --iterations 100000 --tol 0 --quiet \
     >"$T/kill.log" 2>&1 &
 launcher=$!
