@@ -514,8 +514,9 @@ deconv_status deconv_mpi_rows_of(MPI_Comm comm, int width, int height, const dec
                                  deconv_error *err);
 
 /* Restore this process's band: y holds rows [in0, in1) of the input
- * (width y->width, all channels), noise is deconv_image_noise of the
- * whole input (for the automatic TV weight). Returns rows [out0, out1) of
+ * (width y->width, all channels); noise is deconv_image_noise of the
+ * whole input for the automatic TV weight, or < 0: estimated by the
+ * processes together, to the same value. Returns rows [out0, out1) of
  * deconv_deblur's result, (width + kw - 1) wide. Every process must call
  * it with the same comm, height, noise, kernel and parameters; a failure
  * of one (out of memory) is a failure of all. Each process gets the same

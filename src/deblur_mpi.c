@@ -30,8 +30,13 @@ static deconv_status band_of(MPI_Comm comm, int N, int M, const deconv_kernel *k
     deconv_op *op = deconv_op_new(N, M, k->data, k->width, k->height, p->conv, err);
     if (!op)
         return err ? err->code : DECONV_ERR_NOMEM;
-    *blk = deconv_op_row_block(op);
+    /* bands start at multiples of the operator's row block and of 8, the
+     * noise estimate's blocks (noise.c) */
+    int ob = deconv_op_row_block(op);
     deconv_op_free(op);
+    *blk = ob;
+    while (*blk % 8)
+        *blk += ob;
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
@@ -56,6 +61,9 @@ static void input_rows(const deconv_band *b, int *in0, int *in1)
     hi = hi < 0 ? 0 : (hi > b->M - 1 ? b->M - 1 : hi);
     *in0 = lo < b->ys0 ? lo : b->ys0;
     *in1 = hi + 1 > b->ys1 ? hi + 1 : b->ys1;
+    /* the noise estimate's blocks that start in the band reach 7 rows on */
+    int blocks_end = b->y1 + 7 < b->M ? b->y1 + 7 : b->M;
+    *in1 = *in1 > blocks_end ? *in1 : blocks_end;
 }
 
 deconv_status deconv_mpi_rows_of(MPI_Comm comm, int width, int height, const deconv_kernel *k,
@@ -143,6 +151,13 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
     if ((st = agree(comm, st, err)) != DECONV_OK)
         goto done;
     b.comm = deconv_mpi_comm_iface(mc);
+    if (noise < 0) { /* deconv_image_noise, over the bands together */
+        noise = 0;
+        for (int c = 0; c < colors; c++)
+            noise += deconv_noise_rows(deconv_image_plane(y, c) + (size_t)(b.y0 - in0) * N, N, M,
+                                       b.y0, b.y1, deconv_mpi_comm_order(mc)) /
+                     colors;
+    }
     if (p.tv < 0)
         p.tv = fmax(deconv_automatic_tv(noise), p.tv_min);
     if (report) {

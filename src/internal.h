@@ -73,6 +73,24 @@ deconv_status deconv_deblur_check(const deconv_image *y, const deconv_kernel *k,
                                   const deconv_deblur_params *p, deconv_error *err);
 double deconv_automatic_tv(double sigma);
 
+/* Order statistics pooled over the bands of a distributed run (noise.c):
+ * count adds every band's n, select gives the k-th smallest (from 0) of
+ * the values of every band together (v: this band's n values, which it
+ * may reorder). */
+#include <stdint.h>
+typedef struct {
+    void *ctx;
+    uint64_t (*count)(void *ctx, uint64_t n);
+    float (*select)(void *ctx, float *v, size_t n, uint64_t k);
+} deconv_order;
+
+/* deconv_estimate_noise of a plane of h rows, this band owning rows
+ * [r0, r1): plane points at row r0 and holds the rows up to min(h, r1 + 7)
+ * (the 8 x 8 blocks that start in the band); r0 is a multiple of 8. The
+ * bands' statistics are pooled by o (NULL: one band, the whole plane). */
+double deconv_noise_rows(const float *plane, int w, int h, int r0, int r1,
+                         const deconv_order *o);
+
 /* Resampling (pyramid.c): resize a plane with a triangle (bilinear) filter
  * whose support widens when shrinking, so downsampling is anti-aliased.
  * Pixel centres are aligned: (o + 0.5) / scale - 0.5. */

@@ -1,5 +1,7 @@
 /* deconv_comm over MPI (mpi_comm.h). */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mpi_comm.h"
 
@@ -14,6 +16,7 @@ struct deconv_mpi_comm {
     MPI_Datatype vals[2];    /* a row's one or two sums */
     int typed;               /* the datatypes are made */
     double halo_seconds, sum_seconds;
+    deconv_order order;
     deconv_comm iface;
 };
 
@@ -78,6 +81,41 @@ static int any(void *ctx, int flag)
     return all;
 }
 
+static uint64_t count(void *ctx, uint64_t n)
+{
+    deconv_mpi_comm *c = ctx;
+    uint64_t all = 0;
+    MPI_Allreduce(&n, &all, 1, MPI_UINT64_T, MPI_SUM, c->cart); /* integers: exact */
+    return all;
+}
+
+/* The k-th smallest of every band's values: non-negative floats order as
+ * their bit patterns, so a radix selection over the bits, a byte at a
+ * time, with every band's counts added, finds the exact value. */
+static float select_kth(void *ctx, float *v, size_t n, uint64_t k)
+{
+    deconv_mpi_comm *c = ctx;
+    uint32_t prefix = 0, mask = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        uint64_t hist[256] = {0}, all[256];
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u;
+            memcpy(&u, &v[i], sizeof u);
+            if ((u & mask) == prefix)
+                hist[(u >> shift) & 255]++;
+        }
+        MPI_Allreduce(hist, all, 256, MPI_UINT64_T, MPI_SUM, c->cart);
+        int b = 0;
+        while (b < 255 && k >= all[b])
+            k -= all[b++];
+        prefix |= (uint32_t)b << shift;
+        mask |= 255u << shift;
+    }
+    float f;
+    memcpy(&f, &prefix, sizeof f);
+    return f;
+}
+
 deconv_mpi_comm *deconv_mpi_comm_new(MPI_Comm comm, int N, int M, int kw, int kh, int blk)
 {
     deconv_mpi_comm *c = calloc(1, sizeof *c);
@@ -109,6 +147,7 @@ deconv_mpi_comm *deconv_mpi_comm_new(MPI_Comm comm, int N, int M, int kw, int kh
     }
     c->typed = 1;
     c->iface = (deconv_comm){c, exchange, gather, any};
+    c->order = (deconv_order){c, count, select_kth};
     return c;
 }
 
@@ -128,6 +167,8 @@ void deconv_mpi_comm_free(deconv_mpi_comm *c)
 }
 
 const deconv_comm *deconv_mpi_comm_iface(deconv_mpi_comm *c) { return &c->iface; }
+
+const deconv_order *deconv_mpi_comm_order(deconv_mpi_comm *c) { return &c->order; }
 
 void deconv_mpi_comm_seconds(const deconv_mpi_comm *c, double *halo, double *sums)
 {

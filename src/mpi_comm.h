@@ -10,6 +10,7 @@
 #include <mpi.h>
 
 #include "band.h"
+#include "internal.h"
 
 typedef struct deconv_mpi_comm deconv_mpi_comm;
 
@@ -19,6 +20,8 @@ deconv_mpi_comm *deconv_mpi_comm_new(MPI_Comm comm, int N, int M, int kw, int kh
 void deconv_mpi_comm_free(deconv_mpi_comm *c);
 /* The interface to put in a band. */
 const deconv_comm *deconv_mpi_comm_iface(deconv_mpi_comm *c);
+/* Order statistics pooled over the bands (noise.c's deconv_order). */
+const deconv_order *deconv_mpi_comm_order(deconv_mpi_comm *c);
 /* Seconds spent so far in halo exchanges, and in gathering sums and
  * agreeing on decisions (waiting for the other processes included). */
 void deconv_mpi_comm_seconds(const deconv_mpi_comm *c, double *halo, double *sums);

@@ -78,11 +78,10 @@ int cli_mpi_wait_int(int v)
     }
 }
 
-/* What the other ranks need of the input: its shape, its noise (of the
- * whole image, for the automatic TV weight) and the kernel's size. */
+/* What the other ranks need of the input: its shape and the kernel's
+ * size (the noise is estimated by the processes together). */
 typedef struct {
     int width, height, channels, kw, kh;
-    double noise;
 } shape;
 
 deconv_image *cli_mpi_deblur(const deconv_image *y, const deconv_kernel *k,
@@ -92,8 +91,7 @@ deconv_image *cli_mpi_deblur(const deconv_image *y, const deconv_kernel *k,
     const MPI_Comm comm = MPI_COMM_WORLD;
     shape s = {0};
     if (rank == 0)
-        s = (shape){y->width, y->height, y->channels, k->width, k->height,
-                    deconv_image_noise(y)};
+        s = (shape){y->width, y->height, y->channels, k->width, k->height};
     MPI_Bcast(&s, (int)sizeof s, MPI_BYTE, 0, comm);
     MPI_Bcast(&p->response, (int)sizeof p->response, MPI_BYTE, 0, comm);
     deconv_kernel *kr = rank == 0 ? NULL : deconv_kernel_new(s.kw, s.kh);
@@ -142,7 +140,7 @@ deconv_image *cli_mpi_deblur(const deconv_image *y, const deconv_kernel *k,
                 MPI_Send(src, n, MPI_FLOAT, r, c, comm);
         }
     }
-    x = deconv_deblur_mpi(comm, band, s.height, s.noise, kk, p, rep, err);
+    x = deconv_deblur_mpi(comm, band, s.height, -1, kk, p, rep, err);
     deconv_image_free(band);
     if (!x) {
         free(rows);
