@@ -679,19 +679,22 @@ static int cmd_compare(cli_options *o)
  * input was written, else 1 (130 when interrupted). */
 static int run_batch(const cli_options *o, int (*one)(cli_options *))
 {
+    const int root = cli_mpi_rank() == 0; /* under mpirun: rank 0 makes, checks, speaks */
     const char *dirs[2] = {o->output, o->kernel_out};
-    for (int d = 0; d < 2; d++) {
+    int made = CLI_OK;
+    for (int d = 0; d < 2 && root && made == CLI_OK; d++) {
         struct stat st;
         if (dirs[d] && stat(dirs[d], &st) != 0 && mkdir(dirs[d], 0777) != 0) {
             cli_error("%s: cannot make the folder '%s': %s", d ? "--kernel-out" : "-o", dirs[d],
                       strerror(errno));
-            return CLI_FAIL;
-        }
-        if (dirs[d] && (stat(dirs[d], &st) != 0 || !S_ISDIR(st.st_mode))) {
+            made = CLI_FAIL;
+        } else if (dirs[d] && (stat(dirs[d], &st) != 0 || !S_ISDIR(st.st_mode))) {
             cli_error("%s: '%s' is not a folder", d ? "--kernel-out" : "-o", dirs[d]);
-            return CLI_FAIL;
+            made = CLI_FAIL;
         }
     }
+    if ((made = cli_mpi_share_int(made)) != CLI_OK)
+        return made;
     cli_options *one_o = malloc(sizeof *one_o);
     if (!one_o) {
         cli_error("out of memory");
@@ -722,7 +725,7 @@ static int run_batch(const cli_options *o, int (*one)(cli_options *))
         one_o->npos = 1;
         one_o->output = out;
         one_o->kernel_out = o->kernel_out ? kout : NULL;
-        if (!o->quiet)
+        if (!o->quiet && root)
             fprintf(stderr, "deconv: [%d/%d] %s -> %s\n", i + 1, o->npos, in, out);
         int code;
         if (n1 >= (int)sizeof out || n2 >= (int)sizeof kout) {
@@ -735,8 +738,9 @@ static int run_batch(const cli_options *o, int (*one)(cli_options *))
         }
         if (code == 130 || g_cancel) {
             free(one_o);
-            fprintf(stderr, "deconv: batch interrupted after %d of %d written\n", written,
-                    o->npos);
+            if (root)
+                fprintf(stderr, "deconv: batch interrupted after %d of %d written\n", written,
+                        o->npos);
             return 130;
         }
         if (code == CLI_OK) {
@@ -749,6 +753,8 @@ static int run_batch(const cli_options *o, int (*one)(cli_options *))
         }
     }
     free(one_o);
+    if (!root)
+        return failed ? CLI_FAIL : CLI_OK;
     if (failed)
         fprintf(stderr, "deconv: batch: %d of %d written to %s; failed: %s\n", written, o->npos,
                 o->output, failures);
