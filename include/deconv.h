@@ -493,38 +493,6 @@ deconv_image *deconv_crop_to_input(const deconv_image *x, int kw, int kh);
  * the mean over the colour channels of deconv_estimate_noise. */
 double deconv_image_noise(const deconv_image *y);
 
-#ifdef MPI_VERSION
-/* Distributed restoration over MPI (include <mpi.h> first; libdeconv built
- * with -DDECONV_MPI=ON). The processes of comm restore one image together,
- * each a band of rows, and the result is byte for byte deconv_deblur's,
- * whatever the number of processes and threads.
- *
- * deconv_mpi_rows tells a process which rows of the width x height input y
- * it must pass (in0 to in1: its band and the halo around it) and which
- * rows of the result x ((height + kh - 1) rows, deconv_deblur's frame) it
- * gets back (out0 to out1); the bands cover x in rank order. It fails on
- * every process alike when the image has too few rows for that many
- * processes. */
-typedef struct {
-    int in0, in1, out0, out1;
-} deconv_mpi_rows;
-
-deconv_status deconv_mpi_rows_of(MPI_Comm comm, int width, int height, const deconv_kernel *k,
-                                 const deconv_deblur_params *p, deconv_mpi_rows *rows,
-                                 deconv_error *err);
-
-/* Restore this process's band: y holds rows [in0, in1) of the input
- * (width y->width, all channels); noise is deconv_image_noise of the
- * whole input for the automatic TV weight, or < 0: estimated by the
- * processes together, to the same value. Returns rows [out0, out1) of
- * deconv_deblur's result, (width + kw - 1) wide. Every process must call
- * it with the same comm, height, noise, kernel and parameters; a failure
- * of one (out of memory) is a failure of all. Each process gets the same
- * report. */
-deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height, double noise,
-                                const deconv_kernel *k, const deconv_deblur_params *p,
-                                deconv_report *report, deconv_error *err);
-#endif
 
 /* ------------------------------------------------------------------ */
 /* Blind restoration (blind.c)                                          */
@@ -641,6 +609,50 @@ deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_para
  * of the size asked for or, with none, of the size chosen. */
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Distributed runs (deblur_mpi.c, blind_mpi.c)                         */
+/* ------------------------------------------------------------------ */
+
+#ifdef MPI_VERSION
+/* Distributed restoration over MPI (include <mpi.h> first; libdeconv built
+ * with -DDECONV_MPI=ON). The processes of comm restore one image together,
+ * each a band of rows, and the result is byte for byte deconv_deblur's,
+ * whatever the number of processes and threads.
+ *
+ * deconv_mpi_rows tells a process which rows of the width x height input y
+ * it must pass (in0 to in1: its band and the halo around it) and which
+ * rows of the result x ((height + kh - 1) rows, deconv_deblur's frame) it
+ * gets back (out0 to out1); the bands cover x in rank order. It fails on
+ * every process alike when the image has too few rows for that many
+ * processes. */
+typedef struct {
+    int in0, in1, out0, out1;
+} deconv_mpi_rows;
+
+deconv_status deconv_mpi_rows_of(MPI_Comm comm, int width, int height, const deconv_kernel *k,
+                                 const deconv_deblur_params *p, deconv_mpi_rows *rows,
+                                 deconv_error *err);
+
+/* Restore this process's band: y holds rows [in0, in1) of the input
+ * (width y->width, all channels); noise is deconv_image_noise of the
+ * whole input for the automatic TV weight, or < 0: estimated by the
+ * processes together, to the same value. Returns rows [out0, out1) of
+ * deconv_deblur's result, (width + kw - 1) wide. Every process must call
+ * it with the same comm, height, noise, kernel and parameters; a failure
+ * of one (out of memory) is a failure of all. Each process gets the same
+ * report. */
+deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height, double noise,
+                                const deconv_kernel *k, const deconv_deblur_params *p,
+                                deconv_report *report, deconv_error *err);
+
+/* deconv_blind_kernel with its starts spread over the processes of comm
+ * (starts 0 and 3 on rank 0, 1 and 2 on the next ranks); every process
+ * passes the same y (the window the estimate runs on: it is small) and
+ * parameters, and gets the kernel one process gets. */
+deconv_kernel *deconv_blind_kernel_mpi(MPI_Comm comm, const deconv_image *y,
+                                       const deconv_blind_params *p, deconv_error *err);
+#endif
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

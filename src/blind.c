@@ -131,6 +131,12 @@ deconv_status blind_check_params(const deconv_image *y, const deconv_blind_param
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err)
 {
+    return blind_kernel(y, p, NULL, err);
+}
+
+deconv_kernel *blind_kernel(const deconv_image *y, const deconv_blind_params *p,
+                            const blind_spread *spread, deconv_error *err)
+{
     if (!p)
         return blind_check_params(y, p, err), NULL;
     /* q: p with the kernel size it will have (a starting kernel gives its
@@ -178,7 +184,11 @@ deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_par
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (blind_run_starts(lum, &q, h, score, err) != DECONV_OK)
+    memset(h, 0, sizeof(float) * nk * starts);
+    deconv_status st = blind_run_starts(lum, &q, spread ? spread->mine : NULL, h, score, err);
+    if (spread) /* every process gets every start's kernel and score */
+        st = spread->share(spread->ctx, h, score, starts, nk, st, err);
+    if (st != DECONV_OK)
         goto done;
     int best = 0;
     for (int s = 1; s < starts; s++)

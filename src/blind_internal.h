@@ -98,9 +98,28 @@ void blind_camera_step_response(deconv_response *r);
 deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum, int left,
                                  int top, int w, int ht, const deconv_response *resp);
 
-/* blind_starts.c */
-deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
-                               double *score, deconv_error *err);
+/* blind_starts.c: every start's kernel and score; with mine (not NULL),
+ * only the starts s with mine[s] set (start 3 needs start 0: it forks
+ * from it), the others' left as they are */
+deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_params *p,
+                               const unsigned char *mine, float *h, double *score,
+                               deconv_error *err);
+
+/* The starts spread over the processes of a distributed run
+ * (blind_mpi.c): which this one runs, and how the kernels and scores of
+ * all (h: starts kernels of nk, score: starts) reach every process once
+ * each has run its own (status st), every process then failing alike if
+ * one did. */
+typedef struct {
+    void *ctx;
+    const unsigned char *mine;
+    deconv_status (*share)(void *ctx, float *h, double *score, int starts, int nk,
+                           deconv_status st, deconv_error *err);
+} blind_spread;
+
+/* blind.c: deconv_blind_kernel with the starts spread (NULL: all here) */
+deconv_kernel *blind_kernel(const deconv_image *y, const deconv_blind_params *p,
+                            const blind_spread *spread, deconv_error *err);
 
 /* blind_window.c */
 void blind_choose_window(const deconv_image *lum, const deconv_blind_params *p, int *left,

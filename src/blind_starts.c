@@ -91,10 +91,12 @@ static const double FORK_PIECE_FACTOR = 0.5;
 
 /* Every start's kernel of the luminance window lum (h: p->starts kernels
  * one after the other) and its score (lower is better; 0 for a single
- * start), on omp_get_max_threads() threads. A failure of any start
- * (interrupted, out of memory) is the run's: the caller asked for all. */
-deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
-                                double *score, deconv_error *err)
+ * start), on omp_get_max_threads() threads; only those of mine when it is
+ * not NULL. A failure of any start (interrupted, out of memory) is the
+ * run's: the caller asked for all. */
+deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_params *p,
+                               const unsigned char *mine, float *h, double *score,
+                               deconv_error *err)
 {
     const int threads = omp_get_max_threads(), starts = p->starts > 1 ? p->starts : 1;
     const int nk = p->kernel_width * p->kernel_height;
@@ -110,7 +112,8 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
     }
     if (starts == 1) {
-        st[0] = blind_estimate(lum, p, tv, pieces, 1, NULL, NULL, h, &errs[0]);
+        if (!mine || mine[0])
+            st[0] = blind_estimate(lum, p, tv, pieces, 1, NULL, NULL, h, &errs[0]);
         score[0] = 0;
     } else {
         /* Starts 0 to 2 run side by side, the threads shared out between
@@ -123,8 +126,12 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
          * run one after the other. Start 3 follows, on all the threads,
          * from where it parts from start 0. */
         const int side = starts < 3 ? starts : 3;
-        int outer = threads > 1 ? side : 1;
-        int inner = threads / side > 1 ? threads / side : 1;
+        int list[3], n = 0; /* the side-by-side starts run here */
+        for (int s = 0; s < side; s++)
+            if (!mine || mine[s])
+                list[n++] = s;
+        int outer = threads > 1 && n > 1 ? n : 1;
+        int inner = n && threads / n > 1 ? threads / n : 1;
         fork.pieces = pieces * FORK_PIECE_FACTOR;
         /* OpenMP's dynamic adjustment (the command line's default) sizes
          * a team by the load average, which our own previous run raises:
@@ -133,7 +140,8 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
         const int dynamic = omp_get_dynamic();
         omp_set_dynamic(0);
 #pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
-        for (int s = 0; s < side; s++) {
+        for (int i = 0; i < n; i++) {
+            const int s = list[i];
             omp_set_dynamic(dynamic);
             omp_set_num_threads(inner);
             st[s] = blind_estimate(lum, p, tv * start_tv_factor[s], pieces, s == 0,
@@ -144,7 +152,7 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
                                           : INFINITY;
         }
         omp_set_dynamic(dynamic);
-        if (starts > 3) {
+        if (starts > 3 && (!mine || mine[3])) {
             float *h3 = h + (size_t)3 * nk;
             if (st[0] == DECONV_OK && fork.stage >= 0) {
                 st[3] = blind_estimate(lum, p, tv, fork.pieces, 0, NULL, &fork, h3, &errs[3]);
@@ -184,7 +192,7 @@ int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params 
     int saved_threads = omp_get_max_threads();
     if (p->threads > 0)
         omp_set_num_threads(p->threads);
-    deconv_status st = blind_run_starts(lum, p, h, score, &err);
+    deconv_status st = blind_run_starts(lum, p, NULL, h, score, &err);
     omp_set_num_threads(saved_threads);
     return st == DECONV_OK ? 0 : -1;
 }

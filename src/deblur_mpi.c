@@ -80,26 +80,6 @@ deconv_status deconv_mpi_rows_of(MPI_Comm comm, int width, int height, const dec
     return DECONV_OK;
 }
 
-/* Every process's status made one: if any failed, all fail, with the
- * message of the first that did (its rank named on the others). */
-static deconv_status agree(MPI_Comm comm, deconv_status st, deconv_error *err)
-{
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int mine = st != DECONV_OK ? rank : size, first = size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == size)
-        return DECONV_OK;
-    deconv_error e = {st, ""};
-    if (rank == first && err)
-        e = *err;
-    MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, first, comm);
-    if (rank != first)
-        return deconv_fail(err, e.code, "process %d: %s", first, e.message);
-    return e.code;
-}
-
 /* The band's held rows of deconv_deblur's start: y extended by edge
  * replication, from y's rows [in0, ...). */
 static void start_rows(const deconv_band *b, const float *y, int in0, float *x)
@@ -133,7 +113,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
                              "not %d rows (deconv_mpi_rows_of)",
                              in0, in1 - 1, in1 - in0, y->height);
     }
-    if ((st = agree(comm, st, err)) != DECONV_OK)
+    if ((st = deconv_mpi_agree(comm, st, err)) != DECONV_OK)
         return NULL;
     deconv_deblur_params p = *params;
     const int kw = k->width, kh = k->height, N = y->width, M = height;
@@ -148,7 +128,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
     st = mc && x && out ? DECONV_OK
                         : deconv_fail(err, DECONV_ERR_NOMEM,
                                       "out of memory for a band of %d x %d", b.xw, b.xs1 - b.xs0);
-    if ((st = agree(comm, st, err)) != DECONV_OK)
+    if ((st = deconv_mpi_agree(comm, st, err)) != DECONV_OK)
         goto done;
     b.comm = deconv_mpi_comm_iface(mc);
     if (noise < 0) { /* deconv_image_noise, over the bands together */
@@ -170,7 +150,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
     for (int c = 0; c < colors && st == DECONV_OK; c++) {
         const float *yc = deconv_image_plane(y, c) + (size_t)(b.ys0 - in0) * N;
         deconv_data *data = deconv_data_new_band(&b, k->data, p.conv, &p.response, yc, NULL, err);
-        if ((st = agree(comm, data ? DECONV_OK : (err ? err->code : DECONV_ERR_NOMEM), err)) !=
+        if ((st = deconv_mpi_agree(comm, data ? DECONV_OK : (err ? err->code : DECONV_ERR_NOMEM), err)) !=
             DECONV_OK) {
             deconv_data_free(data);
             break;

@@ -5,6 +5,8 @@
 
 #include "mpi_comm.h"
 
+#include "internal.h"
+
 struct deconv_mpi_comm {
     MPI_Comm cart;        /* 1-D, not periodic: the end bands' outer
                              neighbour is MPI_PROC_NULL */
@@ -173,4 +175,24 @@ const deconv_order *deconv_mpi_comm_order(deconv_mpi_comm *c) { return &c->order
 void deconv_mpi_comm_seconds(const deconv_mpi_comm *c, double *halo, double *sums)
 {
     *halo = c->halo_seconds, *sums = c->sum_seconds;
+}
+
+/* Every process's status made one: if any failed, all fail, with the
+ * message of the first that did (its rank named on the others). */
+deconv_status deconv_mpi_agree(MPI_Comm comm, deconv_status st, deconv_error *err)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine = st != DECONV_OK ? rank : size, first = size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    if (first == size)
+        return DECONV_OK;
+    deconv_error e = {st, ""};
+    if (rank == first && err)
+        e = *err;
+    MPI_Bcast(&e, (int)sizeof e, MPI_BYTE, first, comm);
+    if (rank != first)
+        return deconv_fail(err, e.code, "process %d: %s", first, e.message);
+    return e.code;
 }

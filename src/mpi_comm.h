@@ -26,4 +26,8 @@ const deconv_order *deconv_mpi_comm_order(deconv_mpi_comm *c);
  * agreeing on decisions (waiting for the other processes included). */
 void deconv_mpi_comm_seconds(const deconv_mpi_comm *c, double *halo, double *sums);
 
+/* Every process's status made one: if any failed, all fail, with the
+ * message of the first that did (its rank named on the others). */
+deconv_status deconv_mpi_agree(MPI_Comm comm, deconv_status st, deconv_error *err);
+
 #endif

@@ -410,8 +410,9 @@ typedef struct {
     double t_kernel;
 } blind_run;
 
-/* Read, check, estimate the kernel and write it (--kernel-out); exit code. */
-static int blind_estimate(cli_options *o, blind_run *b)
+/* Read and check, and find the window the kernel is estimated on; exit
+ * code. */
+static int blind_prepare(cli_options *o, blind_run *b)
 {
     const char *input = o->pos[0];
     named_path in[] = {{"input", input}, {"--kernel-init file", o->kernel_init}};
@@ -460,19 +461,12 @@ static int blind_estimate(cli_options *o, blind_run *b)
     /* the window found once: the estimate takes it as its region */
     bp->region_x = b->win_x, bp->region_y = b->win_y;
     bp->region_width = b->win_w, bp->region_height = b->win_h;
-    pc->t0 = pc->t_phase = now_seconds();
-    b->k = deconv_blind_kernel(y, bp, &err);
-    b->t_kernel = now_seconds() - pc->t0;
-    progress_end(pc);
-    if (!b->k)
-        return lib_failure(&err);
-    if (o->kernel_out && deconv_kernel_save(b->k, o->kernel_out, &err) != DECONV_OK)
-        return lib_failure(&err);
     return CLI_OK;
 }
 
-/* blind: rank 0 estimates the kernel (the others wait), then every
- * process restores with it, as deblur does. */
+/* blind: under mpirun, rank 0 reads and checks, the processes share the
+ * estimate's starts, rank 0 writes the kernel, and every process restores
+ * with it, as deblur does. */
 static int cmd_blind(cli_options *o)
 {
     const int root = cli_mpi_rank() == 0, mpi = cli_mpi_active();
@@ -483,8 +477,26 @@ static int cmd_blind(cli_options *o)
     deconv_image *x = NULL;
     deconv_error err;
     memset(&err, 0, sizeof err);
-    int code = root ? blind_estimate(o, &b) : CLI_OK;
-    if ((code = cli_mpi_wait_int(code)) != CLI_OK)
+    int code = root ? blind_prepare(o, &b) : CLI_OK;
+    if ((code = cli_mpi_share_int(code)) != CLI_OK)
+        goto done;
+    b.pc.t0 = b.pc.t_phase = now_seconds();
+    if (mpi) {
+        b.bp.cancel = &g_cancel;
+        install_signals();
+        b.k = cli_mpi_blind_kernel(b.y, &b.bp, &err);
+    } else {
+        b.k = deconv_blind_kernel(b.y, &b.bp, &err);
+    }
+    b.t_kernel = now_seconds() - b.pc.t0;
+    progress_end(&b.pc);
+    if (!root)
+        code = b.k ? CLI_OK : CLI_FAIL;
+    else if (!b.k)
+        code = lib_failure(&err);
+    else if (o->kernel_out && deconv_kernel_save(b.k, o->kernel_out, &err) != DECONV_OK)
+        code = lib_failure(&err);
+    if ((code = cli_mpi_share_int(code)) != CLI_OK)
         goto done;
 
     /* the restoration with the estimate: deblur's defaults with a floor on

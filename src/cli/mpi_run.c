@@ -1,11 +1,9 @@
 /* The program under mpirun (mpi_run.h). Rank 0 holds the whole input and
  * the whole result; the others their bands: streaming rows from and to
  * the files is the next step for images larger than one node. */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #ifdef DECONV_HAVE_MPI
 #include <mpi.h> /* before deconv.h, which then declares its MPI functions */
@@ -63,19 +61,55 @@ int cli_mpi_share_int(int v)
     return v;
 }
 
-int cli_mpi_wait_int(int v)
+deconv_kernel *cli_mpi_blind_kernel(const deconv_image *y, deconv_blind_params *p,
+                                    deconv_error *err)
 {
-    if (!active)
-        return v;
-    MPI_Request req;
-    MPI_Ibcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
-    for (int done = 0;;) {
-        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-        if (done)
-            return v;
-        struct timespec nap = {0, 2000000}; /* 2 ms */
-        nanosleep(&nap, NULL);
+    const MPI_Comm comm = MPI_COMM_WORLD;
+    /* the parameters, their pointers made this process's own */
+    volatile const int *cancel = p->cancel;
+    int init[2] = {0, 0};
+    if (rank == 0 && p->init)
+        init[0] = p->init->width, init[1] = p->init->height;
+    MPI_Bcast(p, (int)sizeof *p, MPI_BYTE, 0, comm);
+    MPI_Bcast(init, 2, MPI_INT, 0, comm);
+    p->cancel = cancel;
+    deconv_kernel *k0 = NULL;
+    if (rank != 0) {
+        p->progress = NULL, p->progress_user = NULL;
+        p->init = NULL;
+        if (init[0] && !(k0 = deconv_kernel_new(init[0], init[1])))
+            MPI_Abort(comm, 1); /* a few KB: nothing else would run either */
+        p->init = k0;
     }
+    if (init[0])
+        MPI_Bcast((float *)p->init->data, init[0] * init[1], MPI_FLOAT, 0, comm);
+    /* the window, cut out by rank 0: the estimate's region is all of it */
+    int shape[3] = {p->region_width, p->region_height, y ? y->channels : 0};
+    MPI_Bcast(shape, 3, MPI_INT, 0, comm);
+    deconv_image *win = deconv_image_new(shape[0], shape[1], shape[2]);
+    int have = win != NULL, all = 0;
+    MPI_Allreduce(&have, &all, 1, MPI_INT, MPI_LAND, comm);
+    if (!all) {
+        deconv_image_free(win);
+        deconv_kernel_free(k0);
+        if (rank != 0)
+            p->init = NULL;
+        fail(err, DECONV_ERR_NOMEM, "out of memory for the estimate's window");
+        return NULL;
+    }
+    if (rank == 0)
+        for (int c = 0; c < shape[2]; c++)
+            deconv_crop(deconv_image_plane(y, c), y->width, p->region_y, p->region_x, shape[0],
+                        shape[1], deconv_image_plane(win, c));
+    MPI_Bcast(win->data, shape[0] * shape[1] * shape[2], MPI_FLOAT, 0, comm);
+    deconv_blind_params q = *p;
+    q.region_x = q.region_y = 0;
+    deconv_kernel *k = deconv_blind_kernel_mpi(comm, win, &q, err);
+    deconv_image_free(win);
+    deconv_kernel_free(k0);
+    if (rank != 0)
+        p->init = NULL;
+    return k;
 }
 
 /* What the other ranks need of the input: its shape and the kernel's
@@ -192,7 +226,12 @@ void cli_mpi_finish(void) {}
 int cli_mpi_active(void) { return 0; }
 int cli_mpi_rank(void) { return 0; }
 int cli_mpi_share_int(int v) { return v; }
-int cli_mpi_wait_int(int v) { return v; }
+deconv_kernel *cli_mpi_blind_kernel(const deconv_image *y, deconv_blind_params *p,
+                                    deconv_error *err)
+{
+    (void)y, (void)p, (void)err;
+    return NULL;
+}
 deconv_image *cli_mpi_deblur(const deconv_image *y, const deconv_kernel *k,
                              deconv_deblur_params *p, deconv_report *rep, int *ok,
                              deconv_error *err)

@@ -15,10 +15,13 @@ int cli_mpi_active(void);
 int cli_mpi_rank(void);
 /* Rank 0's value of v, on every rank. */
 int cli_mpi_share_int(int v);
-/* The same, for a value rank 0 may take minutes to compute (a blind
- * estimate): the others wait asleep, not spinning on the cores rank 0
- * computes on. */
-int cli_mpi_wait_int(int v);
+/* The blind estimate with every process: rank 0 passes the image y and
+ * its parameters (their region the window), the others NULL and
+ * parameters whose cancel flag is theirs. Rank 0 sends the window; the
+ * starts are spread (deconv_blind_kernel_mpi); every process gets the
+ * kernel, or NULL on all (err on rank 0 naming the process that failed). */
+deconv_kernel *cli_mpi_blind_kernel(const deconv_image *y, deconv_blind_params *p,
+                                    deconv_error *err);
 
 /* Restore with every process: rank 0 passes the whole image y and the
  * kernel k, the others NULL and NULL (they receive them, and the response
