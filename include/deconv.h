@@ -330,9 +330,9 @@ deconv_status deconv_image_write_png(const deconv_image *im, const char *path,
  * once, so a file streamed gives the same samples, file info, metadata,
  * errors and bytes as one read or written whole.
  *
- * Decoded as the rows are asked for: PNG (not interlaced; one with
- * metadata after its image data is read through once more when opened, to
- * collect it), TIFF with 8/16-bit or float samples (contiguous strips a
+ * Decoded as the rows are asked for: PNG (not interlaced; asked for its
+ * metadata, one with some after its image data is read through once more
+ * when opened), TIFF with 8/16-bit or float samples (contiguous strips a
  * scanline at a time, separate planes a strip of each, tiles a row of
  * tiles), PNM and HDR. The other inputs (interlaced PNG, JPEG, BMP, TGA,
  * GIF, PSD, and the TIFF layouts of libtiff's RGBA interface) are read

@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <png.h>
 #include <stb_image.h>
@@ -237,9 +236,8 @@ typedef struct {
     png_uint_32 w, h;
     int channels, bytes, interlaced, passes;
     unsigned char *row;
-    png_uint_32 next;   /* rows read */
     deconv_image *im;   /* an interlaced image, read whole */
-    int complete;       /* every row has been read */
+    int complete;       /* every row of it has been read */
     float lut[256];     /* 8-bit samples as floats */
 } png_reader;
 
@@ -543,11 +541,9 @@ static deconv_status png_rows_job(png_reader *r, png_uint_32 n, float *out, size
         return png_read_failed(r, err);
     for (png_uint_32 i = 0; i < n; i++) {
         png_read_row(r->png, r->row, NULL);
-        r->next++;
         if (out)
             png_convert_row(r, out + (size_t)i * r->w, plane, 0, 1);
     }
-    r->complete = r->next == r->h;
     return DECONV_OK;
 }
 
