@@ -320,6 +320,71 @@ deconv_status deconv_image_write_png(const deconv_image *im, const char *path,
                                      int bits, deconv_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Image files as streams of rows (rows_io.c)                           */
+/* ------------------------------------------------------------------ */
+
+/* An image too large to hold is read and written a band of rows at a time,
+ * from the top. A band of n rows is planar like deconv_image: channel c's
+ * rows are contiguous at data + c * n * width. deconv_image_read and
+ * deconv_image_write are these readers and writers run over every row at
+ * once, so a file streamed gives the same samples, file info, metadata,
+ * errors and bytes as one read or written whole.
+ *
+ * Decoded as the rows are asked for: PNG (not interlaced; asked for its
+ * metadata, one with some after its image data is read through once more
+ * when opened), TIFF with 8/16-bit or float samples (contiguous strips a
+ * scanline at a time, separate planes a strip of each, tiles a row of
+ * tiles), PNM and HDR. The other inputs (interlaced PNG, JPEG, BMP, TGA,
+ * GIF, PSD, and the TIFF layouts of libtiff's RGBA interface) are read
+ * whole when opened and their rows served from memory. Written as the rows
+ * come: PNG, TIFF and JPEG (though libjpeg keeps every DCT coefficient,
+ * about 2 bytes a sample, for the optimised Huffman tables). */
+typedef struct deconv_row_reader deconv_row_reader;
+
+/* Open path as deconv_image_read_with_metadata reads it (the formats, the
+ * max_pixels limit, the file info and the metadata, complete: meta may be
+ * NULL for none, info may be NULL). NULL on failure, with *meta NULL. */
+deconv_row_reader *deconv_row_reader_open(const char *path, int64_t max_pixels,
+                                          deconv_file_info *info, deconv_metadata **meta,
+                                          deconv_error *err);
+/* The image's shape (0 for NULL). */
+int deconv_row_reader_width(const deconv_row_reader *r);
+int deconv_row_reader_height(const deconv_row_reader *r);
+int deconv_row_reader_channels(const deconv_row_reader *r);
+
+/* The next rows rows into out (rows x width x channels floats, planar as
+ * above); 0 rows do nothing. More rows than are left: DECONV_ERR_ARG,
+ * nothing read. A file found broken on the way (truncated, corrupt) fails
+ * as deconv_image_read would, naming it: out is then undefined and every
+ * later call fails alike. */
+deconv_status deconv_row_reader_read(deconv_row_reader *r, int rows, float *out,
+                                     deconv_error *err);
+/* Close the file and free r, whether every row was read or not (NULL: no
+ * effect). */
+void deconv_row_reader_close(deconv_row_reader *r);
+
+typedef struct deconv_row_writer deconv_row_writer;
+
+/* Start writing a width x height image of 1 to 4 channels to path, in the
+ * format of its extension, with deconv_image_write's options and checks (w
+ * may be NULL for the defaults; w and its metadata are read during this
+ * call only). The file is written to a temporary file beside path: path
+ * itself is untouched until deconv_row_writer_commit. NULL on failure. */
+deconv_row_writer *deconv_row_writer_open(const char *path, int width, int height, int channels,
+                                          const deconv_write_options *w, deconv_error *err);
+/* The next rows rows from in (planar as above); 0 rows do nothing. More
+ * rows than are left: DECONV_ERR_ARG, nothing written. A failure to write
+ * (a full disk) makes every later call fail alike. */
+deconv_status deconv_row_writer_write(deconv_row_writer *wr, int rows, const float *in,
+                                      deconv_error *err);
+/* End the file and rename it onto path, once every row is written. Fewer
+ * rows (DECONV_ERR_ARG), an earlier failure or one now: the temporary file
+ * is removed and path untouched. Frees wr whatever it returns. */
+deconv_status deconv_row_writer_commit(deconv_row_writer *wr, deconv_error *err);
+/* Give up: remove the temporary file and free wr (NULL: no effect). */
+void deconv_row_writer_abort(deconv_row_writer *wr);
+
+/* ------------------------------------------------------------------ */
 /* Image operations (image.c)                                           */
 /* ------------------------------------------------------------------ */
 

@@ -1,9 +1,14 @@
-/* Image files: PNG through libpng (read and write), PNM (P1-P6) by hand, and
- * JPEG, BMP, TGA, GIF, PSD, HDR through stb_image (read only).
+/* Image files: PNG through libpng (read and write), PNM (P1-P6) and
+ * Radiance HDR by hand, and JPEG, BMP, TGA, GIF, PSD through stb_image
+ * (read only); the choice of a reader by the file's content.
  *
- * Samples become floats in [0, 1] in the planar layout of deconv.h. Every
- * call keeps its state to itself (no globals, no stb_image settings), so the
- * functions may run on several threads at once.
+ * Samples become floats in [0, 1] in the planar layout of deconv.h. The
+ * readers and the PNG writer are the row sources and sinks of rows_io.c
+ * (imageio.h): PNG (but interlaced), PNM and HDR are decoded a row at a
+ * time as they are asked for, the stb_image formats and interlaced PNG
+ * whole when opened. Every call keeps its state to itself (no globals, no
+ * stb_image settings), so the functions may run on several threads at
+ * once.
  *
  * libpng reports errors by longjmp. To keep that well defined, each libpng
  * job keeps everything that the error path needs (resources, messages) in a
@@ -37,8 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 
 #include <png.h>
 #include <stb_image.h>
@@ -228,11 +231,14 @@ typedef struct {
     int64_t max_pixels;
     png_structp png;
     png_infop info;
-    deconv_image *im;
-    unsigned char *row;
-    deconv_file_info fi;
+    deconv_file_info *fi;
     deconv_metadata *meta; /* NULL: not wanted */
-    int complete; /* every row has been read */
+    png_uint_32 w, h;
+    int channels, bytes, interlaced, passes;
+    unsigned char *row;
+    deconv_image *im;   /* an interlaced image, read whole */
+    int complete;       /* every row of it has been read */
+    float lut[256];     /* 8-bit samples as floats */
 } png_reader;
 
 /* cICP's transfer characteristics (ITU-T H.273) as a curve. */
@@ -342,7 +348,7 @@ static unsigned char *iccp_profile(const unsigned char *data, size_t size, size_
  * gamma: the samples stay as stored. Returns DECONV_ERR_NOMEM or OK. */
 static deconv_status png_tone_curve(png_reader *r)
 {
-    deconv_file_info *fi = &r->fi;
+    deconv_file_info *fi = r->fi;
     char (*dropped)[128] = r->io.chunk_warning;
     fi->warning[0] = '\0';
 
@@ -433,21 +439,26 @@ static deconv_status png_tone_curve(png_reader *r)
     return DECONV_OK;
 }
 
-/* Everything between setjmp and the end of the file. r is owned by the
- * caller, which frees what it holds whatever this returns. */
-static deconv_status png_read_job(png_reader *r, deconv_error *err)
+/* What a libpng error that longjmped back to a job means: a read error or
+ * a corrupt file. */
+static deconv_status png_read_failed(const png_reader *r, deconv_error *err)
+{
+    if (r->io.io_errno)
+        return deconv_io_fail_errno(err, "read", r->io.path, r->io.io_errno);
+    return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", r->io.path, r->io.msg);
+}
+
+/* The jobs below call setjmp first thing; r is owned by their caller,
+ * which frees what it holds whatever they return. */
+
+/* From the signature to the image data: the chunks before it, the tone
+ * curve, and the rows' layout once libpng makes them 8- or 16-bit gray,
+ * gray+alpha, RGB or RGBA. */
+static deconv_status png_start_job(png_reader *r, deconv_error *err)
 {
     const char *path = r->io.path;
-    if (setjmp(png_jmpbuf(r->png))) {
-        /* An error after the last row (in png_read_end: a missing IEND, a
-         * broken chunk after the image data) costs no pixel: every row was
-         * decoded and its IDAT data passed their CRC and zlib checks. */
-        if (r->complete)
-            return DECONV_OK;
-        if (r->io.io_errno)
-            return deconv_io_fail_errno(err, "read", path, r->io.io_errno);
-        return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, r->io.msg);
-    }
+    if (setjmp(png_jmpbuf(r->png)))
+        return png_read_failed(r, err);
 
     png_set_read_fn(r->png, &r->io, on_png_read);
     /* libpng's own guard on each dimension, consistent with the limit on
@@ -485,7 +496,7 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(r->png);
     /* 16-bit samples are kept, in the file's big-endian order. */
-    int passes = png_set_interlace_handling(r->png);
+    r->passes = png_set_interlace_handling(r->png);
     png_read_update_info(r->png, r->info);
 
     int channels = png_get_channels(r->png, r->info);
@@ -494,45 +505,85 @@ static deconv_status png_read_job(png_reader *r, deconv_error *err)
     if (channels < 1 || channels > 4 || (bytes != 1 && bytes != 2) ||
         rowbytes != (size_t)w * (size_t)channels * (size_t)bytes)
         png_error(r->png, "unexpected pixel layout after transformations");
-
-    r->im = deconv_io_new_image(err, path, (int)w, (int)h, channels);
-    if (!r->im)
-        return DECONV_ERR_NOMEM;
     r->row = malloc(rowbytes);
     if (!r->row)
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+    r->w = w;
+    r->h = h;
+    r->channels = channels;
+    r->bytes = bytes;
+    r->interlaced = interlace != PNG_INTERLACE_NONE;
+    r->fi->bits = depth == 16 ? 16 : 8;
+    r->fi->has_alpha = channels == 2 || channels == 4;
+    return DECONV_OK;
+}
 
-    float lut[256];
-    fill_lut8(lut);
-    size_t plane = (size_t)w * h;
-    int adam7 = interlace != PNG_INTERLACE_NONE;
-    for (int pass = 0; pass < passes; pass++) {
-        /* Interlaced: libpng is called for every row in every pass and
-         * writes into the row buffer only the pixels of the pass, at their
-         * final places; those are the ones taken. */
-        png_uint_32 x0 = adam7 ? PNG_PASS_START_COL(pass) : 0;
-        png_uint_32 dx = adam7 ? PNG_PASS_COL_OFFSET(pass) : 1;
-        for (png_uint_32 y = 0; y < h; y++) {
-            png_read_row(r->png, r->row, NULL);
-            if (adam7 && !PNG_ROW_IN_INTERLACE_PASS(y, pass))
-                continue;
-            float *out = r->im->data + (size_t)y * w;
-            for (png_uint_32 x = x0; x < w; x += dx) {
-                const unsigned char *px = r->row + (size_t)x * channels * bytes;
-                for (int c = 0; c < channels; c++) {
-                    float v = bytes == 1 ? lut[px[c]]
-                                         : from16((unsigned)px[2 * c] << 8 | px[2 * c + 1]);
-                    out[c * plane + x] = v;
-                }
-            }
-        }
+/* The row just decoded into out (channel c's samples at out + c * plane),
+ * from column x0 every dx columns. */
+static void png_convert_row(const png_reader *r, float *out, size_t plane, png_uint_32 x0,
+                            png_uint_32 dx)
+{
+    for (png_uint_32 x = x0; x < r->w; x += dx) {
+        const unsigned char *px = r->row + (size_t)x * r->channels * r->bytes;
+        for (int c = 0; c < r->channels; c++)
+            out[c * plane + x] = r->bytes == 1
+                                     ? r->lut[px[c]]
+                                     : from16((unsigned)px[2 * c] << 8 | px[2 * c + 1]);
     }
+}
 
-    r->fi.bits = depth == 16 ? 16 : 8;
-    r->fi.has_alpha = channels == 2 || channels == 4;
+/* The next n rows of an image that is not interlaced into out (channel c's
+ * row i at out + c * plane + i * width), or dropped when out is NULL. */
+static deconv_status png_rows_job(png_reader *r, png_uint_32 n, float *out, size_t plane,
+                                  deconv_error *err)
+{
+    if (setjmp(png_jmpbuf(r->png)))
+        return png_read_failed(r, err);
+    for (png_uint_32 i = 0; i < n; i++) {
+        png_read_row(r->png, r->row, NULL);
+        if (out)
+            png_convert_row(r, out + (size_t)i * r->w, plane, 0, 1);
+    }
+    return DECONV_OK;
+}
+
+/* An interlaced image, whole, then the chunks after its data. libpng is
+ * called for every row in every pass and writes into the row buffer only
+ * the pixels of the pass, at their final places; those are the ones
+ * taken. */
+static deconv_status png_whole_job(png_reader *r, deconv_error *err)
+{
+    if (setjmp(png_jmpbuf(r->png))) {
+        /* An error after the last row (in png_read_end: a missing IEND, a
+         * broken chunk after the image data) costs no pixel: every row was
+         * decoded and its IDAT data passed their CRC and zlib checks. */
+        if (r->complete)
+            return DECONV_OK;
+        return png_read_failed(r, err);
+    }
+    r->im = deconv_io_new_image(err, r->io.path, (int)r->w, (int)r->h, r->channels);
+    if (!r->im)
+        return DECONV_ERR_NOMEM;
+    size_t plane = (size_t)r->w * r->h;
+    for (int pass = 0; pass < r->passes; pass++)
+        for (png_uint_32 y = 0; y < r->h; y++) {
+            png_read_row(r->png, r->row, NULL);
+            if (PNG_ROW_IN_INTERLACE_PASS(y, pass))
+                png_convert_row(r, r->im->data + (size_t)y * r->w, plane,
+                                PNG_PASS_START_COL(pass), PNG_PASS_COL_OFFSET(pass));
+        }
     r->complete = 1;
     png_read_end(r->png, r->meta ? r->info : NULL);
     return DECONV_OK;
+}
+
+/* The chunks after the image data, every row read. An error there costs
+ * no pixel (as in png_whole_job) and ends them. */
+static void png_end_job(png_reader *r)
+{
+    if (setjmp(png_jmpbuf(r->png)))
+        return;
+    png_read_end(r->png, r->info);
 }
 
 /* The metadata of a PNG read (its unknown chunks, before and after the
@@ -570,48 +621,157 @@ static int png_metadata(png_reader *r)
     return 0;
 }
 
-static deconv_image *read_png(FILE *f, const char *path, const unsigned char *head, size_t n,
-                              int64_t max_pixels, deconv_file_info *fi, deconv_metadata *meta,
+/* Whether a chunk the metadata takes (iCCP, eXIf, tEXt, zTXt, iTXt)
+ * follows the first image data, where libpng meets it only after the last
+ * row. The chunks are walked by their lengths from the signature on, as
+ * libpng reads them, to IEND or the end of the file; f is left anywhere. */
+static int png_metadata_after_data(FILE *f)
+{
+    static const char *const carried[] = {"iCCP", "eXIf", "tEXt", "zTXt", "iTXt"};
+    if (fseek(f, 8, SEEK_SET) != 0)
+        return 0;
+    int data = 0;
+    unsigned char h[8];
+    while (fread(h, 1, sizeof h, f) == sizeof h) {
+        uint32_t len = be32(h);
+        if (len > 0x7fffffffu || memcmp(h + 4, "IEND", 4) == 0)
+            break;
+        if (memcmp(h + 4, "IDAT", 4) == 0)
+            data = 1;
+        for (int i = 0; data && i < 5; i++)
+            if (memcmp(h + 4, carried[i], 4) == 0)
+                return 1;
+        if (fseeko(f, (off_t)len + 4, SEEK_CUR) != 0) /* the data and the CRC */
+            break;
+    }
+    return 0;
+}
+
+static void png_reader_free(png_reader *r)
+{
+    png_destroy_read_struct(&r->png, &r->info, NULL);
+    free(r->row);
+    deconv_image_free(r->im);
+    free(r);
+}
+
+/* A reader of f for path, libpng's structures made. NULL when out of
+ * memory. */
+static png_reader *png_reader_new(FILE *f, const char *path, int64_t max_pixels,
+                                  deconv_file_info *fi, deconv_metadata *meta)
+{
+    png_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->io.f = f;
+    r->io.path = path;
+    r->max_pixels = max_pixels;
+    r->fi = fi;
+    r->meta = meta;
+    fill_lut8(r->lut);
+    r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r->io, on_png_error, on_png_warning);
+    if (r->png)
+        r->info = png_create_info_struct(r->png);
+    if (!r->png || !r->info) {
+        png_reader_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* The metadata of a PNG that has some after its image data, for a reader
+ * that gives it when opened: the file is read through once more from its
+ * start, the rows decoded and dropped, to its end, just as deconv_image_read
+ * reads it. An error on the way is left to the reading of the rows, which
+ * meets it again; the metadata before it is kept. Returns 0, or -1 when
+ * out of memory. */
+static int png_metadata_pass(FILE *f, const char *path, int64_t max_pixels,
+                             deconv_metadata *meta)
+{
+    deconv_file_info fi;
+    memset(&fi, 0, sizeof fi);
+    clearerr(f);
+    if (fseek(f, 0, SEEK_SET) != 0)
+        return 0;
+    png_reader *r = png_reader_new(f, path, max_pixels, &fi, meta);
+    if (!r)
+        return -1;
+    if (png_start_job(r, NULL) == DECONV_OK && png_rows_job(r, r->h, NULL, 0, NULL) == DECONV_OK)
+        png_end_job(r);
+    int bad = png_metadata(r);
+    png_reader_free(r);
+    return bad;
+}
+
+/* The metadata when the reader opens: that of the chunks libpng has read,
+ * unless some come after the image data (and the image is not read whole
+ * already): those of a second pass. f is put back where libpng left it. */
+static deconv_status png_open_metadata(png_reader *r, deconv_error *err)
+{
+    FILE *f = r->io.f;
+    off_t at = r->interlaced ? -1 : ftello(f);
+    int bad = at < 0 || !png_metadata_after_data(f)
+                  ? png_metadata(r)
+                  : png_metadata_pass(f, r->io.path, r->max_pixels, r->meta);
+    if (at >= 0) {
+        clearerr(f);
+        if (fseeko(f, at, SEEK_SET) != 0)
+            return deconv_io_fail_errno(err, "read", r->io.path, errno);
+    }
+    if (bad)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", r->io.path);
+    return DECONV_OK;
+}
+
+static deconv_status png_source_read(void *state, int rows, float *out, size_t plane,
+                                     deconv_error *err)
+{
+    return png_rows_job(state, (png_uint_32)rows, out, plane, err);
+}
+
+static void png_source_close(void *state) { png_reader_free(state); }
+
+/* A PNG: streamed a row at a time, or read whole when interlaced. */
+static deconv_status open_png(const deconv_source_spec *sp, deconv_row_source *src,
                               deconv_error *err)
 {
+    const char *path = sp->path;
     /* IHDR must be the first chunk: check the size it claims before libpng
      * reads on, so that a header claiming gigapixels is refused as too large
      * even when nothing follows it. */
-    if (n >= 24 && memcmp(head + 12, "IHDR", 4) == 0) {
-        uint32_t w = be32(head + 16), h = be32(head + 20);
-        if (w > 0 && h > 0 && w <= 0x7fffffffu && h <= 0x7fffffffu &&
-            deconv_io_check_size(err, path, w, h, 4, max_pixels) != DECONV_OK)
-            return NULL;
+    if (sp->n >= 24 && memcmp(sp->head + 12, "IHDR", 4) == 0) {
+        uint32_t w = be32(sp->head + 16), h = be32(sp->head + 20);
+        deconv_status s = w > 0 && h > 0 && w <= 0x7fffffffu && h <= 0x7fffffffu
+                              ? deconv_io_check_size(err, path, w, h, 4, sp->max_pixels)
+                              : DECONV_OK;
+        if (s != DECONV_OK)
+            return s;
     }
-
-    png_reader r;
-    memset(&r, 0, sizeof r);
-    r.fi = *fi;
-    r.io.f = f;
-    r.io.path = path;
-    r.max_pixels = max_pixels;
-    r.meta = meta;
-    r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r.io, on_png_error, on_png_warning);
-    if (r.png)
-        r.info = png_create_info_struct(r.png);
-    if (!r.png || !r.info) {
-        png_destroy_read_struct(r.png ? &r.png : NULL, NULL, NULL);
-        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
-        return NULL;
-    }
-
-    deconv_status s = png_read_job(&r, err);
-    if (s == DECONV_OK && meta && png_metadata(&r) != 0)
-        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
-    png_destroy_read_struct(&r.png, &r.info, NULL);
-    free(r.row);
+    png_reader *r = png_reader_new(sp->f, path, sp->max_pixels, sp->fi, sp->meta);
+    if (!r)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+    deconv_status s = png_start_job(r, err);
+    if (s == DECONV_OK && r->interlaced)
+        s = png_whole_job(r, err);
+    if (s == DECONV_OK && r->meta)
+        s = png_open_metadata(r, err);
     if (s != DECONV_OK) {
-        if (r.im)
-            deconv_image_free(r.im);
-        return NULL;
+        png_reader_free(r);
+        return s;
     }
-    *fi = r.fi;
-    return r.im;
+    src->width = (int)r->w;
+    src->height = (int)r->h;
+    src->channels = r->channels;
+    if (r->interlaced) {
+        src->whole = r->im;
+        r->im = NULL;
+        png_reader_free(r);
+        return DECONV_OK;
+    }
+    src->state = r;
+    src->read = png_source_read;
+    src->close = png_source_close;
+    return DECONV_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -620,9 +780,8 @@ static deconv_image *read_png(FILE *f, const char *path, const unsigned char *he
 
 typedef struct {
     png_io io;
-    const deconv_image *im;
-    int bits;
-    const deconv_metadata *meta; /* or NULL */
+    int width, channels, bits;
+    const deconv_metadata *meta; /* or NULL; read while the file starts */
     png_structp png;
     png_infop info;
     unsigned char *row;
@@ -645,7 +804,7 @@ static int icc_fits(const unsigned char *icc, size_t size, int channels)
 static void png_write_metadata(png_writer *wr)
 {
     const deconv_metadata *m = wr->meta;
-    if (m->icc && icc_fits(m->icc, m->icc_size, wr->im->channels) &&
+    if (m->icc && icc_fits(m->icc, m->icc_size, wr->channels) &&
         m->icc_size < ((size_t)1 << 30)) {
         static const char keyword[] = "ICC profile";
         uLongf len = compressBound((uLong)m->icc_size);
@@ -666,209 +825,125 @@ static void png_write_metadata(png_writer *wr)
                             m->text[i].size);
 }
 
-static deconv_status png_write_job(png_writer *wr, deconv_error *err)
+/* What a libpng error that longjmped back to a job means. */
+static deconv_status png_write_failed(const png_writer *wr, deconv_error *err)
 {
-    if (setjmp(png_jmpbuf(wr->png))) {
-        if (wr->io.io_errno)
-            return deconv_io_fail_errno(err, "write", wr->io.path, wr->io.io_errno);
-        return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->io.path, wr->io.msg);
-    }
+    if (wr->io.io_errno)
+        return deconv_io_fail_errno(err, "write", wr->io.path, wr->io.io_errno);
+    return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->io.path, wr->io.msg);
+}
+
+/* The jobs below call setjmp first thing, as the reading ones do. */
+
+/* Everything before the rows: the header and the metadata. */
+static deconv_status png_begin_job(png_writer *wr, int height, deconv_error *err)
+{
+    if (setjmp(png_jmpbuf(wr->png)))
+        return png_write_failed(wr, err);
     static const int color_types[4] = {PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA,
                                        PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
-    const deconv_image *im = wr->im;
-    int w = im->width, h = im->height, ch = im->channels;
-
     png_set_write_fn(wr->png, &wr->io, on_png_write, on_png_flush);
     png_set_user_limits(wr->png, 0x7fffffff, 0x7fffffff); /* default: 1e6 */
-    png_set_IHDR(wr->png, wr->info, (png_uint_32)w, (png_uint_32)h, wr->bits,
-                 color_types[ch - 1], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+    png_set_IHDR(wr->png, wr->info, (png_uint_32)wr->width, (png_uint_32)height, wr->bits,
+                 color_types[wr->channels - 1], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     /* A moderate zlib level; row filters stay libpng's default (adaptive). */
     png_set_compression_level(wr->png, 6);
     png_write_info(wr->png, wr->info);
     if (wr->meta)
         png_write_metadata(wr);
+    return DECONV_OK;
+}
 
-    size_t plane = (size_t)w * h;
-    for (int y = 0; y < h; y++) {
-        const float *in = im->data + (size_t)y * w;
+/* The next n rows from in (channel c's row i at in + c * plane + i * width),
+ * rounded to the depth. */
+static deconv_status png_rows_write_job(png_writer *wr, int n, const float *in, size_t plane,
+                                        deconv_error *err)
+{
+    if (setjmp(png_jmpbuf(wr->png)))
+        return png_write_failed(wr, err);
+    int w = wr->width, ch = wr->channels;
+    for (int i = 0; i < n; i++) {
+        const float *src = in + (size_t)i * w;
         unsigned char *p = wr->row;
         if (wr->bits == 8) {
             for (int x = 0; x < w; x++)
                 for (int c = 0; c < ch; c++)
-                    *p++ = (unsigned char)deconv_io_quantize(in[c * plane + x], 255);
+                    *p++ = (unsigned char)deconv_io_quantize(src[c * plane + x], 255);
         } else {
             for (int x = 0; x < w; x++)
                 for (int c = 0; c < ch; c++) {
-                    unsigned v = deconv_io_quantize(in[c * plane + x], 65535);
+                    unsigned v = deconv_io_quantize(src[c * plane + x], 65535);
                     *p++ = (unsigned char)(v >> 8);
                     *p++ = (unsigned char)(v & 0xff);
                 }
         }
         png_write_row(wr->png, wr->row);
     }
+    return DECONV_OK;
+}
+
+static deconv_status png_end_write_job(png_writer *wr, deconv_error *err)
+{
+    if (setjmp(png_jmpbuf(wr->png)))
+        return png_write_failed(wr, err);
     png_write_end(wr->png, wr->info);
     return DECONV_OK;
 }
 
-/* The checks every writer shares: a name, an image deconv_image_new could
- * have made, rows whose bytes (at bytes per sample) fit in a size_t. */
-static deconv_status check_writable(const deconv_image *im, const char *path, int bytes,
+static deconv_status png_sink_write(void *state, int rows, const float *in, size_t plane,
                                     deconv_error *err)
 {
-    if (!path || !*path)
-        return deconv_fail(err, DECONV_ERR_ARG, "no output file name given");
-    if (!im || !im->data || im->width <= 0 || im->height <= 0 || im->channels < 1 ||
-        im->channels > 4)
-        return deconv_fail(err, DECONV_ERR_ARG,
-                           "cannot write '%s': not an image of 1 to 4 channels", path);
-    size_t pixel = (size_t)im->channels * (size_t)bytes;
-    if ((size_t)im->width > SIZE_MAX / pixel)
-        return deconv_fail(err, DECONV_ERR_ARG, "cannot write '%s': rows too long", path);
-    return DECONV_OK;
+    return png_rows_write_job(state, rows, in, plane, err);
 }
 
-static deconv_status png_write(const deconv_image *im, const char *path, int bits,
-                               const deconv_metadata *meta, deconv_error *err)
+static deconv_status png_sink_finish(void *state, deconv_error *err)
 {
-    size_t pixel = (size_t)im->channels * (size_t)(bits / 8);
-    deconv_error local;
-    deconv_error *e = err ? err : &local;
-    deconv_atomic_file *af = deconv_atomic_open(path, e);
-    if (!af)
-        return e->code;
+    return png_end_write_job(state, err);
+}
 
-    png_writer wr;
-    memset(&wr, 0, sizeof wr);
-    wr.io.f = deconv_atomic_stream(af);
-    wr.io.path = path;
-    wr.im = im;
-    wr.bits = bits;
-    wr.meta = meta;
-    wr.row = malloc((size_t)im->width * pixel);
-    wr.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &wr.io, on_png_error, on_png_warning);
-    if (wr.png)
-        wr.info = png_create_info_struct(wr.png);
+static void png_sink_close(void *state)
+{
+    png_writer *wr = state;
+    if (wr->png)
+        png_destroy_write_struct(&wr->png, wr->info ? &wr->info : NULL);
+    free(wr->row);
+    free(wr->iccp);
+    free(wr);
+}
+
+deconv_status deconv_png_sink_open(const deconv_sink_spec *sp, deconv_row_sink *sink,
+                                   deconv_error *err)
+{
+    int bits = sp->o->bits;
+    png_writer *wr = calloc(1, sizeof *wr);
+    if (!wr)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", sp->path);
+    wr->io.f = sp->f;
+    wr->io.path = sp->path;
+    wr->width = sp->width;
+    wr->channels = sp->channels;
+    wr->bits = bits;
+    wr->meta = sp->o->metadata;
+    wr->row = malloc((size_t)sp->width * (size_t)sp->channels * (size_t)(bits / 8));
+    wr->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &wr->io, on_png_error, on_png_warning);
+    if (wr->png)
+        wr->info = png_create_info_struct(wr->png);
     deconv_status s;
-    if (!wr.row || !wr.png || !wr.info)
-        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", path);
+    if (!wr->row || !wr->png || !wr->info)
+        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", sp->path);
     else
-        s = png_write_job(&wr, err);
-    if (wr.png)
-        png_destroy_write_struct(&wr.png, wr.info ? &wr.info : NULL);
-    free(wr.row);
-    free(wr.iccp);
+        s = png_begin_job(wr, sp->height, err);
+    wr->meta = NULL;
     if (s != DECONV_OK) {
-        deconv_atomic_abort(af);
+        png_sink_close(wr);
         return s;
     }
-    return deconv_atomic_commit(af, err);
-}
-
-deconv_status deconv_image_write_png(const deconv_image *im, const char *path, int bits,
-                                     deconv_error *err)
-{
-    deconv_status s = check_writable(im, path, 2, err);
-    if (s != DECONV_OK)
-        return s;
-    if (bits != 8 && bits != 16)
-        return deconv_fail(err, DECONV_ERR_ARG,
-                           "cannot write '%s': %d bits per sample (PNG output is 8 or 16)",
-                           path, bits);
-    return png_write(im, path, bits, NULL, err);
-}
-
-/* ------------------------------------------------------------------ */
-/* Output by extension                                                  */
-/* ------------------------------------------------------------------ */
-
-/* The extension of path's file name (after its last '.'), or NULL. */
-static const char *extension_of(const char *path)
-{
-    if (!path)
-        return NULL;
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    const char *dot = strrchr(base, '.');
-    return dot && dot != base && dot[1] ? dot + 1 : NULL;
-}
-
-deconv_format deconv_format_of_path(const char *path)
-{
-    const char *ext = extension_of(path);
-    if (!ext)
-        return DECONV_FORMAT_UNKNOWN;
-    if (strcasecmp(ext, "png") == 0)
-        return DECONV_FORMAT_PNG;
-    if (strcasecmp(ext, "jpg") == 0 || strcasecmp(ext, "jpeg") == 0)
-        return DECONV_FORMAT_JPEG;
-    if (strcasecmp(ext, "tif") == 0 || strcasecmp(ext, "tiff") == 0)
-        return DECONV_FORMAT_TIFF;
-    return DECONV_FORMAT_UNKNOWN;
-}
-
-void deconv_write_defaults(deconv_write_options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->bits = 8;
-    o->quality = 95;
-    o->chroma_x = o->chroma_y = 1;
-}
-
-deconv_status deconv_image_write(const deconv_image *im, const char *path,
-                                 const deconv_write_options *o, deconv_error *err)
-{
-    deconv_write_options defaults;
-    if (!o) {
-        deconv_write_defaults(&defaults);
-        o = &defaults;
-    }
-    deconv_status s = check_writable(im, path, 4, err);
-    if (s != DECONV_OK)
-        return s;
-    deconv_format format = deconv_format_of_path(path);
-    if (format == DECONV_FORMAT_UNKNOWN) {
-        const char *ext = extension_of(path);
-        if (ext)
-            return deconv_fail(err, DECONV_ERR_ARG,
-                               "cannot write '%s': unknown extension '.%.16s' (the output "
-                               "formats are " DECONV_OUTPUT_EXTENSIONS ")",
-                               path, ext);
-        return deconv_fail(err, DECONV_ERR_ARG,
-                           "cannot write '%s': no extension to choose the format by (the "
-                           "output formats are " DECONV_OUTPUT_EXTENSIONS ")",
-                           path);
-    }
-    int bits = o->bits;
-    if (format == DECONV_FORMAT_JPEG) {
-        if (bits != 8)
-            return deconv_fail(err, DECONV_ERR_ARG,
-                               "cannot write '%s': %d bits per sample (JPEG output is 8)", path,
-                               bits);
-        if (o->quality < 1 || o->quality > 100)
-            return deconv_fail(err, DECONV_ERR_ARG,
-                               "cannot write '%s': JPEG quality %d (must be 1 to 100)", path,
-                               o->quality);
-        if (o->chroma_x < 1 || o->chroma_x > 2 || o->chroma_y < 1 || o->chroma_y > 2)
-            return deconv_fail(err, DECONV_ERR_ARG,
-                               "cannot write '%s': chroma subsampling %d x %d (must be 1 or 2 "
-                               "each way)",
-                               path, o->chroma_x, o->chroma_y);
-        return deconv_jpeg_write(im, path, o, err);
-    }
-    if (format == DECONV_FORMAT_TIFF) {
-        if (bits != 8 && bits != 16 && bits != 32)
-            return deconv_fail(err, DECONV_ERR_ARG,
-                               "cannot write '%s': %d bits per sample (TIFF output is 8 or 16, "
-                               "or 32 for float samples)",
-                               path, bits);
-        return deconv_tiff_write(im, path, o, -1, err);
-    }
-    if (bits != 8 && bits != 16)
-        return deconv_fail(err, DECONV_ERR_ARG,
-                           "cannot write '%s': %d bits per sample (PNG output is 8 or 16%s)", path,
-                           bits, bits == 32 ? "; 32-bit float samples need a TIFF" : "");
-    return png_write(im, path, bits, o->metadata, err);
+    sink->state = wr;
+    sink->write = png_sink_write;
+    sink->finish = png_sink_finish;
+    sink->close = png_sink_close;
+    return DECONV_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -917,9 +992,95 @@ static int pnm_number(FILE *f, unsigned long max, unsigned long *out)
     return 1;
 }
 
-static deconv_image *read_pnm(FILE *f, const char *path, int64_t max_pixels,
-                              deconv_file_info *fi, deconv_error *err)
+typedef struct {
+    FILE *f;
+    const char *path;
+    int kind, plain, bitmap, channels, bytes;
+    unsigned long w, maxval;
+    size_t rowbytes;
+    unsigned char *row; /* a binary row as stored */
+    float lut[256];
+} pnm_reader;
+
+/* The next row into out (channel c's samples at out + c * plane). Returns
+ * what makes the file corrupt, or NULL; a read error sets *read_errno. */
+static const char *pnm_row(pnm_reader *r, float *out, size_t plane, int *read_errno)
 {
+    FILE *f = r->f;
+    if (!r->plain) {
+        errno = 0;
+        if (fread(r->row, 1, r->rowbytes, f) != r->rowbytes) {
+            if (!ferror(f))
+                return "unexpected end of file";
+            *read_errno = errno ? errno : EIO;
+            return NULL;
+        }
+    }
+    float scale = (float)r->maxval;
+    for (size_t x = 0; x < r->w; x++) {
+        for (int c = 0; c < r->channels; c++) {
+            unsigned long v;
+            if (r->kind == 1) {
+                int ch = pnm_next(f);
+                if (ch != '0' && ch != '1')
+                    return ch == EOF ? "unexpected end of file" : "bad PBM sample";
+                v = ch == '0'; /* PBM: 1 is black */
+            } else if (r->kind == 4) {
+                v = !((r->row[x / 8] >> (7 - x % 8)) & 1);
+            } else if (r->plain) {
+                int got = pnm_number(f, 65535, &v);
+                if (got != 1)
+                    return got == 0 ? "unexpected end of file" : "bad PNM sample";
+            } else if (r->bytes == 1) {
+                v = r->row[x * r->channels + c];
+            } else {
+                const unsigned char *p = r->row + 2 * (x * r->channels + c);
+                v = (unsigned long)p[0] << 8 | p[1];
+            }
+            /* Samples above maxval break the format; they are clamped. */
+            if (v > r->maxval)
+                v = r->maxval;
+            float s;
+            if (r->bitmap)
+                s = (float)v;
+            else if (r->maxval == 255)
+                s = r->lut[v];
+            else
+                s = (float)v / scale;
+            out[c * plane + x] = s;
+        }
+    }
+    return NULL;
+}
+
+static deconv_status pnm_source_read(void *state, int rows, float *out, size_t plane,
+                                     deconv_error *err)
+{
+    pnm_reader *r = state;
+    for (int i = 0; i < rows; i++) {
+        int read_errno = 0;
+        const char *problem = pnm_row(r, out + (size_t)i * r->w, plane, &read_errno);
+        if (read_errno)
+            return deconv_io_fail_errno(err, "read", r->path, read_errno);
+        if (problem)
+            return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", r->path, problem);
+    }
+    return DECONV_OK;
+}
+
+static void pnm_source_close(void *state)
+{
+    pnm_reader *r = state;
+    free(r->row);
+    free(r);
+}
+
+/* PNM, streamed a row at a time: the header here. */
+static deconv_status open_pnm(const deconv_source_spec *sp, deconv_row_source *src,
+                              deconv_error *err)
+{
+    FILE *f = sp->f;
+    const char *path = sp->path;
     getc(f);
     int kind = getc(f) - '0'; /* 1..6, checked by the caller */
     int plain = kind <= 3, bitmap = kind == 1 || kind == 4;
@@ -927,98 +1088,42 @@ static deconv_image *read_pnm(FILE *f, const char *path, int64_t max_pixels,
 
     unsigned long w, h, maxval = 1;
     if (pnm_number(f, INT_MAX, &w) != 1 || pnm_number(f, INT_MAX, &h) != 1 ||
-        (!bitmap && pnm_number(f, 65535, &maxval) != 1) || w == 0 || h == 0 || maxval == 0) {
-        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: bad PNM header", path);
-        return NULL;
-    }
+        (!bitmap && pnm_number(f, 65535, &maxval) != 1) || w == 0 || h == 0 || maxval == 0)
+        return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: bad PNM header", path);
     /* Exactly one white-space character ends the header. */
-    if (!plain && !pnm_space(getc(f))) {
-        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: bad PNM header", path);
-        return NULL;
-    }
-    if (deconv_io_check_size(err, path, w, h, channels, max_pixels) != DECONV_OK)
-        return NULL;
+    if (!plain && !pnm_space(getc(f)))
+        return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: bad PNM header", path);
+    deconv_status s = deconv_io_check_size(err, path, w, h, channels, sp->max_pixels);
+    if (s != DECONV_OK)
+        return s;
 
-    int bytes = maxval > 255 ? 2 : 1;
-    size_t rowbytes = bitmap ? (w + 7) / 8 : (size_t)w * (size_t)channels * (size_t)bytes;
-    deconv_image *im = deconv_io_new_image(err, path, (int)w, (int)h, channels);
-    if (!im)
-        return NULL;
-    unsigned char *row = NULL;
-    if (!plain && !(row = malloc(rowbytes))) {
-        deconv_image_free(im);
-        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
-        return NULL;
+    pnm_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+    r->f = f;
+    r->path = path;
+    r->kind = kind;
+    r->plain = plain;
+    r->bitmap = bitmap;
+    r->channels = channels;
+    r->bytes = maxval > 255 ? 2 : 1;
+    r->w = w;
+    r->maxval = maxval;
+    r->rowbytes = bitmap ? (w + 7) / 8 : (size_t)w * (size_t)channels * (size_t)r->bytes;
+    fill_lut8(r->lut);
+    if (!plain && !(r->row = malloc(r->rowbytes))) {
+        pnm_source_close(r);
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
     }
-
-    float lut[256];
-    fill_lut8(lut);
-    float scale = (float)maxval;
-    size_t plane = (size_t)w * h;
-    const char *problem = NULL; /* what makes the file corrupt */
-    int read_errno = 0;
-    for (size_t y = 0; y < h && !problem && !read_errno; y++) {
-        float *out = im->data + y * w;
-        if (!plain) {
-            errno = 0;
-            if (fread(row, 1, rowbytes, f) != rowbytes) {
-                if (ferror(f))
-                    read_errno = errno ? errno : EIO;
-                else
-                    problem = "unexpected end of file";
-                break;
-            }
-        }
-        for (size_t x = 0; x < w && !problem; x++) {
-            for (int c = 0; c < channels; c++) {
-                unsigned long v;
-                if (kind == 1) {
-                    int ch = pnm_next(f);
-                    if (ch != '0' && ch != '1') {
-                        problem = ch == EOF ? "unexpected end of file" : "bad PBM sample";
-                        break;
-                    }
-                    v = ch == '0'; /* PBM: 1 is black */
-                } else if (kind == 4) {
-                    v = !((row[x / 8] >> (7 - x % 8)) & 1);
-                } else if (plain) {
-                    int got = pnm_number(f, 65535, &v);
-                    if (got != 1) {
-                        problem = got == 0 ? "unexpected end of file" : "bad PNM sample";
-                        break;
-                    }
-                } else if (bytes == 1) {
-                    v = row[x * channels + c];
-                } else {
-                    const unsigned char *p = row + 2 * (x * channels + c);
-                    v = (unsigned long)p[0] << 8 | p[1];
-                }
-                /* Samples above maxval break the format; they are clamped. */
-                if (v > maxval)
-                    v = maxval;
-                float s;
-                if (bitmap)
-                    s = (float)v;
-                else if (maxval == 255)
-                    s = lut[v];
-                else
-                    s = (float)v / scale;
-                out[c * plane + x] = s;
-            }
-        }
-    }
-    free(row);
-    if (problem || read_errno) {
-        if (read_errno)
-            deconv_io_fail_errno(err, "read", path, read_errno);
-        else
-            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
-        deconv_image_free(im);
-        return NULL;
-    }
-    fi->bits = bytes == 2 ? 16 : 8;
-    fi->has_alpha = 0;
-    return im;
+    sp->fi->bits = r->bytes == 2 ? 16 : 8;
+    sp->fi->has_alpha = 0;
+    src->width = (int)w;
+    src->height = (int)h;
+    src->channels = channels;
+    src->state = r;
+    src->read = pnm_source_read;
+    src->close = pnm_source_close;
+    return DECONV_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1055,24 +1160,119 @@ static int hdr_number(const char **p, unsigned long *out)
     return v > 0;
 }
 
+typedef struct {
+    FILE *f;
+    const char *path;
+    size_t w;
+    int rle;            /* run-length scanlines (until the first says not) */
+    size_t y;           /* rows read */
+    unsigned char *row; /* RGBE pixels */
+} hdr_reader;
+
+/* The next scanline into r->row. Returns what makes the file corrupt, or
+ * NULL. */
+static const char *hdr_scanline(hdr_reader *r)
+{
+    FILE *f = r->f;
+    size_t w = r->w, have = 0; /* bytes of row already filled (flat data) */
+    unsigned char *row = r->row;
+    if (r->rle) {
+        unsigned char b[4];
+        errno = 0;
+        if (fread(b, 1, 4, f) != 4)
+            return "unexpected end of file";
+        if (b[0] == 2 && b[1] == 2 && !(b[2] & 0x80)) {
+            if (((size_t)b[2] << 8 | b[3]) != w)
+                return "a run-length scanline of the wrong length";
+            /* four components, each as runs (count > 128: count - 128
+             * copies of one byte) and dumps (count bytes) */
+            for (int k = 0; k < 4; k++) {
+                size_t x = 0;
+                while (x < w) {
+                    int count = getc(f), value = 0;
+                    if (count == EOF)
+                        return "unexpected end of file";
+                    int run = count > 128;
+                    if (run)
+                        count -= 128;
+                    if (count == 0)
+                        continue; /* an empty dump: nothing, as in stb_image */
+                    if ((size_t)count > w - x)
+                        return "bad run-length data";
+                    if (run && (value = getc(f)) == EOF)
+                        return "unexpected end of file";
+                    for (int z = 0; z < count; z++) {
+                        if (!run && (value = getc(f)) == EOF)
+                            return "unexpected end of file";
+                        row[4 * x++ + k] = (unsigned char)value;
+                    }
+                }
+            }
+            have = 4 * w;
+        } else if (r->y == 0) {
+            r->rle = 0; /* flat data: these were the first pixel */
+            memcpy(row, b, 4);
+            have = 4;
+        } else {
+            return "a scanline that is not run-length encoded after one that is";
+        }
+    }
+    if (have < 4 * w) {
+        errno = 0;
+        if (fread(row + have, 1, 4 * w - have, f) != 4 * w - have)
+            return "unexpected end of file";
+    }
+    return NULL;
+}
+
+static deconv_status hdr_source_read(void *state, int rows, float *out, size_t plane,
+                                     deconv_error *err)
+{
+    hdr_reader *r = state;
+    for (int i = 0; i < rows; i++, r->y++) {
+        const char *problem = hdr_scanline(r);
+        if (problem && ferror(r->f))
+            return deconv_io_fail_errno(err, "read", r->path, errno ? errno : EIO);
+        if (problem)
+            return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", r->path, problem);
+        float *dst = out + (size_t)i * r->w;
+        for (size_t x = 0; x < r->w; x++) {
+            const unsigned char *px = r->row + 4 * x;
+            float scale = px[3] ? (float)ldexp(1.0, px[3] - 136) : 0.0f;
+            for (int c = 0; c < 3; c++) {
+                float v = px[c] * scale;
+                dst[c * plane + x] = v < 1.0f ? v : 1.0f;
+            }
+        }
+    }
+    return DECONV_OK;
+}
+
+static void hdr_source_close(void *state)
+{
+    hdr_reader *r = state;
+    free(r->row);
+    free(r);
+}
+
 /* The subset stb_image reads (and the one in use): "#?RADIANCE" or "#?RGBE",
  * header lines up to an empty one with FORMAT=32-bit_rle_rgbe among them,
  * "-Y height +X width", then flat RGBE pixels or, for widths 8 to 32767,
  * new-style run-length scanlines (a first scanline that does not start as
  * one means flat data, as in stb_image). Values are decoded as stb_image
  * does (mantissa * 2^(exponent - 136)); being linear and unbounded, they
- * are clamped to [0, 1]. */
-static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
-                              deconv_file_info *fi, deconv_error *err)
+ * are clamped to [0, 1]. Streamed a scanline at a time: the header here. */
+static deconv_status open_hdr(const deconv_source_spec *sp, deconv_row_source *src,
+                              deconv_error *err)
 {
+    FILE *f = sp->f;
+    const char *path = sp->path;
     char line[1024];
     const char *problem = NULL;
     if (!hdr_line(f, line, sizeof line) ||
-        (strcmp(line, "#?RADIANCE") != 0 && strcmp(line, "#?RGBE") != 0)) {
-        deconv_fail(err, DECONV_ERR_FORMAT,
-                    "'%s' is not a supported image (" SUPPORTED_FORMATS ")", path);
-        return NULL;
-    }
+        (strcmp(line, "#?RADIANCE") != 0 && strcmp(line, "#?RGBE") != 0))
+        return deconv_fail(err, DECONV_ERR_FORMAT,
+                           "'%s' is not a supported image (" SUPPORTED_FORMATS ")", path);
     int rgbe_format = 0;
     for (;;) {
         if (!hdr_line(f, line, sizeof line)) {
@@ -1111,106 +1311,32 @@ static deconv_image *read_hdr(FILE *f, const char *path, int64_t max_pixels,
                 problem = "bad HDR size line";
         }
     }
-    if (problem) {
-        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
-        return NULL;
+    if (problem)
+        return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
+    deconv_status s = deconv_io_check_size(err, path, w, h, 3, sp->max_pixels);
+    if (s != DECONV_OK)
+        return s;
+    hdr_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->row = malloc((size_t)w * 4))) {
+        free(r);
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
     }
-    if (deconv_io_check_size(err, path, w, h, 3, max_pixels) != DECONV_OK)
-        return NULL;
-    deconv_image *im = deconv_io_new_image(err, path, (int)w, (int)h, 3);
-    if (!im)
-        return NULL;
-    unsigned char *row = malloc((size_t)w * 4);
-    if (!row) {
-        deconv_image_free(im);
-        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
-        return NULL;
-    }
-
-    size_t plane = (size_t)w * h;
-    int rle = w >= 8 && w < 32768, read_errno = 0;
-    for (size_t y = 0; y < h && !problem; y++) {
-        size_t have = 0; /* bytes of row already filled (flat data) */
-        if (rle) {
-            unsigned char b[4];
-            errno = 0;
-            if (fread(b, 1, 4, f) != 4) {
-                problem = "unexpected end of file";
-            } else if (b[0] == 2 && b[1] == 2 && !(b[2] & 0x80)) {
-                if (((size_t)b[2] << 8 | b[3]) != w) {
-                    problem = "a run-length scanline of the wrong length";
-                    break;
-                }
-                /* four components, each as runs (count > 128: count - 128
-                 * copies of one byte) and dumps (count bytes) */
-                for (int k = 0; k < 4 && !problem; k++) {
-                    size_t x = 0;
-                    while (x < w && !problem) {
-                        int count = getc(f), value = 0;
-                        if (count == EOF) {
-                            problem = "unexpected end of file";
-                            break;
-                        }
-                        int run = count > 128;
-                        if (run)
-                            count -= 128;
-                        if (count == 0)
-                            continue; /* an empty dump: nothing, as in stb_image */
-                        if ((size_t)count > w - x) {
-                            problem = "bad run-length data";
-                            break;
-                        }
-                        if (run && (value = getc(f)) == EOF)
-                            problem = "unexpected end of file";
-                        for (int z = 0; z < count && !problem; z++) {
-                            if (!run && (value = getc(f)) == EOF)
-                                problem = "unexpected end of file";
-                            row[4 * x++ + k] = (unsigned char)value;
-                        }
-                    }
-                }
-                have = 4 * w;
-            } else if (y == 0) {
-                rle = 0; /* flat data: these were the first pixel */
-                memcpy(row, b, 4);
-                have = 4;
-            } else {
-                problem = "a scanline that is not run-length encoded after one that is";
-            }
-        }
-        if (!problem && have < 4 * w) {
-            errno = 0;
-            if (fread(row + have, 1, 4 * w - have, f) != 4 * w - have)
-                problem = "unexpected end of file";
-        }
-        if (problem && ferror(f))
-            read_errno = errno ? errno : EIO;
-        if (problem)
-            break;
-        float *out = im->data + y * w;
-        for (size_t x = 0; x < w; x++) {
-            const unsigned char *px = row + 4 * x;
-            float scale = px[3] ? (float)ldexp(1.0, px[3] - 136) : 0.0f;
-            for (int c = 0; c < 3; c++) {
-                float v = px[c] * scale;
-                out[c * plane + x] = v < 1.0f ? v : 1.0f;
-            }
-        }
-    }
-    free(row);
-    if (problem) {
-        if (read_errno)
-            deconv_io_fail_errno(err, "read", path, read_errno);
-        else
-            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path, problem);
-        deconv_image_free(im);
-        return NULL;
-    }
+    r->f = f;
+    r->path = path;
+    r->w = w;
+    r->rle = w >= 8 && w < 32768;
+    deconv_file_info *fi = sp->fi;
     fi->bits = 16; /* more precision than 8 bits: keep it in the output */
     fi->has_alpha = 0;
     deconv_response_linear(&fi->response); /* its values are light */
     snprintf(fi->response.name, sizeof fi->response.name, "linear (Radiance HDR)");
-    return im;
+    src->width = (int)w;
+    src->height = (int)h;
+    src->channels = 3;
+    src->state = r;
+    src->read = hdr_source_read;
+    src->close = hdr_source_close;
+    return DECONV_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1770,94 +1896,26 @@ static deconv_image *read_stb(FILE *f, const char *path, const unsigned char *he
 /* Entry point                                                          */
 /* ------------------------------------------------------------------ */
 
-/* Read, with the metadata into meta when it is not NULL. */
-static deconv_image *read_image(const char *path, int64_t max_pixels, deconv_file_info *info,
-                                deconv_metadata *meta, deconv_error *err)
+deconv_status deconv_source_open(const deconv_source_spec *sp, deconv_row_source *src,
+                                 deconv_error *err)
 {
-    if (!path || !*path) {
-        deconv_fail(err, DECONV_ERR_ARG, "no input file name given");
-        return NULL;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        deconv_io_fail_errno(err, "open", path, errno);
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        deconv_io_fail_errno(err, "open", path, EISDIR);
-        return NULL;
-    }
-
-    unsigned char head[32];
-    errno = 0;
-    size_t n = fread(head, 1, sizeof head, f);
-    if (n < sizeof head && ferror(f)) {
-        int e = errno ? errno : EIO;
-        fclose(f);
-        deconv_io_fail_errno(err, "read", path, e);
-        return NULL;
-    }
-    if (n == 0) {
-        fclose(f);
-        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is empty", path);
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_SET) != 0) {
-        int e = errno;
-        fclose(f);
-        deconv_io_fail_errno(err, "read", path, e);
-        return NULL;
-    }
-
-    deconv_file_info fi;
-    memset(&fi, 0, sizeof fi);
-    fi.bits = 8;
-    deconv_io_set_untagged(&fi); /* PNM, BMP, TGA, GIF, PSD; the others say theirs */
-    deconv_image *im;
+    memset(src, 0, sizeof *src);
+    const unsigned char *head = sp->head;
+    size_t n = sp->n;
     if (n >= 8 && png_sig_cmp(head, 0, 8) == 0)
-        im = read_png(f, path, head, n, max_pixels, &fi, meta, err);
-    else if (n >= 4 && png_sig_cmp(head, 0, n) == 0) {
-        deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: unexpected end of file", path);
-        im = NULL;
-    } else if (n >= 2 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6')
-        im = read_pnm(f, path, max_pixels, &fi, err);
-    else if (n >= 2 && head[0] == '#' && head[1] == '?')
-        im = read_hdr(f, path, max_pixels, &fi, err);
-    else if (deconv_tiff_signature(head, n))
-        im = deconv_tiff_read(f, path, max_pixels, &fi, meta, err);
-    else
-        im = read_stb(f, path, head, n, max_pixels, &fi, meta, err);
-    fclose(f);
-    if (im && info)
-        *info = fi;
-    return im;
-}
-
-deconv_image *deconv_image_read(const char *path, int64_t max_pixels, deconv_file_info *info,
-                                deconv_error *err)
-{
-    return read_image(path, max_pixels, info, NULL, err);
-}
-
-deconv_image *deconv_image_read_with_metadata(const char *path, int64_t max_pixels,
-                                              deconv_file_info *info, deconv_metadata **meta,
-                                              deconv_error *err)
-{
-    deconv_metadata *m = deconv_metadata_new();
-    if (!m) {
-        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path ? path : "");
-        if (meta)
-            *meta = NULL;
-        return NULL;
-    }
-    deconv_image *im = read_image(path, max_pixels, info, m, err);
-    if (!im || !meta) {
-        deconv_metadata_free(m);
-        m = NULL;
-    }
-    if (meta)
-        *meta = m;
-    return im;
+        return open_png(sp, src, err);
+    if (n >= 4 && png_sig_cmp(head, 0, n) == 0)
+        return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: unexpected end of file",
+                           sp->path);
+    if (n >= 2 && head[0] == 'P' && head[1] >= '1' && head[1] <= '6')
+        return open_pnm(sp, src, err);
+    if (n >= 2 && head[0] == '#' && head[1] == '?')
+        return open_hdr(sp, src, err);
+    if (deconv_tiff_signature(head, n))
+        return deconv_tiff_source_open(sp, src, err);
+    deconv_image *im = read_stb(sp->f, sp->path, head, n, sp->max_pixels, sp->fi, sp->meta, err);
+    if (!im)
+        return err->code;
+    deconv_source_whole(src, im);
+    return DECONV_OK;
 }

@@ -1,6 +1,6 @@
-/* What the image-file modules share (imageio.c: the entry points, PNG, PNM,
- * HDR, stb_image; tiff_io.c: TIFF; jpeg_write.c: JPEG output). Not part of
- * the API. */
+/* What the image-file modules share (rows_io.c: the entry points, rows
+ * in and out; imageio.c: PNG, PNM, HDR, stb_image; tiff_io.c: TIFF;
+ * jpeg_write.c: JPEG output). Not part of the API. */
 #ifndef DECONV_IMAGEIO_H
 #define DECONV_IMAGEIO_H
 
@@ -77,20 +77,92 @@ unsigned char *deconv_exif_make(int orientation, const char *const text[DECONV_E
                                 double resolution, const deconv_exif_entry *sub, int nsub,
                                 size_t *size);
 
+/* ------------------------------------------------------------------ */
+/* The formats behind deconv_row_reader and deconv_row_writer (rows_io.c) */
+/* ------------------------------------------------------------------ */
+
+/* What a format's reader is opened on: the file, at its start, whose first
+ * n bytes are head; the file info and the metadata (when not NULL) to fill
+ * in. The path lives as long as the reader. */
+typedef struct {
+    FILE *f;
+    const char *path;
+    const unsigned char *head;
+    size_t n;
+    int64_t max_pixels;
+    deconv_file_info *fi;
+    deconv_metadata *meta;
+} deconv_source_spec;
+
+/* A format's reader once its header is read: the image's shape, and either
+ * the whole image (a format read at once) or a decoder of the next rows.
+ * read puts the next rows into out, channel c's row i at out + c * plane +
+ * i * width; after a failure it is not called again. */
+typedef struct {
+    int width, height, channels;
+    deconv_image *whole;
+    void *state;
+    deconv_status (*read)(void *state, int rows, float *out, size_t plane, deconv_error *err);
+    void (*close)(void *state);
+} deconv_row_source;
+
+static inline void deconv_source_whole(deconv_row_source *src, deconv_image *im)
+{
+    src->width = im->width;
+    src->height = im->height;
+    src->channels = im->channels;
+    src->whole = im;
+}
+
+/* The readers (err is never NULL: rows_io.c keeps the message): by
+ * content (imageio.c: PNG, PNM, HDR, the stb_image formats, and TIFF,
+ * tiff_io.c). On failure nothing is left to close. */
+deconv_status deconv_source_open(const deconv_source_spec *s, deconv_row_source *src,
+                                 deconv_error *err);
+deconv_status deconv_tiff_source_open(const deconv_source_spec *s, deconv_row_source *src,
+                                      deconv_error *err);
 /* Whether the first n bytes of a file are a TIFF's (classic or BigTIFF). */
 int deconv_tiff_signature(const unsigned char *p, size_t n);
-/* Read the first image of a TIFF, f open at its start (tiff_io.c); its
- * metadata into meta when not NULL. */
-deconv_image *deconv_tiff_read(FILE *f, const char *path, int64_t max_pixels,
-                               deconv_file_info *fi, deconv_metadata *meta, deconv_error *err);
-/* Write a TIFF of bits 8, 16 or 32 (float); big: 1 BigTIFF, 0 classic, -1
- * BigTIFF when the file could pass 4 GiB (deconv_tiff_needs_big). The
- * options are checked by the caller. */
+
+/* What a format's writer is opened on: the temporary file's stream, the
+ * shape, the options (checked by the caller, read during the open only);
+ * for TIFF, big: 1 BigTIFF, 0 classic, -1 BigTIFF when the file could pass
+ * 4 GiB (deconv_tiff_needs_big). The path lives as long as the writer. */
+typedef struct {
+    FILE *f;
+    const char *path;
+    int width, height, channels;
+    const deconv_write_options *o;
+    int big;
+} deconv_sink_spec;
+
+/* A format's writer once the file is started: write takes the next rows
+ * (in as deconv_row_source's out), finish ends the file after the last
+ * row, close frees the writer (the caller commits or removes the file).
+ * After a failure only close is called. */
+typedef struct {
+    void *state;
+    deconv_status (*write)(void *state, int rows, const float *in, size_t plane,
+                           deconv_error *err);
+    deconv_status (*finish)(void *state, deconv_error *err);
+    void (*close)(void *state);
+} deconv_row_sink;
+
+/* PNG (imageio.c), TIFF (tiff_io.c), JPEG (jpeg_write.c). */
+deconv_status deconv_png_sink_open(const deconv_sink_spec *s, deconv_row_sink *sink,
+                                   deconv_error *err);
+deconv_status deconv_tiff_sink_open(const deconv_sink_spec *s, deconv_row_sink *sink,
+                                    deconv_error *err);
+int deconv_tiff_needs_big(int width, int height, int channels, int bits, size_t extra_bytes);
+deconv_status deconv_jpeg_sink_open(const deconv_sink_spec *s, deconv_row_sink *sink,
+                                    deconv_error *err);
+/* JPEG's limit on the sides, checked before the file is made. */
+deconv_status deconv_jpeg_check_size(const char *path, int width, int height,
+                                     deconv_error *err);
+
+/* Write a whole TIFF of bits 8, 16 or 32 (float), big as above (rows_io.c:
+ * the tests choose BigTIFF with it). */
 deconv_status deconv_tiff_write(const deconv_image *im, const char *path,
                                 const deconv_write_options *o, int big, deconv_error *err);
-int deconv_tiff_needs_big(int width, int height, int channels, int bits, size_t extra_bytes);
-/* Write a JPEG (jpeg_write.c); the options are checked by the caller. */
-deconv_status deconv_jpeg_write(const deconv_image *im, const char *path,
-                                const deconv_write_options *o, deconv_error *err);
 
 #endif

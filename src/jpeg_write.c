@@ -1,6 +1,9 @@
 /* JPEG output through libjpeg (libjpeg-turbo): 8-bit gray or YCbCr at the
  * quality and chroma subsampling asked, baseline, with optimised Huffman
- * tables. JPEG has no alpha: an alpha channel is dropped.
+ * tables. JPEG has no alpha: an alpha channel is dropped. A row sink of
+ * rows_io.c (imageio.h): rows are taken as they come, but the optimised
+ * tables make libjpeg keep every DCT coefficient (2 bytes a sample, fewer
+ * for subsampled chroma) until the last row.
  *
  * libjpeg reports a fatal error by calling error_exit, which must not
  * return: ours keeps the message and longjmps back. As with libpng
@@ -46,8 +49,8 @@ typedef struct {
     int created;
     FILE *f;
     const char *path;
-    const deconv_image *im;
-    const deconv_write_options *o;
+    int width, channels;
+    const deconv_write_options *o; /* while the file starts */
     unsigned char *row;
     unsigned char *app1; /* "Exif\0\0" and the EXIF block */
 } jpeg_writer;
@@ -71,21 +74,28 @@ static void jpeg_write_metadata(jpeg_writer *wr)
         jpeg_write_icc_profile(&wr->c, m->icc, (unsigned)m->icc_size);
 }
 
-static deconv_status jpeg_write_job(jpeg_writer *wr, deconv_error *err)
+/* What a libjpeg error that longjmped back to a job means. */
+static deconv_status jpeg_failed(const jpeg_writer *wr, deconv_error *err)
 {
-    if (setjmp(wr->fail.jump)) {
-        if (wr->fail.io_errno)
-            return deconv_io_fail_errno(err, "write", wr->path, wr->fail.io_errno);
-        return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->path, wr->fail.msg);
-    }
+    if (wr->fail.io_errno)
+        return deconv_io_fail_errno(err, "write", wr->path, wr->fail.io_errno);
+    return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->path, wr->fail.msg);
+}
+
+/* The jobs below call setjmp first thing. */
+
+/* Everything before the rows: the parameters, the headers, the metadata. */
+static deconv_status jpeg_begin_job(jpeg_writer *wr, int height, deconv_error *err)
+{
+    if (setjmp(wr->fail.jump))
+        return jpeg_failed(wr, err);
     struct jpeg_compress_struct *c = &wr->c;
-    const deconv_image *im = wr->im;
-    int colour = deconv_color_channels(im->channels);
+    int colour = deconv_color_channels(wr->channels);
     jpeg_create_compress(c);
     wr->created = 1;
     jpeg_stdio_dest(c, wr->f);
-    c->image_width = (JDIMENSION)im->width;
-    c->image_height = (JDIMENSION)im->height;
+    c->image_width = (JDIMENSION)wr->width;
+    c->image_height = (JDIMENSION)height;
     c->input_components = colour;
     c->in_color_space = colour == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(c);
@@ -100,58 +110,94 @@ static deconv_status jpeg_write_job(jpeg_writer *wr, deconv_error *err)
     jpeg_start_compress(c, TRUE);
     if (wr->o->metadata)
         jpeg_write_metadata(wr);
-
-    size_t plane = (size_t)im->width * im->height;
-    for (int y = 0; y < im->height; y++) {
-        const float *in = im->data + (size_t)y * im->width;
-        unsigned char *p = wr->row;
-        for (int x = 0; x < im->width; x++)
-            for (int k = 0; k < colour; k++)
-                *p++ = (unsigned char)deconv_io_quantize(in[k * plane + x], 255);
-        JSAMPROW rows[1] = {wr->row};
-        jpeg_write_scanlines(c, rows, 1);
-    }
-    jpeg_finish_compress(c);
     return DECONV_OK;
 }
 
-deconv_status deconv_jpeg_write(const deconv_image *im, const char *path,
-                                const deconv_write_options *o, deconv_error *err)
+/* The next n rows (in as deconv_row_sink's), alpha dropped. */
+static deconv_status jpeg_rows_job(jpeg_writer *wr, int n, const float *in, size_t plane,
+                                   deconv_error *err)
 {
-    if (im->width > JPEG_MAX_DIMENSION || im->height > JPEG_MAX_DIMENSION)
+    if (setjmp(wr->fail.jump))
+        return jpeg_failed(wr, err);
+    int colour = deconv_color_channels(wr->channels);
+    for (int i = 0; i < n; i++) {
+        const float *src = in + (size_t)i * wr->width;
+        unsigned char *p = wr->row;
+        for (int x = 0; x < wr->width; x++)
+            for (int k = 0; k < colour; k++)
+                *p++ = (unsigned char)deconv_io_quantize(src[k * plane + x], 255);
+        JSAMPROW rows[1] = {wr->row};
+        jpeg_write_scanlines(&wr->c, rows, 1);
+    }
+    return DECONV_OK;
+}
+
+/* The Huffman tables (optimised: libjpeg has kept every coefficient for
+ * this) and the scan. */
+static deconv_status jpeg_end_job(jpeg_writer *wr, deconv_error *err)
+{
+    if (setjmp(wr->fail.jump))
+        return jpeg_failed(wr, err);
+    jpeg_finish_compress(&wr->c);
+    return DECONV_OK;
+}
+
+static deconv_status jpeg_sink_write(void *state, int rows, const float *in, size_t plane,
+                                     deconv_error *err)
+{
+    return jpeg_rows_job(state, rows, in, plane, err);
+}
+
+static deconv_status jpeg_sink_finish(void *state, deconv_error *err)
+{
+    return jpeg_end_job(state, err);
+}
+
+static void jpeg_sink_close(void *state)
+{
+    jpeg_writer *wr = state;
+    if (wr->created)
+        jpeg_destroy_compress(&wr->c);
+    free(wr->row);
+    free(wr->app1);
+    free(wr);
+}
+
+deconv_status deconv_jpeg_check_size(const char *path, int width, int height, deconv_error *err)
+{
+    if (width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION)
         return deconv_fail(err, DECONV_ERR_ARG,
                            "cannot write '%s': %d x %d is larger than JPEG allows (%d a side)",
-                           path, im->width, im->height, (int)JPEG_MAX_DIMENSION);
-    deconv_error local;
-    deconv_error *e = err ? err : &local;
-    deconv_atomic_file *af = deconv_atomic_open(path, e);
-    if (!af)
-        return e->code;
+                           path, width, height, (int)JPEG_MAX_DIMENSION);
+    return DECONV_OK;
+}
+
+deconv_status deconv_jpeg_sink_open(const deconv_sink_spec *sp, deconv_row_sink *sink,
+                                    deconv_error *err)
+{
     jpeg_writer *wr = calloc(1, sizeof *wr);
-    deconv_status s;
-    if (!wr || !(wr->row = malloc((size_t)im->width * 3))) {
-        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", path);
-    } else {
-        wr->c.err = jpeg_std_error(&wr->fail.mgr);
-        wr->fail.mgr.error_exit = on_jpeg_error;
-        wr->fail.mgr.emit_message = on_jpeg_message;
-        wr->fail.mgr.output_message = on_jpeg_output;
-        wr->f = deconv_atomic_stream(af);
-        wr->path = path;
-        wr->im = im;
-        wr->o = o;
-        s = jpeg_write_job(wr, err);
-    }
-    if (wr) {
-        if (wr->created)
-            jpeg_destroy_compress(&wr->c);
-        free(wr->row);
-        free(wr->app1);
+    if (!wr || !(wr->row = malloc((size_t)sp->width * 3))) {
         free(wr);
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", sp->path);
     }
+    wr->c.err = jpeg_std_error(&wr->fail.mgr);
+    wr->fail.mgr.error_exit = on_jpeg_error;
+    wr->fail.mgr.emit_message = on_jpeg_message;
+    wr->fail.mgr.output_message = on_jpeg_output;
+    wr->f = sp->f;
+    wr->path = sp->path;
+    wr->width = sp->width;
+    wr->channels = sp->channels;
+    wr->o = sp->o;
+    deconv_status s = jpeg_begin_job(wr, sp->height, err);
+    wr->o = NULL;
     if (s != DECONV_OK) {
-        deconv_atomic_abort(af);
+        jpeg_sink_close(wr);
         return s;
     }
-    return deconv_atomic_commit(af, err);
+    sink->state = wr;
+    sink->write = jpeg_sink_write;
+    sink->finish = jpeg_sink_finish;
+    sink->close = jpeg_sink_close;
+    return DECONV_OK;
 }

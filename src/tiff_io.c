@@ -1,18 +1,22 @@
 /* TIFF files through libtiff.
  *
- * Reading takes the first image of the file. 8- and 16-bit unsigned and
- * 32-bit float samples, gray or RGB with or without alpha, in strips or
- * tiles, contiguous or in separate planes, are read a scanline or a tile at
- * a time (TIFFReadScanline, TIFFReadTile), which keeps 16-bit and float
- * precision; what only libtiff's RGBA interface decodes (palette, 1/2/4-bit
- * gray, YCbCr, CMYK) is read through it as 8 bits, the last resort. A float
- * file holds light: its samples are kept unclamped and its curve is
- * linear. Otherwise an ICC profile tag gives the curve (as a PNG's iCCP
- * does), and an untagged file is sRGB.
+ * Reading takes the first image of the file, as a row source of rows_io.c
+ * (imageio.h). 8- and 16-bit unsigned and 32-bit float samples, gray or
+ * RGB with or without alpha, in strips or tiles, contiguous or in separate
+ * planes, are read a scanline or a tile at a time (TIFFReadScanline,
+ * TIFFReadTile), which keeps 16-bit and float precision, and decoded as
+ * the rows are asked for, a band at a time: a scanline of contiguous
+ * strips, a strip of every plane, a row of tiles. What only libtiff's RGBA
+ * interface decodes (palette, 1/2/4-bit gray, YCbCr, CMYK) is read through
+ * it as 8 bits, whole, the last resort. A float file holds light: its
+ * samples are kept unclamped and its curve is linear. Otherwise an ICC
+ * profile tag gives the curve (as a PNG's iCCP does), and an untagged file
+ * is sRGB.
  *
- * Writing: 8/16-bit unsigned or 32-bit float samples (unclamped), gray or
- * RGB with unassociated alpha, Deflate with the horizontal (integer) or
- * floating-point predictor, in strips of about 256 KiB; BigTIFF when the
+ * Writing, a row sink of rows_io.c: 8/16-bit unsigned or 32-bit float
+ * samples (unclamped), gray or RGB with unassociated alpha, Deflate with
+ * the horizontal (integer) or floating-point predictor, in strips of about
+ * 256 KiB (libtiff encodes a strip once its rows are in); BigTIFF when the
  * file could pass 4 GiB. Through the atomic writer, as every output.
  *
  * libtiff reports through handlers that each TIFF gets when it is opened
@@ -206,25 +210,33 @@ int deconv_tiff_signature(const unsigned char *p, size_t n)
 /* ------------------------------------------------------------------ */
 
 typedef struct {
+    tiff_io io;
     TIFF *tif;
     const char *path;
-    tiff_io *io;
     uint32_t w, h;
     uint16_t spp, bps, format, photometric, planar;
-    int channels;  /* of the image made: spp */
-    int invert;    /* MINISWHITE */
+    int channels;   /* of the image made: spp */
+    int invert;     /* MINISWHITE */
     int associated; /* the alpha is premultiplied */
-    deconv_image *im;
-    unsigned char *buf;
-    deconv_metadata *meta; /* NULL: not wanted */
+    int separate;   /* in separate planes */
+    uint32_t tw;    /* the tiles' width; 0: strips */
+    /* Rows are decoded a band at a time: a scanline of contiguous strips,
+     * a strip of each plane, a row of tiles. */
+    uint32_t band_rows;
+    uint32_t next;          /* the next row to decode */
+    float *band;            /* a band decoded for a caller who asked for
+                               fewer of its rows: band_rows x w planes */
+    uint32_t band_n, held;  /* its rows, and those not yet served */
+    unsigned char *buf;     /* a scanline or a tile as stored */
+    deconv_image *im;       /* the RGBA interface's image, read whole */
 } tiff_reader;
 
 static deconv_status tiff_corrupt(const tiff_reader *r, deconv_error *err, const char *what)
 {
-    if (r->io->io_errno)
-        return deconv_io_fail_errno(err, "read", r->path, r->io->io_errno);
+    if (r->io.io_errno)
+        return deconv_io_fail_errno(err, "read", r->path, r->io.io_errno);
     return deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", r->path,
-                       r->io->msg[0] ? r->io->msg : what);
+                       r->io.msg[0] ? r->io.msg : what);
 }
 
 /* n samples of a row (or a tile's row) at src, stride samples apart, to
@@ -260,72 +272,130 @@ static deconv_status tiff_bad_float(const tiff_reader *r, deconv_error *err)
                        "'%s' holds NaN or infinite samples, which cannot be restored", r->path);
 }
 
-static deconv_status tiff_read_strips(tiff_reader *r, deconv_error *err)
+/* The band of strips from row y0, n rows, into dst (channel c's row i at
+ * dst + c * plane + i * w): scanline by scanline, each plane's in turn, so
+ * that libtiff decodes every strip once, from its start. */
+static deconv_status tiff_band_of_strips(tiff_reader *r, uint32_t y0, uint32_t n, float *dst,
+                                         size_t plane, deconv_error *err)
 {
-    int separate = r->planar == PLANARCONFIG_SEPARATE && r->spp > 1;
-    size_t bytes = r->bps / 8, per_row = separate ? 1 : r->spp;
-    tmsize_t line = TIFFScanlineSize(r->tif);
-    if (line <= 0 || (uint64_t)line < (uint64_t)r->w * per_row * bytes)
-        return tiff_corrupt(r, err, "bad scanline size");
-    if (!(r->buf = malloc((size_t)line)))
-        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", r->path);
-    size_t plane = (size_t)r->w * r->h;
-    for (uint16_t s = 0; s < (separate ? r->spp : 1); s++)
-        for (uint32_t y = 0; y < r->h; y++) {
-            if (TIFFReadScanline(r->tif, r->buf, y, s) < 0)
+    size_t bytes = r->bps / 8, per_row = r->separate ? 1 : r->spp;
+    for (uint16_t s = 0; s < (r->separate ? r->spp : 1); s++)
+        for (uint32_t i = 0; i < n; i++) {
+            if (TIFFReadScanline(r->tif, r->buf, y0 + i, s) < 0)
                 return tiff_corrupt(r, err, "cannot read a scanline");
-            for (int c = 0; c < (separate ? 1 : r->spp); c++) {
-                int ch = separate ? s : c;
-                float *dst = r->im->data + ch * plane + (size_t)y * r->w;
-                if (tiff_samples(r, r->buf + c * bytes, per_row, r->w, dst))
+            for (int c = 0; c < (r->separate ? 1 : r->spp); c++) {
+                int ch = r->separate ? s : c;
+                float *row = dst + ch * plane + (size_t)i * r->w;
+                if (tiff_samples(r, r->buf + c * bytes, per_row, r->w, row))
                     return tiff_bad_float(r, err);
             }
         }
     return DECONV_OK;
 }
 
-static deconv_status tiff_read_tiles(tiff_reader *r, deconv_error *err)
+/* The row of tiles from row y0 (n rows of it) into dst, as above. */
+static deconv_status tiff_band_of_tiles(tiff_reader *r, uint32_t y0, uint32_t n, float *dst,
+                                        size_t plane, deconv_error *err)
 {
-    uint32_t tw = 0, th = 0;
-    if (!TIFFGetField(r->tif, TIFFTAG_TILEWIDTH, &tw) ||
-        !TIFFGetField(r->tif, TIFFTAG_TILELENGTH, &th) || tw == 0 || th == 0)
-        return tiff_corrupt(r, err, "bad tile size");
-    int separate = r->planar == PLANARCONFIG_SEPARATE && r->spp > 1;
-    size_t bytes = r->bps / 8, per_px = separate ? 1 : r->spp;
-    tmsize_t size = TIFFTileSize(r->tif);
-    if (size <= 0 || (uint64_t)size < (uint64_t)tw * th * per_px * bytes)
-        return tiff_corrupt(r, err, "bad tile size");
-    if (!(r->buf = malloc((size_t)size)))
-        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", r->path);
-    size_t plane = (size_t)r->w * r->h;
-    for (uint16_t s = 0; s < (separate ? r->spp : 1); s++)
-        for (uint32_t y0 = 0; y0 < r->h; y0 += th)
-            for (uint32_t x0 = 0; x0 < r->w; x0 += tw) {
-                if (TIFFReadTile(r->tif, r->buf, x0, y0, 0, s) < 0)
-                    return tiff_corrupt(r, err, "cannot read a tile");
-                uint32_t nx = r->w - x0 < tw ? r->w - x0 : tw;
-                uint32_t ny = r->h - y0 < th ? r->h - y0 : th;
-                for (uint32_t ty = 0; ty < ny; ty++) {
-                    const unsigned char *row = r->buf + (size_t)ty * tw * per_px * bytes;
-                    for (int c = 0; c < (separate ? 1 : r->spp); c++) {
-                        int ch = separate ? s : c;
-                        float *dst = r->im->data + ch * plane + (size_t)(y0 + ty) * r->w + x0;
-                        if (tiff_samples(r, row + c * bytes, per_px, nx, dst))
-                            return tiff_bad_float(r, err);
-                    }
+    size_t bytes = r->bps / 8, per_px = r->separate ? 1 : r->spp;
+    for (uint16_t s = 0; s < (r->separate ? r->spp : 1); s++)
+        for (uint32_t x0 = 0; x0 < r->w; x0 += r->tw) {
+            if (TIFFReadTile(r->tif, r->buf, x0, y0, 0, s) < 0)
+                return tiff_corrupt(r, err, "cannot read a tile");
+            uint32_t nx = r->w - x0 < r->tw ? r->w - x0 : r->tw;
+            for (uint32_t ty = 0; ty < n; ty++) {
+                const unsigned char *row = r->buf + (size_t)ty * r->tw * per_px * bytes;
+                for (int c = 0; c < (r->separate ? 1 : r->spp); c++) {
+                    int ch = r->separate ? s : c;
+                    float *out = dst + ch * plane + (size_t)ty * r->w + x0;
+                    if (tiff_samples(r, row + c * bytes, per_px, nx, out))
+                        return tiff_bad_float(r, err);
                 }
             }
+        }
+    return DECONV_OK;
+}
+
+/* Premultiplied colour back to straight colour; MINISWHITE to black at 0:
+ * on n samples of each plane at d, plane apart. */
+static void tiff_finish(const tiff_reader *r, float *d, size_t plane, size_t n)
+{
+    int colour = deconv_color_channels(r->channels);
+    if (r->invert)
+        for (int c = 0; c < colour; c++)
+            for (size_t i = 0; i < n; i++)
+                d[c * plane + i] = 1.0f - d[c * plane + i];
+    if (r->associated && colour < r->channels) {
+        const float *a = d + colour * plane;
+        for (size_t i = 0; i < n; i++) {
+            if (!(a[i] > 0.0f))
+                continue;
+            for (int c = 0; c < colour; c++) {
+                float v = d[c * plane + i] / a[i];
+                d[c * plane + i] = r->bps == 32 || v < 1.0f ? v : 1.0f;
+            }
+        }
+    }
+}
+
+/* The next band, n rows, into dst (plane apart), finished. */
+static deconv_status tiff_band(tiff_reader *r, uint32_t n, float *dst, size_t plane,
+                               deconv_error *err)
+{
+    deconv_status s = r->tw ? tiff_band_of_tiles(r, r->next, n, dst, plane, err)
+                            : tiff_band_of_strips(r, r->next, n, dst, plane, err);
+    if (s != DECONV_OK)
+        return s;
+    tiff_finish(r, dst, plane, (size_t)n * r->w);
+    r->next += n;
+    return DECONV_OK;
+}
+
+/* The next rows: whole bands straight into out, the rest through r->band. */
+static deconv_status tiff_source_read(void *state, int rows, float *out, size_t plane,
+                                      deconv_error *err)
+{
+    tiff_reader *r = state;
+    uint32_t done = 0, want = (uint32_t)rows;
+    size_t band_plane = (size_t)r->band_rows * r->w;
+    while (done < want) {
+        if (r->held) {
+            uint32_t k = want - done < r->held ? want - done : r->held;
+            size_t from = (size_t)(r->band_n - r->held) * r->w;
+            for (int c = 0; c < r->channels; c++)
+                memcpy(out + c * plane + (size_t)done * r->w, r->band + c * band_plane + from,
+                       sizeof(float) * k * r->w);
+            r->held -= k;
+            done += k;
+            continue;
+        }
+        uint32_t n = r->h - r->next < r->band_rows ? r->h - r->next : r->band_rows;
+        deconv_status s;
+        if (want - done >= n) {
+            s = tiff_band(r, n, out + (size_t)done * r->w, plane, err);
+            done += n;
+        } else {
+            if (!r->band && !(r->band = deconv_alloc_floats(band_plane * r->channels)))
+                return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", r->path);
+            s = tiff_band(r, n, r->band, band_plane, err);
+            r->band_n = r->held = n;
+        }
+        if (s != DECONV_OK)
+            return s;
+    }
     return DECONV_OK;
 }
 
 /* The last resort: libtiff's RGBA interface, 8 bits, in the stored
- * orientation (asked for the file's own, it flips nothing). */
+ * orientation (asked for the file's own, it flips nothing), whole. */
 static deconv_status tiff_read_rgba(tiff_reader *r, deconv_error *err)
 {
     uint16_t orientation = ORIENTATION_TOPLEFT;
     TIFFGetFieldDefaulted(r->tif, TIFFTAG_ORIENTATION, &orientation);
     if (orientation < 1 || orientation > 8)
         orientation = ORIENTATION_TOPLEFT;
+    if (!(r->im = deconv_io_new_image(err, r->path, (int)r->w, (int)r->h, r->channels)))
+        return DECONV_ERR_NOMEM;
     size_t plane = (size_t)r->w * r->h;
     uint32_t *raster = malloc(plane * sizeof *raster);
     if (!raster)
@@ -347,28 +417,6 @@ static deconv_status tiff_read_rgba(tiff_reader *r, deconv_error *err)
             r->im->data[colour * plane + i] = (float)TIFFGetA(p) / 255.0f;
     }
     return DECONV_OK;
-}
-
-/* Premultiplied colour back to straight colour; MINISWHITE to black at 0. */
-static void tiff_finish(tiff_reader *r)
-{
-    size_t plane = (size_t)r->w * r->h;
-    int colour = deconv_color_channels(r->channels);
-    float *d = r->im->data;
-    if (r->invert)
-        for (size_t i = 0; i < plane * colour; i++)
-            d[i] = 1.0f - d[i];
-    if (r->associated && colour < r->channels) {
-        const float *a = d + colour * plane;
-        for (size_t i = 0; i < plane; i++) {
-            if (!(a[i] > 0.0f))
-                continue;
-            for (int c = 0; c < colour; c++) {
-                float v = d[c * plane + i] / a[i];
-                d[c * plane + i] = r->bps == 32 || v < 1.0f ? v : 1.0f;
-            }
-        }
-    }
 }
 
 #define EXIF_IFD_ENTRIES 256
@@ -503,11 +551,42 @@ static int tiff_metadata(TIFF *tif, FILE *f, const void *icc, uint32_t icc_size,
     return 0;
 }
 
-static deconv_status tiff_read_job(tiff_reader *r, int64_t max_pixels, deconv_file_info *fi,
+/* The buffers of the direct layouts: a scanline, or a tile, as stored. */
+static deconv_status tiff_direct_setup(tiff_reader *r, deconv_error *err)
+{
+    size_t bytes = r->bps / 8, per_px = r->separate ? 1 : r->spp;
+    tmsize_t size;
+    if (TIFFIsTiled(r->tif)) {
+        uint32_t tw = 0, th = 0;
+        if (!TIFFGetField(r->tif, TIFFTAG_TILEWIDTH, &tw) ||
+            !TIFFGetField(r->tif, TIFFTAG_TILELENGTH, &th) || tw == 0 || th == 0)
+            return tiff_corrupt(r, err, "bad tile size");
+        size = TIFFTileSize(r->tif);
+        if (size <= 0 || (uint64_t)size < (uint64_t)tw * th * per_px * bytes)
+            return tiff_corrupt(r, err, "bad tile size");
+        r->tw = tw;
+        r->band_rows = th < r->h ? th : r->h;
+    } else {
+        size = TIFFScanlineSize(r->tif);
+        if (size <= 0 || (uint64_t)size < (uint64_t)r->w * per_px * bytes)
+            return tiff_corrupt(r, err, "bad scanline size");
+        uint32_t rps = 0;
+        TIFFGetFieldDefaulted(r->tif, TIFFTAG_ROWSPERSTRIP, &rps);
+        r->band_rows = !r->separate ? 1 : rps == 0 || rps > r->h ? r->h : rps;
+    }
+    if (!(r->buf = malloc((size_t)size)))
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", r->path);
+    return DECONV_OK;
+}
+
+/* The first image's layout, size, file info and metadata; the layouts
+ * libtiff's RGBA interface decodes are read whole. */
+static deconv_status tiff_open_job(tiff_reader *r, const deconv_source_spec *sp,
                                    deconv_error *err)
 {
     TIFF *tif = r->tif;
     const char *path = r->path;
+    deconv_file_info *fi = sp->fi;
     if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &r->w) ||
         !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &r->h) || r->w == 0 || r->h == 0)
         return tiff_corrupt(r, err, "no image size");
@@ -553,6 +632,7 @@ static deconv_status tiff_read_job(tiff_reader *r, int64_t max_pixels, deconv_fi
         r->invert = r->photometric == PHOTOMETRIC_MINISWHITE;
         r->associated = nextra == 1 && extra && extra[0] == EXTRASAMPLE_ASSOCALPHA &&
                         (r->spp == 2 || r->spp == 4);
+        r->separate = r->planar == PLANARCONFIG_SEPARATE && r->spp > 1;
     } else {
         char why[1024];
         if (!TIFFRGBAImageOK(tif, why))
@@ -561,27 +641,19 @@ static deconv_status tiff_read_job(tiff_reader *r, int64_t max_pixels, deconv_fi
         int alpha = nextra > 0 && r->photometric != PHOTOMETRIC_PALETTE;
         r->channels = (gray ? 1 : 3) + alpha;
     }
-    deconv_status s = deconv_io_check_size(err, path, r->w, r->h, r->channels, max_pixels);
+    deconv_status s = deconv_io_check_size(err, path, r->w, r->h, r->channels, sp->max_pixels);
     if (s != DECONV_OK)
         return s;
-    if (!(r->im = deconv_io_new_image(err, path, (int)r->w, (int)r->h, r->channels)))
-        return DECONV_ERR_NOMEM;
-    if (!direct)
-        s = tiff_read_rgba(r, err);
-    else if (TIFFIsTiled(tif))
-        s = tiff_read_tiles(r, err);
-    else
-        s = tiff_read_strips(r, err);
+    s = direct ? tiff_direct_setup(r, err) : tiff_read_rgba(r, err);
     if (s != DECONV_OK)
         return s;
-    tiff_finish(r);
 
     fi->bits = is_float ? 32 : r->bps == 16 && direct ? 16 : 8;
     fi->has_alpha = r->channels == 2 || r->channels == 4;
     uint32_t icc_size = 0;
     void *icc = NULL;
     int has_icc = TIFFGetField(tif, TIFFTAG_ICCPROFILE, &icc_size, &icc) && icc && icc_size > 0;
-    if (r->meta && tiff_metadata(tif, r->io->f, has_icc ? icc : NULL, icc_size, r->meta) != 0)
+    if (sp->meta && tiff_metadata(tif, r->io.f, has_icc ? icc : NULL, icc_size, sp->meta) != 0)
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
     if (is_float) {
         deconv_response_linear(&fi->response); /* float data: light */
@@ -594,42 +666,59 @@ static deconv_status tiff_read_job(tiff_reader *r, int64_t max_pixels, deconv_fi
     return DECONV_OK;
 }
 
-deconv_image *deconv_tiff_read(FILE *f, const char *path, int64_t max_pixels,
-                               deconv_file_info *fi, deconv_metadata *meta, deconv_error *err)
+static void tiff_source_close(void *state)
 {
-    tiff_io io;
-    memset(&io, 0, sizeof io);
-    io.f = f;
-    io.fd = -1;
+    tiff_reader *r = state;
+    if (r->tif)
+        TIFFClose(r->tif);
+    free(r->buf);
+    deconv_free_floats(r->band);
+    deconv_image_free(r->im);
+    free(r);
+}
+
+deconv_status deconv_tiff_source_open(const deconv_source_spec *sp, deconv_row_source *src,
+                                      deconv_error *err)
+{
+    const char *path = sp->path;
+    tiff_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory reading '%s'", path);
+    r->io.f = sp->f;
+    r->io.fd = -1;
+    r->path = path;
     /* No one allocation above what the image itself needs (a strip of it
      * whole, as floats, with room for compression's overhead): a header
      * that claims absurd tables is refused instead of filling memory. */
     tmsize_t max_alloc = 0;
-    if (max_pixels > 0 && (uint64_t)max_pixels < ((uint64_t)1 << 40))
-        max_alloc = (tmsize_t)((uint64_t)max_pixels * 32 + ((uint64_t)64 << 20));
-    TIFF *tif = tiff_open(path, "r", &io, max_alloc);
-    if (!tif) {
-        if (io.io_errno)
-            deconv_io_fail_errno(err, "read", path, io.io_errno);
-        else
-            deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path,
-                        io.msg[0] ? io.msg : "not a readable TIFF");
-        return NULL;
-    }
-    tiff_reader r;
-    memset(&r, 0, sizeof r);
-    r.tif = tif;
-    r.path = path;
-    r.io = &io;
-    r.meta = meta;
-    deconv_status s = tiff_read_job(&r, max_pixels, fi, err);
-    TIFFClose(tif);
-    free(r.buf);
+    if (sp->max_pixels > 0 && (uint64_t)sp->max_pixels < ((uint64_t)1 << 40))
+        max_alloc = (tmsize_t)((uint64_t)sp->max_pixels * 32 + ((uint64_t)64 << 20));
+    r->tif = tiff_open(path, "r", &r->io, max_alloc);
+    deconv_status s;
+    if (!r->tif && r->io.io_errno)
+        s = deconv_io_fail_errno(err, "read", path, r->io.io_errno);
+    else if (!r->tif)
+        s = deconv_fail(err, DECONV_ERR_FORMAT, "'%s' is corrupt: %s", path,
+                        r->io.msg[0] ? r->io.msg : "not a readable TIFF");
+    else
+        s = tiff_open_job(r, sp, err);
     if (s != DECONV_OK) {
-        deconv_image_free(r.im);
-        return NULL;
+        tiff_source_close(r);
+        return s;
     }
-    return r.im;
+    if (r->im) {
+        deconv_source_whole(src, r->im);
+        r->im = NULL;
+        tiff_source_close(r);
+        return DECONV_OK;
+    }
+    src->width = (int)r->w;
+    src->height = (int)r->h;
+    src->channels = r->channels;
+    src->state = r;
+    src->read = tiff_source_read;
+    src->close = tiff_source_close;
+    return DECONV_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -646,37 +735,37 @@ int deconv_tiff_needs_big(int width, int height, int channels, int bits, size_t 
 }
 
 typedef struct {
+    tiff_io io;
     TIFF *tif;
     const char *path;
-    tiff_io *io;
-    const deconv_image *im;
-    int bits;
-    const deconv_metadata *meta; /* or NULL */
+    int width, channels, bits;
+    uint32_t next; /* the next row to write */
     unsigned char *row;
 } tiff_writer;
 
 static deconv_status tiff_write_failed(const tiff_writer *wr, deconv_error *err)
 {
-    if (wr->io->io_errno)
-        return deconv_io_fail_errno(err, "write", wr->path, wr->io->io_errno);
+    if (wr->io.io_errno)
+        return deconv_io_fail_errno(err, "write", wr->path, wr->io.io_errno);
     return deconv_fail(err, DECONV_ERR_IO, "cannot write '%s': %s", wr->path,
-                       wr->io->msg[0] ? wr->io->msg : "libtiff failed");
+                       wr->io.msg[0] ? wr->io.msg : "libtiff failed");
 }
 
-static deconv_status tiff_write_job(tiff_writer *wr, deconv_error *err)
+/* The tags: the layout, and the input's metadata (m, or NULL). */
+static deconv_status tiff_write_tags(tiff_writer *wr, int height, const deconv_metadata *m,
+                                     deconv_error *err)
 {
     TIFF *tif = wr->tif;
-    const deconv_image *im = wr->im;
-    int w = im->width, h = im->height, ch = im->channels, bytes = wr->bits / 8;
+    int ch = wr->channels, bytes = wr->bits / 8;
     int colour = deconv_color_channels(ch);
-    size_t rowbytes = (size_t)w * ch * bytes;
+    size_t rowbytes = (size_t)wr->width * ch * bytes;
     uint32_t rows = (uint32_t)((256u << 10) / (rowbytes ? rowbytes : 1));
     if (rows < 1)
         rows = 1;
-    if (rows > (uint32_t)h)
-        rows = (uint32_t)h;
-    int ok = TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)w) &&
-             TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)h) &&
+    if (rows > (uint32_t)height)
+        rows = (uint32_t)height;
+    int ok = TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)wr->width) &&
+             TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)height) &&
              TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)ch) &&
              TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)wr->bits) &&
              TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT,
@@ -699,7 +788,6 @@ static deconv_status tiff_write_job(tiff_writer *wr, deconv_error *err)
     }
     /* the input's metadata: the profile, EXIF's orientation (the pixels
      * are as stored) and its text tags as TIFF's own */
-    const deconv_metadata *m = wr->meta;
     if (ok && m && m->icc && m->icc_size > 0 && m->icc_size <= UINT32_MAX)
         ok = TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)m->icc_size, m->icc);
     if (ok && m && m->orientation >= 1 && m->orientation <= 8)
@@ -709,16 +797,20 @@ static deconv_status tiff_write_job(tiff_writer *wr, deconv_error *err)
         if (deconv_exif_text(m->exif, m->exif_size, deconv_exif_text_tags[i], text, sizeof text))
             ok = TIFFSetField(tif, deconv_exif_text_tags[i], text);
     }
-    if (!ok)
-        return tiff_write_failed(wr, err);
+    return ok ? DECONV_OK : tiff_write_failed(wr, err);
+}
 
-    size_t plane = (size_t)w * h;
-    for (int y = 0; y < h; y++) {
-        const float *in = im->data + (size_t)y * w;
+static deconv_status tiff_sink_write(void *state, int rows, const float *in, size_t plane,
+                                     deconv_error *err)
+{
+    tiff_writer *wr = state;
+    int w = wr->width, ch = wr->channels;
+    for (int i = 0; i < rows; i++) {
+        const float *src = in + (size_t)i * w;
         unsigned char *p = wr->row;
         for (int x = 0; x < w; x++)
             for (int c = 0; c < ch; c++) {
-                float v = in[c * plane + x];
+                float v = src[c * plane + x];
                 if (wr->bits == 8) {
                     *p++ = (unsigned char)deconv_io_quantize(v, 255);
                 } else if (wr->bits == 16) {
@@ -730,53 +822,66 @@ static deconv_status tiff_write_job(tiff_writer *wr, deconv_error *err)
                     p += 4;
                 }
             }
-        if (TIFFWriteScanline(tif, wr->row, (uint32_t)y, 0) < 0)
+        if (TIFFWriteScanline(wr->tif, wr->row, wr->next++, 0) < 0)
             return tiff_write_failed(wr, err);
     }
-    if (!TIFFWriteDirectory(tif))
-        return tiff_write_failed(wr, err);
     return DECONV_OK;
 }
 
-deconv_status deconv_tiff_write(const deconv_image *im, const char *path,
-                                const deconv_write_options *o, int big, deconv_error *err)
+/* The directory, then the file closed: every byte written or an error. */
+static deconv_status tiff_sink_finish(void *state, deconv_error *err)
 {
-    deconv_error local;
-    deconv_error *e = err ? err : &local;
-    deconv_atomic_file *af = deconv_atomic_open(path, e);
-    if (!af)
-        return e->code;
-    tiff_io io;
-    memset(&io, 0, sizeof io);
-    io.fd = fileno(deconv_atomic_stream(af));
-    const deconv_metadata *m = o->metadata;
+    tiff_writer *wr = state;
+    if (!TIFFWriteDirectory(wr->tif))
+        return tiff_write_failed(wr, err);
+    TIFFClose(wr->tif);
+    wr->tif = NULL;
+    if (wr->io.io_errno)
+        return deconv_io_fail_errno(err, "write", wr->path, wr->io.io_errno);
+    return DECONV_OK;
+}
+
+static void tiff_sink_close(void *state)
+{
+    tiff_writer *wr = state;
+    if (wr->tif)
+        TIFFClose(wr->tif); /* a directory not written (a failure) is dropped */
+    free(wr->row);
+    free(wr);
+}
+
+deconv_status deconv_tiff_sink_open(const deconv_sink_spec *sp, deconv_row_sink *sink,
+                                    deconv_error *err)
+{
+    const deconv_metadata *m = sp->o->metadata;
+    int bits = sp->o->bits, big = sp->big;
     if (big < 0)
-        big = deconv_tiff_needs_big(im->width, im->height, im->channels, o->bits,
+        big = deconv_tiff_needs_big(sp->width, sp->height, sp->channels, bits,
                                     m ? m->icc_size + m->exif_size : 0);
-    tiff_writer wr;
-    memset(&wr, 0, sizeof wr);
-    wr.path = path;
-    wr.io = &io;
-    wr.im = im;
-    wr.bits = o->bits;
-    wr.meta = m;
-    wr.row = malloc((size_t)im->width * im->channels * (size_t)(o->bits / 8));
-    wr.tif = wr.row ? tiff_open(path, big ? "w8" : "w", &io, 0) : NULL;
+    tiff_writer *wr = calloc(1, sizeof *wr);
+    if (!wr)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", sp->path);
+    wr->io.fd = fileno(sp->f);
+    wr->path = sp->path;
+    wr->width = sp->width;
+    wr->channels = sp->channels;
+    wr->bits = bits;
+    wr->row = malloc((size_t)sp->width * sp->channels * (size_t)(bits / 8));
+    wr->tif = wr->row ? tiff_open(sp->path, big ? "w8" : "w", &wr->io, 0) : NULL;
     deconv_status s;
-    if (!wr.row)
-        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", path);
-    else if (!wr.tif)
-        s = tiff_write_failed(&wr, err);
+    if (!wr->row)
+        s = deconv_fail(err, DECONV_ERR_NOMEM, "out of memory writing '%s'", sp->path);
+    else if (!wr->tif)
+        s = tiff_write_failed(wr, err);
     else
-        s = tiff_write_job(&wr, err);
-    if (wr.tif)
-        TIFFClose(wr.tif); /* a directory not written (a failure) is dropped */
-    free(wr.row);
-    if (s == DECONV_OK && io.io_errno)
-        s = deconv_io_fail_errno(err, "write", path, io.io_errno);
+        s = tiff_write_tags(wr, sp->height, m, err);
     if (s != DECONV_OK) {
-        deconv_atomic_abort(af);
+        tiff_sink_close(wr);
         return s;
     }
-    return deconv_atomic_commit(af, err);
+    sink->state = wr;
+    sink->write = tiff_sink_write;
+    sink->finish = tiff_sink_finish;
+    sink->close = tiff_sink_close;
+    return DECONV_OK;
 }

@@ -14,6 +14,10 @@
  * input's.
  * The file's tone curve (from its PNG colour chunks or JPEG ICC profile,
  * fuzz_icc.c's checks) must be a valid one, and its warning a string.
+ * The file is read once more through the row reader, in bands whose sizes
+ * the input's bytes give, which must give the same samples, file info and
+ * metadata, or fail with the same message; and the first output is
+ * written again in such bands, which must give the same bytes.
  * A broken promise aborts: the fuzzer reports it as a crash.
  *
  * Also compiled into tests/test_fuzz_regressions.c, which replays the corpus
@@ -36,6 +40,7 @@
 #define FUZZ_IMAGE_MAX_PIXELS (4 << 20)
 
 static char fi_dir[1024], fi_in[1100], fi_out[1100], fi_tif[1100], fi_jpg[1100];
+static char fi_bands_png[1100], fi_bands_tif[1100];
 
 static void fi_cleanup(void)
 {
@@ -45,6 +50,8 @@ static void fi_cleanup(void)
     unlink(fi_out);
     unlink(fi_tif);
     unlink(fi_jpg);
+    unlink(fi_bands_png);
+    unlink(fi_bands_tif);
     rmdir(fi_dir);
 }
 
@@ -69,6 +76,8 @@ static void fi_setup(void)
     snprintf(fi_out, sizeof fi_out, "%s/output.png", fi_dir);
     snprintf(fi_tif, sizeof fi_tif, "%s/output.tif", fi_dir);
     snprintf(fi_jpg, sizeof fi_jpg, "%s/output.jpg", fi_dir);
+    snprintf(fi_bands_png, sizeof fi_bands_png, "%s/bands.png", fi_dir);
+    snprintf(fi_bands_tif, sizeof fi_bands_tif, "%s/bands.tif", fi_dir);
     atexit(fi_cleanup);
 }
 
@@ -107,6 +116,138 @@ static void fi_check_metadata(const deconv_metadata *m)
         if (strcmp(m->text[i].type, "tEXt") && strcmp(m->text[i].type, "zTXt") &&
             strcmp(m->text[i].type, "iTXt"))
             fi_broken("a text chunk of another type", NULL);
+}
+
+static int fi_same_info(const deconv_file_info *a, const deconv_file_info *b)
+{
+    const deconv_response *p = &a->response, *q = &b->response;
+    return a->bits == b->bits && a->has_alpha == b->has_alpha && a->chroma_x == b->chroma_x &&
+           a->chroma_y == b->chroma_y && !strcmp(a->warning, b->warning) && p->kind == q->kind &&
+           !memcmp(&p->gamma, &q->gamma, sizeof p->gamma) && !memcmp(&p->a, &q->a, sizeof p->a) &&
+           !memcmp(&p->b, &q->b, sizeof p->b) && !memcmp(&p->c, &q->c, sizeof p->c) &&
+           !memcmp(&p->d, &q->d, sizeof p->d) && p->table_size == q->table_size &&
+           !memcmp(p->table, q->table, sizeof p->table) && p->soft_clip == q->soft_clip &&
+           !strcmp(p->name, q->name);
+}
+
+static int fi_same_metadata(const deconv_metadata *a, const deconv_metadata *b)
+{
+    if (a->icc_size != b->icc_size || (a->icc_size && memcmp(a->icc, b->icc, a->icc_size)) ||
+        a->exif_size != b->exif_size ||
+        (a->exif_size && memcmp(a->exif, b->exif, a->exif_size)) ||
+        a->orientation != b->orientation || a->text_count != b->text_count)
+        return 0;
+    for (int i = 0; i < a->text_count; i++)
+        if (strcmp(a->text[i].type, b->text[i].type) || a->text[i].size != b->text[i].size ||
+            memcmp(a->text[i].data, b->text[i].data, a->text[i].size))
+            return 0;
+    return 1;
+}
+
+/* The size of band k: 1 to 8 rows, from the input's bytes. */
+static int fi_band(const uint8_t *data, size_t size, int k)
+{
+    return size ? 1 + data[(size_t)k % size] % 8 : 1;
+}
+
+/* The input read through the row reader in bands: what the whole read
+ * gave (im, info, meta), or its failure (im NULL, whole_err). */
+static void fi_check_rows(const uint8_t *data, size_t size, const deconv_image *im,
+                          const deconv_file_info *info, const deconv_metadata *meta,
+                          const deconv_error *whole_err)
+{
+    deconv_error err = {DECONV_OK, ""};
+    deconv_file_info rinfo;
+    memset(&rinfo, 0, sizeof rinfo);
+    deconv_metadata *rmeta = NULL;
+    deconv_row_reader *r =
+        deconv_row_reader_open(fi_in, FUZZ_IMAGE_MAX_PIXELS, &rinfo, &rmeta, &err);
+    if (r && (deconv_row_reader_width(r) <= 0 || deconv_row_reader_height(r) <= 0 ||
+              deconv_row_reader_channels(r) < 1 || deconv_row_reader_channels(r) > 4))
+        fi_broken("the row reader has an impossible shape", NULL);
+    if (r && im &&
+        (deconv_row_reader_width(r) != im->width || deconv_row_reader_height(r) != im->height ||
+         deconv_row_reader_channels(r) != im->channels || !fi_same_info(&rinfo, info) ||
+         !fi_same_metadata(rmeta, meta)))
+        fi_broken("the row reader's shape, file info or metadata differ from the whole read's",
+                  NULL);
+    deconv_status s = r ? DECONV_OK : err.code;
+    if (r) {
+        int w = deconv_row_reader_width(r), h = deconv_row_reader_height(r);
+        int ch = deconv_row_reader_channels(r);
+        float *band = malloc(sizeof(float) * (size_t)w * ch * 8);
+        if (!band)
+            abort();
+        for (int y = 0, k = 0; y < h && s == DECONV_OK; k++) {
+            int n = fi_band(data, size, k);
+            n = n < h - y ? n : h - y;
+            s = deconv_row_reader_read(r, n, band, &err);
+            for (int c = 0; im && s == DECONV_OK && c < ch; c++)
+                if (memcmp(band + (size_t)c * n * w, im->data + ((size_t)c * h + y) * w,
+                           sizeof(float) * (size_t)n * w) != 0)
+                    fi_broken("the row reader's samples differ from the whole read's", NULL);
+            y += n;
+        }
+        free(band);
+        deconv_row_reader_close(r);
+    }
+    deconv_metadata_free(rmeta);
+    if (im && s != DECONV_OK)
+        fi_broken("the row reader failed on a file read whole", &err);
+    if (!im && (s == DECONV_OK || s != whole_err->code ||
+                strcmp(err.message, whole_err->message) != 0))
+        fi_broken("the row reader does not fail as the whole read does", &err);
+}
+
+static unsigned char *fi_slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    *n = p ? fread(p, 1, (size_t)len, f) : 0;
+    fclose(f);
+    return p;
+}
+
+/* im written through the row writer in bands as bands (of path's format),
+ * which must hold the bytes of the whole write, path. */
+static void fi_check_bands_written(const uint8_t *data, size_t size, const deconv_image *im,
+                                   const char *path, const char *bands,
+                                   const deconv_write_options *o)
+{
+    deconv_error err = {DECONV_OK, ""};
+    deconv_row_writer *wr =
+        deconv_row_writer_open(bands, im->width, im->height, im->channels, o, &err);
+    if (!wr)
+        fi_broken("the row writer refused a valid image", &err);
+    int w = im->width, h = im->height;
+    float *band = malloc(sizeof(float) * (size_t)w * im->channels * 8);
+    if (!band)
+        abort();
+    for (int y = 0, k = 0; y < h; k++) {
+        int n = fi_band(data, size, size / 2 + k);
+        n = n < h - y ? n : h - y;
+        for (int c = 0; c < im->channels; c++)
+            memcpy(band + (size_t)c * n * w, im->data + ((size_t)c * h + y) * w,
+                   sizeof(float) * (size_t)n * w);
+        if (deconv_row_writer_write(wr, n, band, &err) != DECONV_OK)
+            fi_broken("the row writer failed", &err);
+        y += n;
+    }
+    free(band);
+    if (deconv_row_writer_commit(wr, &err) != DECONV_OK)
+        fi_broken("the row writer's commit failed", &err);
+    size_t na = 0, nb = 0;
+    unsigned char *a = fi_slurp(path, &na), *b = fi_slurp(bands, &nb);
+    if (!a || !b || na != nb || memcmp(a, b, na) != 0)
+        fi_broken("the bands written differ from the whole image written", NULL);
+    free(a);
+    free(b);
+    unlink(bands);
 }
 
 /* Written as path in the options' depth (with the options' metadata) and
@@ -158,6 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* a failure must say why */
         if (err.code == DECONV_OK || !err.message[0])
             fi_broken("read failed without a message", NULL);
+        fi_check_rows(data, size, NULL, NULL, NULL, &err);
         return 0;
     }
     int is_float = info.bits == 32;
@@ -170,6 +312,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fi_broken("file info: the warning is not terminated", NULL);
     fc_check_response(&info.response);
     fi_check_metadata(meta);
+    fi_check_rows(data, size, im, &info, meta, &err);
 
     /* the file's depth: the same samples within its rounding */
     deconv_write_options o;
@@ -178,6 +321,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.metadata = meta;
     deconv_file_info info2;
     deconv_image *back = fi_write_read(im, is_float ? fi_tif : fi_out, &o, &info2);
+    fi_check_bands_written(data, size, im, is_float ? fi_tif : fi_out,
+                           is_float ? fi_bands_tif : fi_bands_png, &o);
     if (info2.bits != info.bits)
         fi_broken("the image read back differs in depth", NULL);
     double tol = is_float ? 0.0 : 0.5 / (info.bits == 16 ? 65535.0 : 255.0) + 1e-6;

@@ -140,6 +140,11 @@ put(IMG, "png_palette1.png", png(10, 2, 1, 3, grid(10, 2, lambda x, y: ((x + y) 
 put(IMG, "png_palette2_text.png", png(6, 6, 2, 3, grid(6, 6, lambda x, y: ((x * y) % 3,)),
     pre=chunk(b"gAMA", struct.pack(">I", 45455)) + chunk(b"PLTE", bytes(range(9))),
     post=chunk(b"tEXt", b"Comment\0deconv fuzz seed")))
+# metadata after the image data too, which the row reader reads in a second pass
+EXIF6 = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0"
+put(IMG, "png_rgb8_metadata_after_data.png", png(8, 6, 8, 2, grid(8, 6, c8),
+    pre=chunk(b"tEXt", b"Title\0before the data"),
+    post=chunk(b"eXIf", EXIF6) + chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"after the data"))))
 
 # ---- PIL: JPEG, BMP, TGA, GIF
 def pil(name, im, **kw):

@@ -1,12 +1,13 @@
 /* TIFF seeds for fuzz_image (run by make_corpus.sh): small files through
  * libtiff of every layout deconv reads: 8/16-bit and float samples, gray,
- * gray+alpha, RGB, RGBA, strips and tiles, contiguous and separate planes,
- * each compression Debian's libtiff writes that the files use (none, LZW,
- * Deflate with predictors, PackBits), an ICC profile tag, BigTIFF, and
- * the RGBA interface's layouts (palette, bilevel, MINISWHITE, YCbCr in
- * JPEG), one with an orientation and text tags (which make_corpus.sh turns
- * into JPEG and PNG seeds with EXIF), and a big-endian one with an EXIF
- * IFD. Every file stays under 4 KB.
+ * gray+alpha, RGB, RGBA, strips and tiles, contiguous and separate planes
+ * (in several rows of strips or of tiles, which the row reader decodes a
+ * band at a time), each compression Debian's libtiff writes that the files
+ * use (none, LZW, Deflate with predictors, PackBits), an ICC profile tag,
+ * BigTIFF, and the RGBA interface's layouts (palette, bilevel, MINISWHITE,
+ * YCbCr in JPEG), one with an orientation and text tags (which
+ * make_corpus.sh turns into JPEG and PNG seeds with EXIF), and a
+ * big-endian one with an EXIF IFD. Every file stays under 4 KB.
  *   usage: make_tiff_corpus CORPUS_DIR/fuzz_image   (which must exist)
  *   build: cc make_tiff_corpus.c -ltiff -lm */
 #include <math.h>
@@ -212,6 +213,8 @@ int main(int argc, char **argv)
         {"tiff_rgba8_assoc.tif", 8, 8, 4, 8, U, RGB, C, 0, COMPRESSION_NONE, 0, PA, 0, 0},
         {"tiff_rgba16_tiles_planes.tif", 16, 16, 4, 16, U, RGB, S, 16, COMPRESSION_LZW, 0, A, 0,
          0},
+        {"tiff_graya8_tile_rows_planes.tif", 20, 36, 2, 8, U, G, S, 16,
+         COMPRESSION_ADOBE_DEFLATE, 2, A, 0, 0},
         {"tiff_float_gray.tif", 12, 10, 1, 32, F, G, C, 0, COMPRESSION_NONE, 0, -1, 0, 0},
         {"tiff_float_rgb_predictor.tif", 10, 8, 3, 32, F, RGB, C, 0, COMPRESSION_ADOBE_DEFLATE, 3,
          -1, 0, 0},
