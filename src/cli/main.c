@@ -230,11 +230,11 @@ static deconv_kernel *make_kernel(const cli_kernel_spec *s, deconv_error *err)
     return NULL;
 }
 
-static int kernel_fits(int kw, int kh, const deconv_image *im)
+static int kernel_fits(int kw, int kh, int width, int height)
 {
-    if (kw <= im->width && kh <= im->height)
+    if (kw <= width && kh <= height)
         return 1;
-    cli_error("kernel %dx%d is larger than the image %dx%d", kw, kh, im->width, im->height);
+    cli_error("kernel %dx%d is larger than the image %dx%d", kw, kh, width, height);
     return 0;
 }
 
@@ -320,9 +320,10 @@ static int write_result(deconv_image *x, int kw, int kh, int full, const deconv_
 /* Subcommands                                                          */
 /* ------------------------------------------------------------------ */
 
-/* deblur with one process, or under mpirun with all of them: rank 0 reads,
- * checks and writes (its messages are the program's), every rank restores
- * its band, and every rank exits with rank 0's code. */
+/* deblur with one process, or under mpirun with all of them: rank 0 reads
+ * and checks (its messages are the program's) and streams the input and
+ * the output, every rank restores its band, and every rank exits with
+ * rank 0's code. */
 static int cmd_deblur(cli_options *o)
 {
     const int root = cli_mpi_rank() == 0, mpi = cli_mpi_active();
@@ -330,9 +331,12 @@ static int cmd_deblur(cli_options *o)
     deconv_error err;
     memset(&err, 0, sizeof err);
     deconv_file_info info;
+    memset(&info, 0, sizeof info);
     deconv_metadata *meta = NULL;
     deconv_image *y = NULL, *x = NULL;
+    deconv_row_reader *rows = NULL;
     deconv_kernel *k = NULL;
+    int width = 0, height = 0, channels = 0;
     progress_ctx pc = {.tty = !o->quiet && isatty(STDERR_FILENO), .limit = o->deblur.iterations};
     deconv_deblur_params p = o->deblur;
     deconv_report rep;
@@ -342,11 +346,22 @@ static int cmd_deblur(cli_options *o)
         named_path in[] = {{"input", input}, {"--psf file", o->kernel.path}};
         named_path out[] = {{"output", o->output}, {"--log", o->log}};
         code = check_outputs(in, 2, out, 2, o->force);
-        if (!code && !(y = read_image(input, o, &info, &meta, &err)))
-            code = lib_failure(&err);
+        if (!code && mpi) { /* streamed: no process holds the whole image */
+            info.bits = 8;
+            if (!(rows = deconv_row_reader_open(input, o->max_pixels, &info, &meta, &err)))
+                code = lib_failure(&err);
+            else
+                width = deconv_row_reader_width(rows), height = deconv_row_reader_height(rows),
+                channels = deconv_row_reader_channels(rows);
+        } else if (!code) {
+            if (!(y = read_image(input, o, &info, &meta, &err)))
+                code = lib_failure(&err);
+            else
+                width = y->width, height = y->height, channels = y->channels;
+        }
         if (!code && !(k = make_kernel(&o->kernel, &err)))
             code = lib_failure(&err);
-        if (!code && !kernel_fits(k->width, k->height, y))
+        if (!code && !kernel_fits(k->width, k->height, width, height))
             code = CLI_USAGE;
         if (!code && o->log && !(pc.log = open_log(o->log)))
             code = CLI_FAIL;
@@ -361,23 +376,25 @@ static int cmd_deblur(cli_options *o)
     p.cancel = &g_cancel;
     install_signals();
     pc.t0 = pc.t_phase = now_seconds();
-    int ok = 1;
-    if (mpi)
-        x = cli_mpi_deblur(y, k, &p, &rep, &ok, &err);
-    else
-        x = deconv_deblur(y, k, &p, &rep, &err);
-    double secs = now_seconds() - pc.t0;
-    progress_end(&pc);
-    if (!root) {
-        code = ok ? CLI_OK : CLI_FAIL; /* replaced by rank 0's below */
-        goto done;
-    }
     deconv_write_options wo;
-    output_options(o, &info, y->channels, meta, &wo);
-    if (!x)
-        code = lib_failure(&err);
-    else
-        code = write_result(x, k->width, k->height, o->full, &wo, o->output, NULL);
+    if (root)
+        output_options(o, &info, channels, meta, &wo);
+    if (mpi) {
+        cli_rows_in in = {rows, NULL, 0};
+        cli_rows_out out = {o->output, &wo, o->full};
+        deconv_status st = cli_mpi_restore(root ? &in : NULL, k, &p, root ? &out : NULL, &rep,
+                                           &err);
+        progress_end(&pc);
+        code = st == DECONV_OK ? CLI_OK : (root ? lib_failure(&err) : CLI_FAIL);
+    } else {
+        x = deconv_deblur(y, k, &p, &rep, &err);
+        progress_end(&pc);
+        code = x ? write_result(x, k->width, k->height, o->full, &wo, o->output, NULL)
+                 : lib_failure(&err);
+    }
+    double secs = now_seconds() - pc.t0;
+    if (!root)
+        goto done; /* its code replaced by rank 0's below */
     if (code == CLI_OK && rep.stopped != DECONV_OK) {
         cli_error("%s; stopped early: wrote the last good iterate to '%s'", err.message,
                   o->output);
@@ -387,12 +404,13 @@ static int cmd_deblur(cli_options *o)
         fprintf(stderr,
                 "deconv: restored %dx%d %s in %.1f s (%d iterations, noise %.4f, TV %.3g, "
                 "response %s) -> %s\n",
-                y->width, y->height, cli_channels_name(y->channels), secs, rep.iterations,
-                rep.noise, rep.tv, p.response.name, o->output);
+                width, height, cli_channels_name(channels), secs, rep.iterations, rep.noise,
+                rep.tv, p.response.name, o->output);
 done:
     deconv_image_free(x);
     deconv_kernel_free(k);
     deconv_image_free(y);
+    deconv_row_reader_close(rows);
     deconv_metadata_free(meta);
     code = close_log(&pc, o->log, code);
     return cli_mpi_share_int(code);
@@ -427,7 +445,7 @@ static int blind_prepare(cli_options *o, blind_run *b)
     /* no --kernel-size: the library chooses (0 x 0) */
     int kw = o->blind.kernel_width, kh = o->blind.kernel_height;
     b->size_chosen = kw == 0 && !o->kernel_init;
-    if (!kernel_fits(kw, kh, y))
+    if (!kernel_fits(kw, kh, y->width, y->height))
         return CLI_USAGE;
     if (o->kernel_init) {
         if (!(b->k0 = deconv_kernel_load(o->kernel_init, 1, &err)))
@@ -439,7 +457,7 @@ static int blind_prepare(cli_options *o, blind_run *b)
                       b->k0->width, b->k0->height, kw, kh);
             return CLI_USAGE;
         }
-        if (!kernel_fits(kw, kh, y))
+        if (!kernel_fits(kw, kh, y->width, y->height))
             return CLI_USAGE;
     }
     progress_ctx *pc = &b->pc;
@@ -516,23 +534,26 @@ static int cmd_blind(cli_options *o)
     pc->blind = 0;
     pc->limit = dp.iterations;
     pc->t_phase = now_seconds();
-    int ok = 1;
-    if (mpi)
-        x = cli_mpi_deblur(b.y, b.k, &dp, NULL, &ok, &err);
-    else
+    deconv_write_options wo;
+    if (root)
+        output_options(o, &b.info, b.y->channels, b.meta, &wo);
+    if (mpi) {
+        cli_rows_in in = {NULL, b.y, 0};
+        cli_rows_out out = {o->output, &wo, 0};
+        deconv_status st = cli_mpi_restore(root ? &in : NULL, b.k, &dp, root ? &out : NULL, NULL,
+                                           &err);
+        code = st == DECONV_OK ? CLI_OK : (root ? lib_failure_kept(&err, o->kernel_out) : CLI_FAIL);
+    } else {
         x = deconv_deblur(b.y, b.k, &dp, NULL, &err);
+        code = x ? write_result(x, b.k->width, b.k->height, 0, &wo, o->output, o->kernel_out)
+                 : lib_failure_kept(&err, o->kernel_out);
+    }
     double t_restore = now_seconds() - pc->t_phase;
     progress_end(pc);
-    if (!root) {
-        code = ok ? CLI_OK : CLI_FAIL; /* replaced by rank 0's below */
-        goto done;
-    }
+    if (!root)
+        goto done; /* its code replaced by rank 0's below */
     const deconv_image *y = b.y;
     const int kw = b.k->width, kh = b.k->height;
-    deconv_write_options wo;
-    output_options(o, &b.info, y->channels, b.meta, &wo);
-    code = x ? write_result(x, kw, kh, 0, &wo, o->output, o->kernel_out)
-             : lib_failure_kept(&err, o->kernel_out);
     if (code == CLI_OK && !o->quiet) {
         char where[96] = "";
         if (b.win_w != y->width || b.win_h != y->height)
@@ -599,7 +620,7 @@ static int cmd_blur(cli_options *o)
         deconv_image_free(x);
         return lib_failure(&err);
     }
-    if (!kernel_fits(k->width, k->height, x)) {
+    if (!kernel_fits(k->width, k->height, x->width, x->height)) {
         deconv_metadata_free(meta);
         deconv_kernel_free(k);
         deconv_image_free(x);

@@ -118,101 +118,232 @@ typedef struct {
     int width, height, channels, kw, kh;
 } shape;
 
-deconv_image *cli_mpi_deblur(const deconv_image *y, const deconv_kernel *k,
-                             deconv_deblur_params *p, deconv_report *rep, int *ok,
-                             deconv_error *err)
+/* Rank 0's status, on every rank; err, set on rank 0, stays there. */
+static deconv_status share_status(deconv_status st)
+{
+    int v = st;
+    MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return (deconv_status)v;
+}
+
+/* Whether every rank has ok. */
+static int all_ok(int ok)
+{
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    return all;
+}
+
+static deconv_status next_rows(const cli_rows_in *in, int n, float *out, deconv_error *err)
+{
+    if (in->reader)
+        return deconv_row_reader_read(in->reader, n, out, err);
+    const deconv_image *y = in->image;
+    for (int c = 0; c < y->channels; c++)
+        memcpy(out + (size_t)c * n * y->width,
+               deconv_image_plane(y, c) + (size_t)in->next * y->width,
+               (size_t)n * y->width * sizeof(float));
+    ((cli_rows_in *)in)->next += n;
+    return DECONV_OK;
+}
+
+/* Rank 0: every rank's input rows, in rank order, read as they are
+ * needed into a window of rows that slides down the image (at most the
+ * tallest band's rows), and sent; its own into band. */
+static deconv_status scatter_rows(const cli_rows_in *in, const shape *s,
+                                  const deconv_mpi_rows *rows, deconv_image *band,
+                                  deconv_error *err)
+{
+    const int N = s->width, C = s->channels;
+    int cap = 0;
+    for (int r = 0; r < size; r++)
+        cap = rows[r].in1 - rows[r].in0 > cap ? rows[r].in1 - rows[r].in0 : cap;
+    enum { CHUNK = 64 };
+    float *win = malloc((size_t)cap * N * C * sizeof(float));
+    float *chunk = malloc((size_t)CHUNK * N * C * sizeof(float));
+    deconv_status st = win && chunk ? DECONV_OK
+                                    : (fail(err, DECONV_ERR_NOMEM, "out of memory for the rows "
+                                                                   "being sent"),
+                                       DECONV_ERR_NOMEM);
+    int w0 = 0, w1 = 0; /* the window holds rows [w0, w1) */
+    for (int r = 0; r < size; r++) {
+        const int in0 = rows[r].in0, in1 = rows[r].in1;
+        if (st == DECONV_OK) {
+            int drop = in0 - w0 < w1 - w0 ? in0 - w0 : w1 - w0;
+            for (int c = 0; c < C && drop > 0; c++)
+                memmove(win + (size_t)c * cap * N, win + ((size_t)c * cap + drop) * N,
+                        (size_t)(w1 - w0 - drop) * N * sizeof(float));
+            w0 += drop;
+            if (w1 < w0)
+                w1 = w0;
+            while (st == DECONV_OK && w1 < in1) {
+                int n = in1 - w1 < CHUNK ? in1 - w1 : CHUNK;
+                st = next_rows(in, n, chunk, err);
+                for (int c = 0; c < C && st == DECONV_OK; c++)
+                    memcpy(win + ((size_t)c * cap + (w1 - w0)) * N, chunk + (size_t)c * n * N,
+                           (size_t)n * N * sizeof(float));
+                w1 += n;
+            }
+        }
+        /* sent even after a failure (its status follows), so no rank waits */
+        for (int c = 0; c < C; c++) {
+            const float *src = win ? win + ((size_t)c * cap + (in0 - w0)) * N : NULL;
+            size_t n = (size_t)(in1 - in0) * N;
+            if (r == 0) {
+                if (st == DECONV_OK)
+                    memcpy(deconv_image_plane(band, c), src, n * sizeof(float));
+            } else if (st == DECONV_OK) {
+                MPI_Send(src, (int)n, MPI_FLOAT, r, c, MPI_COMM_WORLD);
+            } else {
+                MPI_Send(deconv_image_plane(band, 0), 0, MPI_FLOAT, r, c, MPI_COMM_WORLD);
+            }
+        }
+    }
+    free(win), free(chunk);
+    return st;
+}
+
+/* Rank 0: every rank's rows of the result, in rank order, cropped to the
+ * input's frame unless full, into the writer; received to the end even
+ * after a failure to write, so that no rank waits. */
+static deconv_status gather_rows(const shape *s, const deconv_mpi_rows *rows,
+                                 const deconv_image *mine, deconv_row_writer *wr, int full,
+                                 deconv_error *err)
+{
+    const int xw = s->width + s->kw - 1, C = s->channels;
+    const int top = full ? 0 : (s->kh - 1) / 2, left = full ? 0 : (s->kw - 1) / 2;
+    const int ow = full ? xw : s->width, oh = full ? s->height + s->kh - 1 : s->height;
+    int cap = 0;
+    for (int r = 0; r < size; r++)
+        cap = rows[r].out1 - rows[r].out0 > cap ? rows[r].out1 - rows[r].out0 : cap;
+    float *band = malloc((size_t)cap * xw * C * sizeof(float));
+    float *cut = malloc((size_t)cap * ow * C * sizeof(float));
+    deconv_status st = band && cut ? DECONV_OK
+                                   : (fail(err, DECONV_ERR_NOMEM, "out of memory for the rows "
+                                                                  "being written"),
+                                      DECONV_ERR_NOMEM);
+    for (int r = 0; r < size; r++) {
+        const int out0 = rows[r].out0, n = rows[r].out1 - rows[r].out0;
+        for (int c = 0; c < C; c++) {
+            float *dst = band ? band + (size_t)c * n * xw : NULL;
+            if (r == 0) {
+                if (dst)
+                    memcpy(dst, deconv_image_plane(mine, c), (size_t)n * xw * sizeof(float));
+            } else if (dst) {
+                MPI_Recv(dst, n * xw, MPI_FLOAT, r, c, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            } else {
+                MPI_Recv(NULL, 0, MPI_FLOAT, r, c, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            }
+        }
+        /* the band's rows inside the output's frame [top, top + oh) */
+        int i0 = out0 > top ? out0 : top, i1 = out0 + n < top + oh ? out0 + n : top + oh;
+        if (st != DECONV_OK || i1 <= i0)
+            continue;
+        const int m = i1 - i0;
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < m; i++)
+                memcpy(cut + ((size_t)c * m + i) * ow,
+                       band + ((size_t)c * n + (i0 - out0 + i)) * xw + left,
+                       (size_t)ow * sizeof(float));
+        st = deconv_row_writer_write(wr, m, cut, err);
+    }
+    free(band), free(cut);
+    return st;
+}
+
+/* Every rank's MPI_Send of its rows to rank 0, matching gather_rows. */
+static void send_rows(const shape *s, const deconv_mpi_rows *mine, const deconv_image *x)
+{
+    const int xw = s->width + s->kw - 1;
+    for (int c = 0; c < s->channels; c++)
+        MPI_Send(x ? deconv_image_plane(x, c) : NULL, x ? xw * (mine->out1 - mine->out0) : 0,
+                 MPI_FLOAT, 0, c, MPI_COMM_WORLD);
+}
+
+deconv_status cli_mpi_restore(const cli_rows_in *in, const deconv_kernel *k,
+                              deconv_deblur_params *p, const cli_rows_out *out,
+                              deconv_report *rep, deconv_error *err)
 {
     const MPI_Comm comm = MPI_COMM_WORLD;
     shape s = {0};
-    if (rank == 0)
-        s = (shape){y->width, y->height, y->channels, k->width, k->height};
+    if (rank == 0) {
+        const deconv_image *y = in->image;
+        s = y ? (shape){y->width, y->height, y->channels, k->width, k->height}
+              : (shape){deconv_row_reader_width(in->reader), deconv_row_reader_height(in->reader),
+                        deconv_row_reader_channels(in->reader), k->width, k->height};
+    }
     MPI_Bcast(&s, (int)sizeof s, MPI_BYTE, 0, comm);
     MPI_Bcast(&p->response, (int)sizeof p->response, MPI_BYTE, 0, comm);
     deconv_kernel *kr = rank == 0 ? NULL : deconv_kernel_new(s.kw, s.kh);
     const deconv_kernel *kk = rank == 0 ? k : kr;
-    int have = kk != NULL, all = 0;
-    MPI_Allreduce(&have, &all, 1, MPI_INT, MPI_LAND, comm);
-    *ok = 0;
-    if (!all) {
-        deconv_kernel_free(kr);
+    deconv_mpi_rows mine, *rows = NULL;
+    deconv_image *band = NULL, *x = NULL;
+    deconv_status st = DECONV_OK;
+    if (!all_ok(kk != NULL)) {
         fail(err, DECONV_ERR_NOMEM, "out of memory for the kernel");
-        return NULL;
+        st = DECONV_ERR_NOMEM;
+        goto done;
     }
     MPI_Bcast(kk->data, s.kw * s.kh, MPI_FLOAT, 0, comm);
     if (rank != 0) /* rank 0 draws the progress and writes the log */
         p->progress = NULL;
-
-    /* every rank's rows of y, sent by rank 0 */
-    deconv_mpi_rows mine;
-    deconv_status st = deconv_mpi_rows_of(comm, s.width, s.height, kk, p, &mine, err);
-    deconv_image *band = NULL, *x = NULL, *out = NULL;
-    if (st != DECONV_OK) /* the same on every rank */
-        goto done;
+    if ((st = deconv_mpi_rows_of(comm, s.width, s.height, kk, p, &mine, err)) != DECONV_OK)
+        goto done; /* the same on every rank */
     band = deconv_image_new(s.width, mine.in1 - mine.in0, s.channels);
-    have = band != NULL;
-    MPI_Allreduce(&have, &all, 1, MPI_INT, MPI_LAND, comm);
-    if (!all) {
+    rows = rank == 0 ? malloc((size_t)size * sizeof *rows) : NULL;
+    if (!all_ok(band != NULL && (rank != 0 || rows))) {
         fail(err, DECONV_ERR_NOMEM, "out of memory for a band of the image");
+        st = DECONV_ERR_NOMEM;
         goto done;
     }
-    deconv_mpi_rows *rows = rank == 0 ? malloc((size_t)size * sizeof *rows) : NULL;
     MPI_Gather(&mine, 4, MPI_INT, rows, 4, MPI_INT, 0, comm);
-    const size_t plane = (size_t)s.width * s.height;
-    for (int c = 0; c < s.channels; c++) {
-        float *dst = deconv_image_plane(band, c);
-        if (rank != 0) {
-            MPI_Recv(dst, s.width * (mine.in1 - mine.in0), MPI_FLOAT, 0, c, comm,
-                     MPI_STATUS_IGNORE);
-            continue;
-        }
-        for (int r = 0; r < size; r++) {
-            const float *src = y->data + c * plane + (size_t)rows[r].in0 * s.width;
-            int n = s.width * (rows[r].in1 - rows[r].in0);
-            if (r == 0)
-                memcpy(dst, src, (size_t)n * sizeof(float));
-            else
-                MPI_Send(src, n, MPI_FLOAT, r, c, comm);
-        }
-    }
+
+    /* the input, a band a rank */
+    if (rank == 0)
+        st = scatter_rows(in, &s, rows, band, err);
+    else
+        for (int c = 0; c < s.channels; c++)
+            MPI_Recv(deconv_image_plane(band, c), s.width * (mine.in1 - mine.in0), MPI_FLOAT,
+                     0, c, comm, MPI_STATUS_IGNORE);
+    if ((st = share_status(st)) != DECONV_OK)
+        goto done;
     x = deconv_deblur_mpi(comm, band, s.height, -1, kk, p, rep, err);
     deconv_image_free(band);
+    band = NULL;
     if (!x) {
-        free(rows);
+        st = err->code != DECONV_OK ? err->code : DECONV_ERR_NOMEM;
         goto done;
     }
-    /* the result's bands, gathered by rank 0 */
-    const int xw = s.width + s.kw - 1, xh = s.height + s.kh - 1;
-    have = rank != 0 || (out = deconv_image_new(xw, xh, s.channels)) != NULL;
-    MPI_Allreduce(&have, &all, 1, MPI_INT, MPI_LAND, comm);
-    if (!all) {
-        deconv_image_free(out);
-        out = NULL;
-        free(rows);
-        fail(err, DECONV_ERR_NOMEM, "out of memory for the result");
+
+    /* the result, a band a rank, streamed into the output by rank 0 */
+    deconv_row_writer *wr = NULL;
+    if (rank == 0) {
+        const int full = out->full;
+        const int ow = full ? s.width + s.kw - 1 : s.width;
+        const int oh = full ? s.height + s.kh - 1 : s.height;
+        if (p->cancel && *p->cancel)
+            st = (fail(err, DECONV_ERR_INTERRUPTED, "interrupted"), DECONV_ERR_INTERRUPTED);
+        else if (!(wr = deconv_row_writer_open(out->path, ow, oh, s.channels, out->options, err)))
+            st = err->code;
+    }
+    if ((st = share_status(st)) != DECONV_OK)
         goto done;
+    if (rank == 0) {
+        st = gather_rows(&s, rows, x, wr, out->full, err);
+        if (st == DECONV_OK)
+            st = deconv_row_writer_commit(wr, err);
+        else
+            deconv_row_writer_abort(wr);
+    } else {
+        send_rows(&s, &mine, x);
     }
-    for (int c = 0; c < s.channels; c++) {
-        const float *src = deconv_image_plane(x, c);
-        if (rank != 0) {
-            MPI_Send(src, xw * (mine.out1 - mine.out0), MPI_FLOAT, 0, c, comm);
-            continue;
-        }
-        float *dst = deconv_image_plane(out, c);
-        for (int r = 0; r < size; r++) {
-            float *at = dst + (size_t)rows[r].out0 * xw;
-            int n = xw * (rows[r].out1 - rows[r].out0);
-            if (r == 0)
-                memcpy(at, src, (size_t)n * sizeof(float));
-            else
-                MPI_Recv(at, n, MPI_FLOAT, r, c, comm, MPI_STATUS_IGNORE);
-        }
-    }
-    free(rows);
-    *ok = 1;
+    st = share_status(st);
 done:
+    free(rows);
+    deconv_image_free(band);
     deconv_image_free(x);
     deconv_kernel_free(kr);
-    return out;
+    return st;
 }
 
 #else /* without MPI: always the single process */
@@ -232,12 +363,12 @@ deconv_kernel *cli_mpi_blind_kernel(const deconv_image *y, deconv_blind_params *
     (void)y, (void)p, (void)err;
     return NULL;
 }
-deconv_image *cli_mpi_deblur(const deconv_image *y, const deconv_kernel *k,
-                             deconv_deblur_params *p, deconv_report *rep, int *ok,
-                             deconv_error *err)
+deconv_status cli_mpi_restore(const cli_rows_in *in, const deconv_kernel *k,
+                              deconv_deblur_params *p, const cli_rows_out *out,
+                              deconv_report *rep, deconv_error *err)
 {
-    (void)y, (void)k, (void)p, (void)rep, (void)err;
-    *ok = 0;
-    return NULL;
+    (void)in, (void)k, (void)p, (void)out, (void)rep;
+    fail(err, DECONV_ERR_ARG, "this deconv was built without MPI");
+    return DECONV_ERR_ARG;
 }
 #endif

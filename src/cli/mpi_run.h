@@ -23,13 +23,29 @@ int cli_mpi_share_int(int v);
 deconv_kernel *cli_mpi_blind_kernel(const deconv_image *y, deconv_blind_params *p,
                                     deconv_error *err);
 
-/* Restore with every process: rank 0 passes the whole image y and the
- * kernel k, the others NULL and NULL (they receive them, and the response
- * of p). Rank 0 gets deconv_deblur's result; the others NULL, with *ok
- * telling whether their share succeeded (all ranks fail alike, err on
- * rank 0 naming the process that failed). */
-deconv_image *cli_mpi_deblur(const deconv_image *y, const deconv_kernel *k,
-                             deconv_deblur_params *p, deconv_report *rep, int *ok,
-                             deconv_error *err);
+/* Where rank 0 takes the input's rows from: an open reader (the file
+ * streamed) or an image it holds; and where it writes the result's: the
+ * output file, with its options, cropped to the input's frame unless
+ * full. */
+typedef struct {
+    deconv_row_reader *reader;
+    const deconv_image *image;
+    int next; /* the image's next row */
+} cli_rows_in;
+typedef struct {
+    const char *path;
+    const deconv_write_options *options;
+    int full;
+} cli_rows_out;
+
+/* Restore with every process and write the result: rank 0 passes the
+ * input, the kernel and the output, the others NULL, NULL and NULL (they
+ * receive the kernel and the response of p). Rank 0 streams the input's
+ * rows to the processes, each its band, and their results' rows into the
+ * output, so no process holds the whole image. The status is every
+ * rank's; err, on rank 0, names the process that failed. */
+deconv_status cli_mpi_restore(const cli_rows_in *in, const deconv_kernel *k,
+                              deconv_deblur_params *p, const cli_rows_out *out,
+                              deconv_report *rep, deconv_error *err);
 
 #endif
