@@ -203,37 +203,43 @@ static deconv_status scatter_rows(const cli_rows_in *in, const shape *s,
     return st;
 }
 
+/* Rank 0's room for a band of the result (band) and its rows cut to the
+ * output (cut). */
+typedef struct {
+    float *band, *cut;
+} gather_room;
+
+static int gather_room_alloc(const shape *s, const deconv_mpi_rows *rows, int full,
+                             gather_room *g)
+{
+    const int xw = s->width + s->kw - 1, ow = full ? xw : s->width;
+    int cap = 0;
+    for (int r = 0; r < size; r++)
+        cap = rows[r].out1 - rows[r].out0 > cap ? rows[r].out1 - rows[r].out0 : cap;
+    g->band = malloc((size_t)cap * xw * s->channels * sizeof(float));
+    g->cut = malloc((size_t)cap * ow * s->channels * sizeof(float));
+    return g->band && g->cut;
+}
+
 /* Rank 0: every rank's rows of the result, in rank order, cropped to the
  * input's frame unless full, into the writer; received to the end even
  * after a failure to write, so that no rank waits. */
 static deconv_status gather_rows(const shape *s, const deconv_mpi_rows *rows,
                                  const deconv_image *mine, deconv_row_writer *wr, int full,
-                                 deconv_error *err)
+                                 const gather_room *g, deconv_error *err)
 {
     const int xw = s->width + s->kw - 1, C = s->channels;
     const int top = full ? 0 : (s->kh - 1) / 2, left = full ? 0 : (s->kw - 1) / 2;
     const int ow = full ? xw : s->width, oh = full ? s->height + s->kh - 1 : s->height;
-    int cap = 0;
-    for (int r = 0; r < size; r++)
-        cap = rows[r].out1 - rows[r].out0 > cap ? rows[r].out1 - rows[r].out0 : cap;
-    float *band = malloc((size_t)cap * xw * C * sizeof(float));
-    float *cut = malloc((size_t)cap * ow * C * sizeof(float));
-    deconv_status st = band && cut ? DECONV_OK
-                                   : (fail(err, DECONV_ERR_NOMEM, "out of memory for the rows "
-                                                                  "being written"),
-                                      DECONV_ERR_NOMEM);
+    deconv_status st = DECONV_OK;
     for (int r = 0; r < size; r++) {
         const int out0 = rows[r].out0, n = rows[r].out1 - rows[r].out0;
         for (int c = 0; c < C; c++) {
-            float *dst = band ? band + (size_t)c * n * xw : NULL;
-            if (r == 0) {
-                if (dst)
-                    memcpy(dst, deconv_image_plane(mine, c), (size_t)n * xw * sizeof(float));
-            } else if (dst) {
+            float *dst = g->band + (size_t)c * n * xw;
+            if (r == 0)
+                memcpy(dst, deconv_image_plane(mine, c), (size_t)n * xw * sizeof(float));
+            else
                 MPI_Recv(dst, n * xw, MPI_FLOAT, r, c, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            } else {
-                MPI_Recv(NULL, 0, MPI_FLOAT, r, c, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            }
         }
         /* the band's rows inside the output's frame [top, top + oh) */
         int i0 = out0 > top ? out0 : top, i1 = out0 + n < top + oh ? out0 + n : top + oh;
@@ -242,12 +248,11 @@ static deconv_status gather_rows(const shape *s, const deconv_mpi_rows *rows,
         const int m = i1 - i0;
         for (int c = 0; c < C; c++)
             for (int i = 0; i < m; i++)
-                memcpy(cut + ((size_t)c * m + i) * ow,
-                       band + ((size_t)c * n + (i0 - out0 + i)) * xw + left,
+                memcpy(g->cut + ((size_t)c * m + i) * ow,
+                       g->band + ((size_t)c * n + (i0 - out0 + i)) * xw + left,
                        (size_t)ow * sizeof(float));
-        st = deconv_row_writer_write(wr, m, cut, err);
+        st = deconv_row_writer_write(wr, m, g->cut, err);
     }
-    free(band), free(cut);
     return st;
 }
 
@@ -317,23 +322,30 @@ deconv_status cli_mpi_restore(const cli_rows_in *in, const deconv_kernel *k,
 
     /* the result, a band a rank, streamed into the output by rank 0 */
     deconv_row_writer *wr = NULL;
+    gather_room room = {NULL, NULL};
     if (rank == 0) {
         const int full = out->full;
         const int ow = full ? s.width + s.kw - 1 : s.width;
         const int oh = full ? s.height + s.kh - 1 : s.height;
         if (p->cancel && *p->cancel)
             st = (fail(err, DECONV_ERR_INTERRUPTED, "interrupted"), DECONV_ERR_INTERRUPTED);
+        else if (!gather_room_alloc(&s, rows, full, &room))
+            st = (fail(err, DECONV_ERR_NOMEM, "out of memory for the rows being written"),
+                  DECONV_ERR_NOMEM);
         else if (!(wr = deconv_row_writer_open(out->path, ow, oh, s.channels, out->options, err)))
             st = err->code;
     }
-    if ((st = share_status(st)) != DECONV_OK)
+    if ((st = share_status(st)) != DECONV_OK) {
+        free(room.band), free(room.cut);
         goto done;
+    }
     if (rank == 0) {
-        st = gather_rows(&s, rows, x, wr, out->full, err);
+        st = gather_rows(&s, rows, x, wr, out->full, &room, err);
         if (st == DECONV_OK)
             st = deconv_row_writer_commit(wr, err);
         else
             deconv_row_writer_abort(wr);
+        free(room.band), free(room.cut);
     } else {
         send_rows(&s, &mine, x);
     }

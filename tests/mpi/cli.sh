@@ -53,6 +53,7 @@ same_bytes() { # NAME INPUT KERNEL OUTPUT-EXTENSION ARGS...
 same_bytes rgb-direct "$T/rgb.png" "$T/k7.csv" png --iterations 40 --conv direct
 same_bytes gray-fft "$T/gray.png" "$T/k31.csv" png --iterations 25 --conv fft
 same_bytes jpeg-in "$T/rgb.jpg" "$T/k7.csv" png --iterations 20 # the noise estimate's JPEG branch
+same_bytes full "$T/rgb.png" "$T/k7.csv" png --iterations 10 --full
 same_bytes tiff16-auto "$T/rgb16.tif" "$T/k31.csv" tif --iterations 15 --bits 16 --response linear
 
 # blind: rank 0 estimates, every process restores: the kernel and the
@@ -79,6 +80,12 @@ if mpi 3 1 deblur "$T/missing.png" -o "$T/never.png" --psf "$T/k7.csv" >"$T/err"
 else ok; fi
 [ "$(grep -c "deconv: cannot open" "$T/err")" = 1 ] && ok || bad "one message for a missing input: $(cat "$T/err")"
 [ ! -e "$T/never.png" ] && ok || bad "an output was written for a missing input"
+
+# an output that cannot be written: every process exits non-zero
+if mpi 3 1 deblur "$T/rgb.png" -o "$T/no/such/folder/out.png" --psf "$T/k7.csv" >"$T/err" 2>&1; then
+    bad "an output in a missing folder succeeded"
+else ok; fi
+grep -q "no/such/folder" "$T/err" && ok || bad "the message names the output: $(head -3 "$T/err")"
 
 # an output that would replace the input is refused (no --force)
 cp "$T/rgb.png" "$T/keep.png"
