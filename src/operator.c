@@ -1,36 +1,63 @@
 /* The blur operator of one problem (operator.h): direct spatial sums
- * (conv.c) or FFTs of a zero-padded size (fft.c), chosen once.
+ * (conv.c) or FFTs of tiles (fft.c), chosen once.
  *
- * FFT path. x is xh x xw = (M+kh-1) x (N+kw-1); the padded size ph x pw is
- * the smallest product of 2, 3, 5, 7 not below it in each dimension, and
- * that is enough for both operators to be exact (no wrap-around):
- *   apply:   x at the origin, times K = FFT(h at the origin) / (ph pw):
- *            circular convolution; y is its window from (kh-1, kw-1), where
- *            no term wraps because ph >= xh, pw >= xw.
- *   adjoint: r placed at (kh-1, kw-1), times conj(K): circular correlation
- *            c[p] = sum h[a] buf[p+a] = sum h[a] r[p+a-(kh-1)], which is
- *            MODEL.md's full correlation; g is the window from (0, 0), and
- *            the indices p+a < xw+kw-1 wrap only onto the zeros that
- *            precede r.
+ * FFT path: overlap-save on a fixed grid of tiles. The output (y for the
+ * apply, g for the adjoint) is cut into tiles of th x tw samples on a grid
+ * anchored at the image's (0, 0); each tile is one ph x pw transform
+ * (ph >= th + kh - 1, pw >= tw + kw - 1) of its window of the input,
+ * zero-padded, and no term wraps around:
+ *   apply:   x's window from the tile's (i, j), (th+kh-1) x (tw+kw-1), at
+ *            the origin, times K = FFT(h at the origin) / (ph pw): circular
+ *            convolution, whose samples from (kh-1, kw-1) are the tile's y.
+ *   adjoint: r's window from (i-(kh-1), j-(kw-1)), zero outside r, at the
+ *            origin, times conj(K): circular correlation
+ *            c[p] = sum h[a] w[p+a] = sum h[a] r[i+p+a-(kh-1)], MODEL.md's
+ *            full correlation; the tile's g is c from (0, 0), p + a < ph.
+ * Every tile, the partial ones at the right and bottom edges too, is the
+ * same transform of a window of the same size (zeros past the image),
+ * computed by one thread in its own buffer with the same plans. So a
+ * sample's bytes depend on the grid and the data only: not on the thread
+ * count, and not on the band of rows asked for, as long as it starts at a
+ * multiple of th (deconv_op_row_block): distributed runs give the bytes of
+ * one process.
  *
- * Cost. Each operator is one forward and one inverse 2-D transform of the
- * padded size, fused so that each column block goes forward, is multiplied
- * by the kernel's spectrum and goes back while it is in cache. Rows known
- * to be zero are not row-transformed, rows not wanted are not inverted.
- * An iteration of the image step (one adjoint, one apply) therefore costs
- * 4 FFT-sized transforms (2 forward, 2 inverse), plus 2 more every 64
- * iterations for the residual's rebuild: about 4.03. Getting to 3 is not
- * possible for the valid model with the box constraint: the four spatial
- * steps between the transforms are each non-linear or a crop (pad(r),
- * crop to g, the projection giving d, crop to Hd), so no spectrum can be
- * carried from one operator to the next (see the report of issue 4).
+ * Tile size. The grid depends on the kernel only (an image smaller than a
+ * tile gets one tile of the smallest good size that holds its g, as the
+ * whole-image transform had): ph is the smallest of 512, 640, 1024, 1280,
+ * 2048, ... with kh - 1 <= ph / 8, th = ph - kh + 1 rounded down to a
+ * multiple of 4 (the direct path's row block); pw and tw likewise. A tile's
+ * transform runs in cache (512 x 512: a 1 MB buffer), where a whole image's
+ * streamed through memory, and that gains more than the overlap of the
+ * windows costs (kh - 1 rows and kw - 1 columns of each are the next
+ * tile's too). Measured per output sample on one core, on images of whole
+ * tiles (docs/benchmarks.md, "The FFT path's tiles"): from 512 to 1280 the
+ * cost is within about 15 % of the best for kernels up to 101 (which size
+ * is best changes from run to run on this shared machine), and 512 has the
+ * fewest samples to transform on photos, whose right and bottom tiles are
+ * partial but computed whole; below 512 the overlap costs more (448 and
+ * 480: 30 to 60 % more a sample), and larger kernels want larger tiles
+ * (their overlap is larger): 1024 and 1280 from 101 up. Powers of two and
+ * 5/4 of them, because FFTW's estimated plans of the other good sizes in
+ * between were 15 to 50 % slower a sample (576, 600, 720, 896, 960; 768
+ * was as fast).
  *
- * Nothing is allocated by apply or adjoint: the work buffer, the kernel's
- * spectrum and each thread's column block are made in deconv_op_new (a
- * parallel region has at most the threads there were then). Every sample
- * is computed by one thread with the same 1-D plans whatever the thread
- * count, so the results do not depend on it. */
+ * Cost of a tile: one forward and one inverse 2-D transform, fused so that
+ * each column block goes forward, is multiplied by the kernel's spectrum
+ * and goes back while it is in the first-level cache (fft.h). Rows of the
+ * window known to be zero are not row-transformed, rows not wanted are
+ * not inverted. An iteration of the image step (one adjoint, one apply)
+ * therefore costs 4 transforms a tile, plus 2 more every 64 iterations for
+ * the residual's rebuild. Getting to 3 is not possible for the valid model
+ * with the box constraint: the four spatial steps between the transforms
+ * are each non-linear or a crop (pad(r), crop to g, the projection giving
+ * d, crop to Hd), so no spectrum can be carried from one operator to the
+ * next (see the report of issue 4).
+ *
+ * Nothing is allocated by apply or adjoint: each thread's tile buffer, row
+ * and column block and the kernel's spectrum are made in deconv_op_new (a
+ * parallel region has at most the threads there were then). */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,74 +70,110 @@ struct deconv_op {
     float *h;
     deconv_conv_mode mode;
     deconv_direct *direct; /* direct path: tap tables */
-    /* FFT path */
+    /* FFT path: tiles of th x tw outputs, each one ph x pw transform */
     deconv_fft *fft;
-    int ph, pw;
-    size_t cs;             /* complex numbers per row of buf */
-    fftwf_complex *buf;    /* ph x cs work buffer */
+    int th, tw, ph, pw;
+    size_t cs;             /* complex numbers per row of a tile's buffer */
+    int threads;           /* tile buffers made: one a thread */
+    fftwf_complex *tiles;  /* threads x ph x cs */
     fftwf_complex *kspec;  /* FFT(h) / (ph pw), as gathered blocks */
 };
 
 /* The cost model of DECONV_CONV_AUTO: seconds of one deconv_op_apply on
- * one core of this machine (2-core Intel Xeon VM, Sapphire/Emerald Rapids
- * class, AVX-512; portable build). Measured with
- *     bench/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12
- * (dense random kernels 3x3 .. 63x63, 4:3 images), taking for each case
- * the fastest of three runs' medians (the machine is shared), and fitted
- * by least squares on the relative error (bench/fit_cost.py fits the FFT
- * part):
+ * one core, fitted by least squares on the relative error, for each case
+ * the fastest of three runs' medians (the machines are shared):
  *   direct: N M (DIRECT_C work + DIRECT_P), work = deconv_direct_work()
- *           (about the non-zero taps; more per tap for small kernels)
- *   fft:    P (FFT_A + FFT_B L), P = ph pw, L = log2 P
- * With the column passes on gathered blocks (fft.h) the FFT's cost per
- * point follows P log P from 0.25 to 12 megapixels (within 30 % on every
- * fitted case; the paths' crossover lies between 15x15 and 31x31 at every
- * size, where the two differ by 2x). Only the ratio matters, and both paths
- * scale alike with threads. Other machines: re-run and re-fit. */
+ *           (about the non-zero taps; more per tap for small kernels);
+ *           measured on a 2-core Intel Xeon VM (Sapphire/Emerald Rapids
+ *           class, AVX-512; portable build) with
+ *               bench/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12
+ *           (dense random kernels 3x3 .. 63x63, 4:3 images).
+ *   fft:    tiles P (FFT_A + FFT_B L): tiles of y, P = ph pw the points
+ *           of a tile's transform, L = log2 P; measured on a 2-core AMD
+ *           EPYC VM (Zen 5 class, AVX-512; portable build) with
+ *               bench/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12
+ *                   --kernels 3,7,15,31,63,101
+ *           and fitted by bench/fit_cost.py: within 12 % on every case
+ *           from 1 megapixel up (36 % at 0.25, whose tiles are clipped to
+ *           the image). The tile depends on the kernel only, so the cost is
+ *           nearly that of the tiles' points (FFT_B is small).
+ * Only the ratio matters, and both paths scale alike with threads. Other
+ * machines: re-run and re-fit. (On the EPYC the direct path runs about
+ * 1.8x faster than its constants say, so DECONV_CONV_AUTO takes the FFT
+ * path from 15x15 where the direct one would still be faster.) */
 #define DIRECT_C 1.714e-11
 #define DIRECT_P 2.969e-10
-#define FFT_A (-1.632e-9)
-#define FFT_B 5.662e-10
+#define FFT_A 2.718e-9
+#define FFT_B 1.031e-11
 
 static double direct_cost(int N, int M, const float *h, int kw, int kh)
 {
     return (double)N * M * (DIRECT_C * deconv_direct_work(h, kw, kh) + DIRECT_P);
 }
 
-static double fft_cost(int ph, int pw)
+/* The transform of a tile along one axis for a kernel of k taps: the
+ * smallest of 512, 640, 1024, 1280, 2048, ... (powers of two and 5/4 of
+ * them, FFTW's fastest sizes here) with k - 1 <= p / 8, so that the
+ * window's overlap with the next tile's is at most an eighth of it (see
+ * the top of this file). */
+static int tile_padded(int k)
 {
-    double P = (double)ph * pw, L = log2(P);
-    return P * (FFT_A + FFT_B * L);
+    for (int p = 512;; p *= 2) {
+        if (p >= 8 * (k - 1))
+            return p;
+        if (p / 4 * 5 >= 8 * (k - 1))
+            return p / 4 * 5;
+    }
 }
 
-/* The padded size of the FFT path for an x of xh x xw. */
-static void padded_size(int xw, int xh, int *pw, int *ph)
+/* The tile along one axis (even: a row's transform, r2c) for a kernel of k
+ * taps and outputs of at most `extent` samples (the adjoint's, n + k - 1):
+ * t outputs (a multiple of 4) from one transform of p. An image smaller
+ * than a tile gets one tile no larger than it needs. */
+static void tile_size(int k, int extent, int even, int *t, int *p)
 {
-    *pw = deconv_fft_good_size(xw, 1);
-    *ph = deconv_fft_good_size(xh, 0);
+    *p = tile_padded(k);
+    *t = (*p - k + 1) & ~3;
+    if (*t >= extent) {
+        *p = deconv_fft_good_size(((extent + 3) & ~3) + k - 1, even);
+        *t = (*p - k + 1) & ~3;
+    }
+}
+
+static double fft_cost(int N, int M, int kw, int kh)
+{
+    int th, tw, ph, pw;
+    tile_size(kh, M + kh - 1, 0, &th, &ph);
+    tile_size(kw, N + kw - 1, 1, &tw, &pw);
+    double tiles = (double)((M + th - 1) / th) * ((N + tw - 1) / tw);
+    double P = (double)ph * pw, L = log2(P);
+    return tiles * P * (FFT_A + FFT_B * L);
 }
 
 deconv_conv_mode deconv_op_choose(int N, int M, const float *h, int kw, int kh)
 {
-    int pw, ph;
-    padded_size(N + kw - 1, M + kh - 1, &pw, &ph);
-    return fft_cost(ph, pw) < direct_cost(N, M, h, kw, kh) ? DECONV_CONV_FFT
-                                                           : DECONV_CONV_DIRECT;
+    return fft_cost(N, M, kw, kh) < direct_cost(N, M, h, kw, kh) ? DECONV_CONV_FFT
+                                                                : DECONV_CONV_DIRECT;
 }
 
-/* Column pass: forward, times the kernel's spectrum (conjugated for the
- * adjoint), backward; one gathered block at a time, rows r0 <= i < r1
- * written back. Called inside a parallel region. */
-static void spectral_product(deconv_op *op, int conj, int r0, int r1)
+/* The calling thread's tile buffer. */
+static fftwf_complex *tile_buffer(const deconv_op *op)
+{
+    return op->tiles + (size_t)omp_get_thread_num() * op->ph * op->cs;
+}
+
+/* Column pass of a tile: forward, times the kernel's spectrum (conjugated
+ * for the adjoint), backward; one gathered block at a time, rows
+ * r0 <= i < r1 written back. */
+static void spectral_product(const deconv_op *op, fftwf_complex *buf, int conj, int r0, int r1)
 {
     const int nblocks = deconv_fft_nblocks(op->fft);
     const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
     const float sgn = conj ? -1.0f : 1.0f;
     float *restrict g = (float *)deconv_fft_scratch(op->fft, 0);
-#pragma omp for schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
         const float *restrict k = (const float *)(op->kspec + (size_t)blk * n);
-        deconv_fft_gather(op->fft, op->buf, blk, (fftwf_complex *)g);
+        deconv_fft_gather(op->fft, buf, blk, (fftwf_complex *)g);
         deconv_fft_block(op->fft, (fftwf_complex *)g, blk, FFTW_FORWARD);
 #pragma omp simd
         for (size_t t = 0; t < n; t++) {
@@ -120,46 +183,94 @@ static void spectral_product(deconv_op *op, int conj, int r0, int r1)
             g[2 * t + 1] = br * ki + bi * kr;
         }
         deconv_fft_block(op->fft, (fftwf_complex *)g, blk, FFTW_BACKWARD);
-        deconv_fft_scatter(op->fft, (fftwf_complex *)g, blk, op->buf, r0, r1);
+        deconv_fft_scatter(op->fft, (fftwf_complex *)g, blk, buf, r0, r1);
+    }
+}
+
+/* One tile, on the calling thread: the window of `in` (in_w x in_h, zero
+ * outside) of th+kh-1 rows and tw+kw-1 columns from (wr, wc) at the
+ * buffer's origin, zeros past it; times K (conj: its conjugate); rows x
+ * cols samples from the buffer's (ot, ol) into out (row stride out_w).
+ * Rows of zeros are not transformed (their spectrum is zero), rows not
+ * wanted are not inverted. */
+static void tile_run(const deconv_op *op, const float *in, int in_w, int in_h, int wr, int wc,
+                     int conj, float *out, int out_w, int rows, int cols, int ot, int ol)
+{
+    fftwf_complex *buf = tile_buffer(op);
+    float *tmp = deconv_fft_row_scratch(op->fft);
+    /* the window's rows [r0, r1) and columns [c0, c1) that lie in `in` */
+    int r0 = wr < 0 ? -wr : 0, r1 = op->th + op->kh - 1;
+    int c0 = wc < 0 ? -wc : 0, c1 = op->tw + op->kw - 1;
+    if (wr + r1 > in_h)
+        r1 = in_h - wr;
+    if (wc + c1 > in_w)
+        c1 = in_w - wc;
+    memset(tmp, 0, (size_t)op->pw * sizeof(float));
+    for (int i = 0; i < op->ph; i++) {
+        if (i >= r0 && i < r1 && c0 < c1) {
+            memcpy(tmp + c0, in + (size_t)(wr + i) * in_w + wc + c0,
+                   (size_t)(c1 - c0) * sizeof(float));
+            deconv_fft_row_forward(op->fft, tmp, buf + (size_t)i * op->cs);
+        } else {
+            deconv_fft_zero_row(op->fft, buf, i);
+        }
+    }
+    spectral_product(op, buf, conj, ot, ot + rows);
+    for (int i = 0; i < rows; i++) {
+        deconv_fft_row_inverse(op->fft, buf + (size_t)(ot + i) * op->cs, tmp);
+        memcpy(out + (size_t)i * out_w, tmp + ol, (size_t)cols * sizeof(float));
+    }
+}
+
+/* The FFT path of both operators on a band: `rows` rows of out (out_w
+ * wide) in tiles from the band's first row and column; the tile at
+ * (i, j) of the band reads the window of `in` from (i + top, j + left).
+ * Tiles run in parallel, each on one thread. */
+static void fft_band(const deconv_op *op, const float *in, int in_w, int in_h, int top,
+                     int left, int conj, float *out, int out_w, int rows)
+{
+    const int th = op->th, tw = op->tw;
+    const int ni = (rows + th - 1) / th, nj = (out_w + tw - 1) / tw, n = ni * nj;
+    const int ot = conj ? 0 : op->kh - 1, ol = conj ? 0 : op->kw - 1;
+#pragma omp parallel for schedule(dynamic) num_threads(deconv_fft_threads(op->fft)) if (n > 1)
+    for (int t = 0; t < n; t++) {
+        const int i = t / nj * th, j = t % nj * tw;
+        tile_run(op, in, in_w, in_h, i + top, j + left, conj, out + (size_t)i * out_w + j, out_w,
+                 rows - i < th ? rows - i : th, out_w - j < tw ? out_w - j : tw, ot, ol);
     }
 }
 
 static deconv_status fft_init(deconv_op *op)
 {
-    padded_size(op->xw, op->xh, &op->pw, &op->ph);
+    tile_size(op->kh, op->xh, 0, &op->th, &op->ph);
+    tile_size(op->kw, op->xw, 1, &op->tw, &op->pw);
     op->fft = deconv_fft_new(op->ph, op->pw, 1);
     if (!op->fft)
         return DECONV_ERR_NOMEM;
     op->cs = deconv_fft_cstride(op->fft);
-    op->buf = deconv_fft_alloc(op->fft);
+    op->threads = deconv_fft_threads(op->fft);
+    op->tiles = deconv_fft_alloc_bytes((size_t)op->threads * op->ph * op->cs *
+                                       sizeof(fftwf_complex));
     op->kspec = deconv_fft_alloc_blocks(op->fft);
-    if (!op->buf || !op->kspec)
+    if (!op->tiles || !op->kspec)
         return DECONV_ERR_NOMEM;
     /* K = FFT(h at the origin) / (ph pw): the inverse's scale folded in. */
     const float scale = (float)(1.0 / ((double)op->ph * op->pw));
-    const int nblocks = deconv_fft_nblocks(op->fft);
-#pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
-    if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
-    {
-        float *tmp = deconv_fft_row_scratch(op->fft);
-#pragma omp for schedule(static)
-        for (int i = 0; i < op->ph; i++) {
-            fftwf_complex *row = op->buf + (size_t)i * op->cs;
-            if (i < op->kh) {
-                memset(tmp, 0, (size_t)op->pw * sizeof(float));
-                for (int j = 0; j < op->kw; j++)
-                    tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
-                deconv_fft_row_forward(op->fft, tmp, row);
-            } else {
-                deconv_fft_zero_row(op->fft, op->buf, i);
-            }
+    float *tmp = deconv_fft_row_scratch(op->fft);
+    memset(tmp, 0, (size_t)op->pw * sizeof(float));
+    for (int i = 0; i < op->ph; i++) {
+        if (i < op->kh) {
+            for (int j = 0; j < op->kw; j++)
+                tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
+            deconv_fft_row_forward(op->fft, tmp, op->tiles + (size_t)i * op->cs);
+        } else {
+            deconv_fft_zero_row(op->fft, op->tiles, i);
         }
-#pragma omp for schedule(static)
-        for (int blk = 0; blk < nblocks; blk++) {
-            fftwf_complex *k = op->kspec + (size_t)blk * op->ph * DECONV_FFT_BLOCK;
-            deconv_fft_gather(op->fft, op->buf, blk, k);
-            deconv_fft_block(op->fft, k, blk, FFTW_FORWARD);
-        }
+    }
+    const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
+    for (int blk = 0; blk < deconv_fft_nblocks(op->fft); blk++) {
+        deconv_fft_gather(op->fft, op->tiles, blk, op->kspec + blk * n);
+        deconv_fft_block(op->fft, op->kspec + blk * n, blk, FFTW_FORWARD);
     }
     return DECONV_OK;
 }
@@ -167,7 +278,7 @@ static deconv_status fft_init(deconv_op *op)
 static void fft_free(deconv_op *op)
 {
     deconv_fft_free(op->fft);
-    free(op->buf);
+    free(op->tiles);
     free(op->kspec);
 }
 
@@ -199,7 +310,7 @@ deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
         return NULL;
     }
     if (mode == DECONV_CONV_FFT && fft_init(op) != DECONV_OK) {
-        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for the FFTs of a %d x %d image",
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for the FFTs of %d x %d tiles",
                     op->pw, op->ph);
         deconv_op_free(op);
         return NULL;
@@ -207,47 +318,13 @@ deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
     return op;
 }
 
-/* The FFT path of both operators: `in` (in_rows rows of in_w) placed at
- * (in_top, in_left) in the zero-padded periodic domain, multiplied by h's
- * spectrum (conj: its conjugate, the correlation), and out_rows rows of
- * out_w read back from (out_top, out_left) into `out`. */
-static void fft_apply(deconv_op *op, const float *in, int in_w, int in_rows, int in_top,
-                      int in_left, int conj, float *out, int out_w, int out_rows, int out_top,
-                      int out_left)
-{
-#pragma omp parallel num_threads(deconv_fft_threads(op->fft)) \
-    if ((size_t)op->pw * op->ph >= DECONV_PARALLEL_MIN)
-    {
-        /* the thread's row: `in` between zeros, the zeros written once */
-        float *tmp = deconv_fft_row_scratch(op->fft);
-        memset(tmp, 0, (size_t)in_left * sizeof(float));
-        memset(tmp + in_left + in_w, 0, (size_t)(op->pw - in_left - in_w) * sizeof(float));
-#pragma omp for schedule(static)
-        for (int i = 0; i < op->ph; i++) {
-            fftwf_complex *row = op->buf + (size_t)i * op->cs;
-            if (i >= in_top && i < in_top + in_rows) {
-                memcpy(tmp + in_left, in + (size_t)(i - in_top) * in_w, (size_t)in_w * sizeof(float));
-                deconv_fft_row_forward(op->fft, tmp, row);
-            } else {
-                deconv_fft_zero_row(op->fft, op->buf, i);
-            }
-        }
-        spectral_product(op, conj, out_top, out_top + out_rows);
-#pragma omp for schedule(static)
-        for (int i = 0; i < out_rows; i++) {
-            deconv_fft_row_inverse(op->fft, op->buf + (size_t)(i + out_top) * op->cs, tmp);
-            memcpy(out + (size_t)i * out_w, tmp + out_left, (size_t)out_w * sizeof(float));
-        }
-    }
-}
-
-/* y = h * x (valid): x at the origin, y from (kh-1, kw-1). */
+/* y = h * x (valid): the band of every row. */
 void deconv_op_apply(deconv_op *op, const float *x, float *y)
 {
     deconv_op_apply_rows(op, x, 0, op->M, y);
 }
 
-/* g = h (full correlation) r: r at (kh-1, kw-1), g from the origin. */
+/* g = H^T r (full correlation): the band of every row. */
 void deconv_op_adjoint(deconv_op *op, const float *r, float *g)
 {
     deconv_op_adjoint_rows(op, r, 0, op->xh, g);
@@ -259,7 +336,7 @@ void deconv_op_apply_rows(deconv_op *op, const float *x, int y0, int y1, float *
     if (op->mode == DECONV_CONV_DIRECT)
         deconv_direct_apply(op->direct, x, op->xw, xrows, y);
     else
-        fft_apply(op, x, op->xw, xrows, 0, 0, 0, y, op->N, rows, op->kh - 1, op->kw - 1);
+        fft_band(op, x, op->xw, xrows, 0, 0, 0, y, op->N, rows);
 }
 
 void deconv_op_adjoint_rows(deconv_op *op, const float *r, int g0, int g1, float *g)
@@ -270,14 +347,13 @@ void deconv_op_adjoint_rows(deconv_op *op, const float *r, int g0, int g1, float
     const int ro = g0 - (op->kh - 1) - r0;
     if (op->mode == DECONV_CONV_DIRECT)
         deconv_direct_adjoint_rows(op->direct, r, op->N, r1 - r0, ro, g, g1 - g0);
-    else /* r placed so that g's row g0 is the buffer's row 0 */
-        fft_apply(op, r, op->N, r1 - r0, -ro, op->kw - 1, 1, g, op->xw, g1 - g0, 0, 0);
+    else
+        fft_band(op, r, op->N, r1 - r0, ro, -(op->kw - 1), 1, g, op->xw, g1 - g0);
 }
 
 int deconv_op_row_block(const deconv_op *op)
 {
-    (void)op;
-    return 4; /* conv.c's tallest strip */
+    return op->mode == DECONV_CONV_FFT ? op->th : 4; /* 4: conv.c's tallest strip */
 }
 
 deconv_conv_mode deconv_op_mode(const deconv_op *op) { return op->mode; }

@@ -25,7 +25,8 @@ void deconv_op_adjoint(deconv_op *op, const float *r, float *g);
  * distributed run; apply and adjoint are the whole band [0, M) and
  * [0, M+kh-1)). The rows computed are byte for byte those of the whole
  * image's operator when the band starts at a multiple of
- * deconv_op_row_block, whatever rows the band holds.
+ * deconv_op_row_block and ends at one or at the image's end (y's row M,
+ * g's M+kh-1; the direct path's bands may end anywhere).
  *   apply:   y's rows [y0, y1) (into y) from x, which points at x's row y0
  *            (rows y0 .. y1+kh-2 are read);
  *   adjoint: g's rows [g0, g1) (into g) from r, which points at r's row

@@ -2,19 +2,14 @@
  * a multiple of the row block gives, byte for byte, the rows of the whole
  * image's operator; the ground a distributed run's equality with one
  * process rests on. Random sizes, kernels (dense and sparse) and splits,
- * both paths. */
+ * both paths; for the FFT path also images of several tiles, images
+ * smaller than one and kernels larger than the image. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "deconv.h"
 #include "operator.h"
-
-/* The FFT path's bands are checked once it computes tiles of a fixed grid
- * (DECONV_TEST_FFT_BANDS set by its build). */
-#ifndef DECONV_TEST_FFT_BANDS
-#define DECONV_TEST_FFT_BANDS 0
-#endif
 
 static unsigned long long seed = 2026;
 
@@ -62,6 +57,7 @@ static void check_case(int N, int M, int kw, int kh, int sparse, deconv_conv_mod
     deconv_op_apply(op, x, y);
     deconv_op_adjoint(op, r, g);
     const int blk = deconv_op_row_block(op);
+    CHECK(blk > 0 && blk % 4 == 0, "row block %d: a multiple of 4", blk);
     int cut[6];
     /* apply: y's bands, each from x's rows from its first */
     int n = random_cuts(M, blk, 5, cut);
@@ -96,8 +92,23 @@ int main(void)
             kw = irand(65, 80), kh = irand(2, 9); /* conv.c's plain path */
         int N = irand(kw > 8 ? kw : 8, 200), M = irand(8, 300);
         check_case(N, M, kw, kh, t % 2, DECONV_CONV_DIRECT);
-        if (DECONV_TEST_FFT_BANDS)
-            check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT);
+    }
+    /* kernels larger than the image: one tile, clipped to the image */
+    for (int t = 0; t < 8; t++) {
+        int kw = irand(20, 90), kh = irand(20, 90);
+        int N = irand(1, kw - 1), M = irand(1, kh + 20);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_DIRECT);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT);
+    }
+    /* the FFT path on images of several tiles (the direct path would take
+     * long with the largest kernels) */
+    for (int t = 0; t < 12; t++) {
+        int kw = irand(1, 110), kh = irand(1, 110);
+        if (t % 4 == 0)
+            kw = irand(150, 260), kh = irand(1, 260);
+        int N = irand(8, 1500), M = irand(400, 1600);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT);
     }
     return check_done("test_band");
 }

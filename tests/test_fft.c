@@ -1,10 +1,10 @@
 /* The FFT path of the blur operator (src/operator.c, src/fft.c) against the
  * direct one (src/conv.c), for every size class: odd and even, square and
  * non-square, a 1x1 kernel, a kernel as large as x, sizes whose padded
- * size differs from x (large prime factors), and MODEL.md's adjoint
- * identity <H x, r> = <x, H^T r> for the FFT operator. Also: the direct
- * and FFT operators give the same bytes with 1 and 2 threads, and AUTO
- * picks one of the two. */
+ * size differs from x (large prime factors), images of several tiles, and
+ * MODEL.md's adjoint identity <H x, r> = <x, H^T r> for the FFT operator.
+ * Also: the direct and FFT operators give the same bytes with 1 and 2
+ * threads, and AUTO picks one of the two. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -127,6 +127,9 @@ int main(void)
         {101, 53, 31, 31, 1}, /* x of 131 (prime) x 83 (prime) */
         {211, 127, 63, 63, 0}, /* the largest kernels, padded 273 -> 280 */
         {64, 48, 17, 9, 0},  /* x of 80 x 56: already a good size */
+        {1100, 620, 31, 31, 0}, /* tiles of 480 x 480: 3 x 2, partial ones */
+        {530, 1030, 75, 9, 1},  /* tiles of 564 x 504, non-square kernel */
+        {1400, 300, 130, 20, 1}, /* a wide kernel: tiles of 1148 columns */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         check_case(cases[c][0], cases[c][1], cases[c][2], cases[c][3], cases[c][4]);
