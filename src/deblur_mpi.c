@@ -30,13 +30,8 @@ static deconv_status band_of(MPI_Comm comm, int N, int M, const deconv_kernel *k
     deconv_op *op = deconv_op_new(N, M, k->data, k->width, k->height, p->conv, err);
     if (!op)
         return err ? err->code : DECONV_ERR_NOMEM;
-    /* bands start at multiples of the operator's row block and of 8, the
-     * noise estimate's blocks (noise.c) */
-    int ob = deconv_op_row_block(op);
+    *blk = deconv_op_row_block(op);
     deconv_op_free(op);
-    *blk = ob;
-    while (*blk % 8)
-        *blk += ob;
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);

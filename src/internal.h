@@ -86,8 +86,9 @@ typedef struct {
 
 /* deconv_estimate_noise of a plane of h rows, this band owning rows
  * [r0, r1): plane points at row r0 and holds the rows up to min(h, r1 + 7)
- * (the 8 x 8 blocks that start in the band); r0 is a multiple of 8. The
- * bands' statistics are pooled by o (NULL: one band, the whole plane). */
+ * (the pixel pairs and 8 x 8 blocks that start in the band: any r0 will
+ * do). The bands' statistics are pooled by o (NULL: one band, the whole
+ * plane). */
 double deconv_noise_rows(const float *plane, int w, int h, int r0, int r1,
                          const deconv_order *o);
 
