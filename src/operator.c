@@ -256,21 +256,27 @@ static deconv_status fft_init(deconv_op *op)
         return DECONV_ERR_NOMEM;
     /* K = FFT(h at the origin) / (ph pw): the inverse's scale folded in. */
     const float scale = (float)(1.0 / ((double)op->ph * op->pw));
-    float *tmp = deconv_fft_row_scratch(op->fft);
-    memset(tmp, 0, (size_t)op->pw * sizeof(float));
-    for (int i = 0; i < op->ph; i++) {
-        if (i < op->kh) {
-            for (int j = 0; j < op->kw; j++)
-                tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
-            deconv_fft_row_forward(op->fft, tmp, op->tiles + (size_t)i * op->cs);
-        } else {
-            deconv_fft_zero_row(op->fft, op->tiles, i);
+    /* On a team of one: the scratch row is thread 0's, also when the
+     * operator is made by a thread of an enclosing parallel region (the
+     * blind estimate's starts), whose number may exceed the scratch made. */
+#pragma omp parallel num_threads(1)
+    {
+        float *tmp = deconv_fft_row_scratch(op->fft);
+        memset(tmp, 0, (size_t)op->pw * sizeof(float));
+        for (int i = 0; i < op->ph; i++) {
+            if (i < op->kh) {
+                for (int j = 0; j < op->kw; j++)
+                    tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
+                deconv_fft_row_forward(op->fft, tmp, op->tiles + (size_t)i * op->cs);
+            } else {
+                deconv_fft_zero_row(op->fft, op->tiles, i);
+            }
         }
-    }
-    const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
-    for (int blk = 0; blk < deconv_fft_nblocks(op->fft); blk++) {
-        deconv_fft_gather(op->fft, op->tiles, blk, op->kspec + blk * n);
-        deconv_fft_block(op->fft, op->kspec + blk * n, blk, FFTW_FORWARD);
+        const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
+        for (int blk = 0; blk < deconv_fft_nblocks(op->fft); blk++) {
+            deconv_fft_gather(op->fft, op->tiles, blk, op->kspec + blk * n);
+            deconv_fft_block(op->fft, op->kspec + blk * n, blk, FFTW_FORWARD);
+        }
     }
     return DECONV_OK;
 }
