@@ -234,6 +234,30 @@ static void fft_band(const deconv_op *op, const float *in, int in_w, int in_h, i
     }
 }
 
+/* K = FFT(h at the origin) / (ph pw), the inverse's scale folded in: on
+ * the calling thread's row and tile buffer, into op->kspec. */
+static void kernel_spectrum(deconv_op *op)
+{
+    const float scale = (float)(1.0 / ((double)op->ph * op->pw));
+    fftwf_complex *buf = tile_buffer(op);
+    float *tmp = deconv_fft_row_scratch(op->fft);
+    memset(tmp, 0, (size_t)op->pw * sizeof(float));
+    for (int i = 0; i < op->ph; i++) {
+        if (i < op->kh) {
+            for (int j = 0; j < op->kw; j++)
+                tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
+            deconv_fft_row_forward(op->fft, tmp, buf + (size_t)i * op->cs);
+        } else {
+            deconv_fft_zero_row(op->fft, buf, i);
+        }
+    }
+    const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
+    for (int blk = 0; blk < deconv_fft_nblocks(op->fft); blk++) {
+        deconv_fft_gather(op->fft, buf, blk, op->kspec + blk * n);
+        deconv_fft_block(op->fft, op->kspec + blk * n, blk, FFTW_FORWARD);
+    }
+}
+
 static deconv_status fft_init(deconv_op *op)
 {
     tile_size(op->kh, op->xh, 0, &op->th, &op->ph);
@@ -248,24 +272,11 @@ static deconv_status fft_init(deconv_op *op)
     op->kspec = deconv_fft_alloc_blocks(op->fft);
     if (!op->tiles || !op->kspec)
         return DECONV_ERR_NOMEM;
-    /* K = FFT(h at the origin) / (ph pw): the inverse's scale folded in. */
-    const float scale = (float)(1.0 / ((double)op->ph * op->pw));
-    float *tmp = deconv_fft_row_scratch(op->fft);
-    memset(tmp, 0, (size_t)op->pw * sizeof(float));
-    for (int i = 0; i < op->ph; i++) {
-        if (i < op->kh) {
-            for (int j = 0; j < op->kw; j++)
-                tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
-            deconv_fft_row_forward(op->fft, tmp, op->tiles + (size_t)i * op->cs);
-        } else {
-            deconv_fft_zero_row(op->fft, op->tiles, i);
-        }
-    }
-    const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
-    for (int blk = 0; blk < deconv_fft_nblocks(op->fft); blk++) {
-        deconv_fft_gather(op->fft, op->tiles, blk, op->kspec + blk * n);
-        deconv_fft_block(op->fft, op->kspec + blk * n, blk, FFTW_FORWARD);
-    }
+    /* In a region of its own, whose one thread is number 0: made inside a
+     * caller's parallel region, the operator would otherwise index the
+     * scratch by the caller's thread number. */
+#pragma omp parallel num_threads(1)
+    kernel_spectrum(op);
     return DECONV_OK;
 }
 

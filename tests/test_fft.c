@@ -4,7 +4,8 @@
  * size differs from x (large prime factors), images of several tiles, and
  * MODEL.md's adjoint identity <H x, r> = <x, H^T r> for the FFT operator.
  * Also: the direct and FFT operators give the same bytes with 1 and 2
- * threads, and AUTO picks one of the two. */
+ * threads and when made inside a parallel region, and AUTO picks one of
+ * the two. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -111,6 +112,40 @@ done:
     free(h), free(x), free(r), free(y_d), free(y_f), free(g_d), free(g_f);
 }
 
+/* FFT operators made and applied inside a parallel region, one a thread
+ * that asks for one thread (as the blind estimate's starts do): the bytes
+ * of one made outside. */
+static void check_made_in_region(int N, int M, int kw, int kh)
+{
+    const size_t nx = (size_t)(N + kw - 1) * (M + kh - 1), ny = (size_t)N * M;
+    float *h = random_plane((size_t)kw * kh, 0), *x = random_plane(nx, 1);
+    float *y = malloc(ny * sizeof(float));
+    deconv_op *op = deconv_op_new(N, M, h, kw, kh, DECONV_CONV_FFT, NULL);
+    deconv_op_apply(op, x, y);
+    int team = 0, same = 0;
+#pragma omp parallel num_threads(2)
+    {
+        omp_set_num_threads(1);
+        deconv_op *mine = deconv_op_new(N, M, h, kw, kh, DECONV_CONV_FFT, NULL);
+        float *ym = malloc(ny * sizeof(float));
+        int ok = mine && ym;
+        if (ok) {
+            deconv_op_apply(mine, x, ym);
+            ok = memcmp(y, ym, ny * sizeof(float)) == 0;
+        }
+#pragma omp atomic
+        team++;
+#pragma omp atomic
+        same += ok;
+        deconv_op_free(mine);
+        free(ym);
+    }
+    CHECK(same == team, "y %dx%d k %dx%d: %d of %d operators made in a parallel region agree",
+          N, M, kw, kh, same, team);
+    deconv_op_free(op);
+    free(h), free(x), free(y);
+}
+
 int main(void)
 {
     /* {N (width), M (height), kw, kh, sparse} */
@@ -133,5 +168,7 @@ int main(void)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         check_case(cases[c][0], cases[c][1], cases[c][2], cases[c][3], cases[c][4]);
+    check_made_in_region(97, 89, 13, 11);   /* one tile */
+    check_made_in_region(1100, 620, 31, 31); /* 3 x 2 tiles */
     return check_done("test_fft");
 }
