@@ -80,25 +80,31 @@ struct deconv_op {
 };
 
 /* The cost model of DECONV_CONV_AUTO: seconds of one deconv_op_apply on
- * one core of this machine (2-core Intel Xeon VM, Sapphire/Emerald Rapids
- * class, AVX-512; portable build). Measured with
- *     bench/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12
- * (dense random kernels 3x3 .. 63x63, 4:3 images), taking for each case
- * the fastest of three runs' medians (the machine is shared), and fitted
- * by least squares on the relative error (bench/fit_cost.py fits the FFT
- * part):
+ * one core, fitted by least squares on the relative error, for each case
+ * the fastest of three runs' medians (the machines are shared):
  *   direct: N M (DIRECT_C work + DIRECT_P), work = deconv_direct_work()
- *           (about the non-zero taps; more per tap for small kernels)
- *   fft:    P (FFT_A + FFT_B L), P = ph pw, L = log2 P
- * With the column passes on gathered blocks (fft.h) the FFT's cost per
- * point follows P log P from 0.25 to 12 megapixels (within 30 % on every
- * fitted case; the paths' crossover lies between 15x15 and 31x31 at every
- * size, where the two differ by 2x). Only the ratio matters, and both paths
- * scale alike with threads. Other machines: re-run and re-fit. */
+ *           (about the non-zero taps; more per tap for small kernels);
+ *           measured on a 2-core Intel Xeon VM (Sapphire/Emerald Rapids
+ *           class, AVX-512; portable build) with
+ *               bench/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12
+ *           (dense random kernels 3x3 .. 63x63, 4:3 images).
+ *   fft:    tiles P (FFT_A + FFT_B L): tiles of y, P = ph pw the points
+ *           of a tile's transform, L = log2 P; measured on a 2-core AMD
+ *           EPYC VM (Zen 5 class, AVX-512; portable build) with
+ *               bench/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12
+ *                   --kernels 3,7,15,31,63,101
+ *           and fitted by bench/fit_cost.py: within 12 % on every case
+ *           from 1 megapixel up (36 % at 0.25, whose tiles are clipped to
+ *           the image). The tile depends on the kernel only, so the cost is
+ *           nearly that of the tiles' points (FFT_B is small).
+ * Only the ratio matters, and both paths scale alike with threads. Other
+ * machines: re-run and re-fit. (On the EPYC the direct path runs about
+ * 1.8x faster than its constants say, so DECONV_CONV_AUTO takes the FFT
+ * path from 15x15 where the direct one would still be faster.) */
 #define DIRECT_C 1.714e-11
 #define DIRECT_P 2.969e-10
-#define FFT_A (-1.632e-9)
-#define FFT_B 5.662e-10
+#define FFT_A 2.718e-9
+#define FFT_B 1.031e-11
 
 static double direct_cost(int N, int M, const float *h, int kw, int kh)
 {
