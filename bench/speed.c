@@ -8,6 +8,14 @@
  *           to 12 megapixels (y), direct and FFT, 1 and 2 threads:
  *           throughput in output pixels x kernel taps per second (GT/s),
  *           and the path DECONV_CONV_AUTO picks
+ *   tiles   the FFT path's cost per output sample (ns, one deconv_op_apply)
+ *           for tiles of each transform size P x P (--tile-sizes; default
+ *           384 .. 2048) and kernel (--kernels; default 15 .. 151), on
+ *           images of whole tiles of at least 3 megapixels, so that no
+ *           tile is partial: the figures behind operator.c's tile size.
+ *           The grid is measured --rounds times (default 3), the rounds
+ *           interleaved, and the best median of each case is given (the
+ *           machine is shared)
  *   step    seconds per iteration of deconv_image_step (tol 0, auto path,
  *           31x31 kernel): (time of 12 iterations - time of 2) / 10, so the
  *           operator's set-up is left out, at 1, 4 and 12 megapixels
@@ -24,11 +32,12 @@
  * Every time is the median of --reps repetitions (default 5; cases longer
  * than a second get 3, longer than 4 seconds 1). The whole default run
  * takes a few minutes on 2 cores; select sections with
- *   speed [--peak] [--conv] [--step] [--blind] [--memory] [--reps N] [--quick]
- *         [--threads 1,2] [--mp 0.25,1,4,12] [--kernels 3,7,15,31,63]
- *         [--csv FILE]
- * (no section flag: all). --quick: images up to 4 MP only; --mp and
- * --kernels choose the conv section's sizes. */
+ *   speed [--peak] [--conv] [--tiles] [--step] [--blind] [--memory] [--reps N]
+ *         [--quick] [--threads 1,2] [--mp 0.25,1,4,12] [--kernels 3,7,15,31,63]
+ *         [--tile-sizes 512,640,...] [--rounds N] [--csv FILE]
+ * (no section flag: all but tiles). --quick: images up to 4 MP only; --mp
+ * and --kernels choose the conv section's sizes, --kernels and
+ * --tile-sizes the tiles section's. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -195,6 +204,75 @@ static void bench_conv(const int *threads, int nthreads, int quick)
             deconv_op_free(dop);
             deconv_op_free(fop);
             free(h), free(x), free(y);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* tiles                                                                */
+/* ------------------------------------------------------------------ */
+
+static int tile_p[16] = {384, 448, 480, 512, 576, 600, 640, 720, 768, 896, 960, 1024, 1280,
+                         1536, 2048};
+static int tile_np = 15, tile_rounds = 3;
+static int tile_k[8] = {15, 31, 63, 101, 151};
+static int tile_nk = 5;
+
+/* Median ns per output sample of one deconv_op_apply with tiles of P x P
+ * for a k x k kernel, on an image of whole tiles; NAN if P is too small. */
+static double time_tile(int k, int P)
+{
+    const int T = (P - k + 1) & ~3;
+    if (T < 4)
+        return NAN;
+    int N = 4 * T, M = 3 * T;
+    while ((double)N * M < 3e6)
+        N += T, M += T;
+    float *h = random_floats((size_t)k * k), *x = random_floats((size_t)(N + k - 1) * (M + k - 1));
+    float *y = malloc((size_t)N * M * sizeof(float));
+    deconv_op *op = deconv_op_new_tiles(N, M, h, k, k, P, P, NULL);
+    double s = op && y ? time_apply(op, x, y, 0) * 1e9 / ((double)N * M) : NAN;
+    deconv_op_free(op);
+    free(h), free(x), free(y);
+    return s;
+}
+
+static void bench_tiles(const int *threads, int nthreads)
+{
+    static double best[8][8][16];
+    printf("\n== tiles: the FFT path's ns per output sample by tile transform (P x P), images "
+           "of whole tiles, best of %d medians ==\n", tile_rounds);
+    for (int it = 0; it < nthreads; it++)
+        for (int ik = 0; ik < tile_nk; ik++)
+            for (int ip = 0; ip < tile_np; ip++)
+                best[it][ik][ip] = INFINITY;
+    for (int r = 0; r < tile_rounds; r++)
+        for (int it = 0; it < nthreads; it++) {
+            omp_set_num_threads(threads[it]);
+            for (int ik = 0; ik < tile_nk; ik++)
+                for (int ip = 0; ip < tile_np; ip++) {
+                    double s = time_tile(tile_k[ik], tile_p[ip]);
+                    if (isnan(s) || s < best[it][ik][ip])
+                        best[it][ik][ip] = s;
+                }
+        }
+    for (int it = 0; it < nthreads; it++) {
+        printf("%7s %6s", "threads", "kernel");
+        for (int ip = 0; ip < tile_np; ip++)
+            printf(" %6d", tile_p[ip]);
+        printf("\n");
+        for (int ik = 0; ik < tile_nk; ik++) {
+            printf("%7d %6d", threads[it], tile_k[ik]);
+            for (int ip = 0; ip < tile_np; ip++) {
+                double s = best[it][ik][ip];
+                if (isnan(s)) {
+                    printf(" %6s", "-");
+                } else {
+                    printf(" %6.2f", s);
+                    fprintf(csv, "tiles,%d,%d,%d,%.4f\n", tile_k[ik], tile_p[ip], threads[it], s);
+                }
+            }
+            printf("\n");
         }
     }
 }
@@ -403,7 +481,7 @@ static void bench_memory(int nthreads)
 int main(int argc, char **argv)
 {
     fftwf_init_threads(); /* for the FFTW reference's own threads */
-    int peak = 0, conv = 0, step = 0, blind = 0, memory = 0, quick = 0;
+    int peak = 0, conv = 0, tiles = 0, step = 0, blind = 0, memory = 0, quick = 0;
     int threads[8] = {1, 2}, nthreads = 2;
     const char *csv_path = "speed.csv";
     if (argc == 3 && !strcmp(argv[1], "--memory-child"))
@@ -413,6 +491,8 @@ int main(int argc, char **argv)
             peak = 1;
         else if (!strcmp(argv[i], "--conv"))
             conv = 1;
+        else if (!strcmp(argv[i], "--tiles"))
+            tiles = 1;
         else if (!strcmp(argv[i], "--step"))
             step = 1;
         else if (!strcmp(argv[i], "--blind"))
@@ -431,6 +511,14 @@ int main(int argc, char **argv)
             conv_nk = 0;
             for (char *t = strtok(argv[++i], ","); t && conv_nk < 8; t = strtok(NULL, ","))
                 conv_k[conv_nk++] = atoi(t);
+            memcpy(tile_k, conv_k, sizeof tile_k);
+            tile_nk = conv_nk;
+        } else if (!strcmp(argv[i], "--tile-sizes") && i + 1 < argc) {
+            tile_np = 0;
+            for (char *t = strtok(argv[++i], ","); t && tile_np < 16; t = strtok(NULL, ","))
+                tile_p[tile_np++] = atoi(t);
+        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            tile_rounds = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--csv") && i + 1 < argc)
             csv_path = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -439,15 +527,18 @@ int main(int argc, char **argv)
                 threads[nthreads++] = atoi(s);
         } else {
             fprintf(stderr,
-                    "usage: speed [--peak] [--conv] [--step] [--blind] [--memory] [--quick] [--reps N] "
-                    "[--threads 1,2] [--mp 0.25,1,4,12] [--kernels 3,7,15,31,63] "
+                    "usage: speed [--peak] [--conv] [--tiles] [--step] [--blind] [--memory] "
+                    "[--quick] [--reps N] [--threads 1,2] [--mp 0.25,1,4,12] "
+                    "[--kernels 3,7,15,31,63] [--tile-sizes 512,640,...] [--rounds N] "
                     "[--csv FILE]\n");
             return 2;
         }
     }
     if (reps < 1 || reps > 64)
         reps = 5;
-    if (!peak && !conv && !step && !blind && !memory)
+    if (tile_rounds < 1)
+        tile_rounds = 3;
+    if (!peak && !conv && !tiles && !step && !blind && !memory)
         peak = conv = step = blind = memory = 1;
     csv = fopen(csv_path, "w");
     if (!csv) {
@@ -455,13 +546,16 @@ int main(int argc, char **argv)
         return 1;
     }
     fprintf(csv, "# section,fields...: peak,isa,threads,gflops | conv,N,M,k,threads,"
-                 "s_direct,s_fft,gtaps_direct,gtaps_fft,auto,auto_over_best | step,N,M,k,"
+                 "s_direct,s_fft,gtaps_direct,gtaps_fft,auto,auto_over_best | tiles,k,P,threads,"
+                 "ns_per_sample | step,N,M,k,"
                  "threads,s_per_iter,path | blind,N,M,k,threads,s_tv_loop,s_refine | memory,N,M,k,threads,maxrss_mb\n");
     double t0 = now();
     if (peak)
         bench_peak();
     if (conv)
         bench_conv(threads, nthreads, quick);
+    if (tiles)
+        bench_tiles(threads, nthreads);
     if (step)
         bench_step(threads, nthreads, quick);
     if (blind)

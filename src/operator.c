@@ -25,21 +25,26 @@
  * tile gets one tile of the smallest good size that holds its g, as the
  * whole-image transform had): ph is the smallest of 512, 640, 1024, 1280,
  * 2048, ... with kh - 1 <= ph / 8, th = ph - kh + 1 rounded down to a
- * multiple of 4 (the direct path's row block); pw and tw likewise. A tile's
- * transform runs in cache (512 x 512: a 1 MB buffer), where a whole image's
- * streamed through memory, and that gains more than the overlap of the
- * windows costs (kh - 1 rows and kw - 1 columns of each are the next
- * tile's too). Measured per output sample on one core, on images of whole
- * tiles (docs/benchmarks.md, "The FFT path's tiles"): from 512 to 1280 the
- * cost is within about 15 % of the best for kernels up to 101 (which size
- * is best changes from run to run on this shared machine), and 512 has the
- * fewest samples to transform on photos, whose right and bottom tiles are
- * partial but computed whole; below 512 the overlap costs more (448 and
- * 480: 30 to 60 % more a sample), and larger kernels want larger tiles
- * (their overlap is larger): 1024 and 1280 from 101 up. Powers of two and
- * 5/4 of them, because FFTW's estimated plans of the other good sizes in
- * between were 15 to 50 % slower a sample (576, 600, 720, 896, 960; 768
- * was as fast).
+ * multiple of 4 (the direct path's row block); pw and tw likewise. A
+ * tile's transform runs in cache (512 x 512: a 1 MB buffer), where a whole
+ * image's streamed through memory. Measured per output sample on one core,
+ * on images of whole tiles (bench/speed --tiles; docs/benchmarks.md, "The
+ * FFT path's tiles"):
+ *   - below 512 the overlap of the windows costs more than the cache
+ *     gains (384: 19 to 46 % more a sample than 512 for kernels 15 to 151);
+ *   - while the overlap is at most an eighth of the transform, 512 is
+ *     within 10 % of the best size (640 to 1280), and it is still the
+ *     best choice on photos: their right and bottom tiles are partial but
+ *     computed whole, which wastes less with smaller tiles, the threads
+ *     share more tiles (a 1-megapixel photo has 6, with 1024 it has 2),
+ *     and the bands of a distributed run can be finer (480 rows at 31x31,
+ *     1248 with 1280);
+ *   - past it, larger kernels want larger tiles: at 101, 512 costs 25 %
+ *     more a sample than 1024, the best with 1280;
+ *   - powers of two and 5/4 of them, because FFTW's estimated plans of the
+ *     other good sizes in between (448, 480, 576, 600, 720, 896, 960) were
+ *     25 to 70 % slower a sample than the faster of their neighbours among
+ *     these (768: 5 to 18 %; 1536 and 2048: 15 to 36 % slower than 1280).
  *
  * Cost of a tile: one forward and one inverse 2-D transform, fused so that
  * each column block goes forward, is multiplied by the kernel's spectrum
@@ -128,11 +133,12 @@ static int tile_padded(int k)
 
 /* The tile along one axis (even: a row's transform, r2c) for a kernel of k
  * taps and outputs of at most `extent` samples (the adjoint's, n + k - 1):
- * t outputs (a multiple of 4) from one transform of p. An image smaller
- * than a tile gets one tile no larger than it needs. */
-static void tile_size(int k, int extent, int even, int *t, int *p)
+ * t outputs (a multiple of 4) from one transform of p, which is `want` if
+ * not 0, else the kernel's. An image smaller than a tile gets one tile no
+ * larger than it needs. */
+static void tile_size(int k, int extent, int even, int want, int *t, int *p)
 {
-    *p = tile_padded(k);
+    *p = want ? want : tile_padded(k);
     *t = (*p - k + 1) & ~3;
     if (*t >= extent) {
         *p = deconv_fft_good_size(((extent + 3) & ~3) + k - 1, even);
@@ -143,8 +149,8 @@ static void tile_size(int k, int extent, int even, int *t, int *p)
 static double fft_cost(int N, int M, int kw, int kh)
 {
     int th, tw, ph, pw;
-    tile_size(kh, M + kh - 1, 0, &th, &ph);
-    tile_size(kw, N + kw - 1, 1, &tw, &pw);
+    tile_size(kh, M + kh - 1, 0, 0, &th, &ph);
+    tile_size(kw, N + kw - 1, 1, 0, &tw, &pw);
     double tiles = (double)((M + th - 1) / th) * ((N + tw - 1) / tw);
     double P = (double)ph * pw, L = log2(P);
     return tiles * P * (FFT_A + FFT_B * L);
@@ -240,10 +246,36 @@ static void fft_band(const deconv_op *op, const float *in, int in_w, int in_h, i
     }
 }
 
-static deconv_status fft_init(deconv_op *op)
+/* K = FFT(h at the origin) / (ph pw), the inverse's scale folded in: on
+ * the calling thread's row and tile buffer, into op->kspec. */
+static void kernel_spectrum(deconv_op *op)
 {
-    tile_size(op->kh, op->xh, 0, &op->th, &op->ph);
-    tile_size(op->kw, op->xw, 1, &op->tw, &op->pw);
+    const float scale = (float)(1.0 / ((double)op->ph * op->pw));
+    fftwf_complex *buf = tile_buffer(op);
+    float *tmp = deconv_fft_row_scratch(op->fft);
+    memset(tmp, 0, (size_t)op->pw * sizeof(float));
+    for (int i = 0; i < op->ph; i++) {
+        if (i < op->kh) {
+            for (int j = 0; j < op->kw; j++)
+                tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
+            deconv_fft_row_forward(op->fft, tmp, buf + (size_t)i * op->cs);
+        } else {
+            deconv_fft_zero_row(op->fft, buf, i);
+        }
+    }
+    const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
+    for (int blk = 0; blk < deconv_fft_nblocks(op->fft); blk++) {
+        deconv_fft_gather(op->fft, buf, blk, op->kspec + blk * n);
+        deconv_fft_block(op->fft, op->kspec + blk * n, blk, FFTW_FORWARD);
+    }
+}
+
+/* The FFT path's plans, buffers and K; tiles of ph x pw transforms (0: the
+ * kernel's). */
+static deconv_status fft_init(deconv_op *op, int ph, int pw)
+{
+    tile_size(op->kh, op->xh, 0, ph, &op->th, &op->ph);
+    tile_size(op->kw, op->xw, 1, pw, &op->tw, &op->pw);
     op->fft = deconv_fft_new(op->ph, op->pw, 1);
     if (!op->fft)
         return DECONV_ERR_NOMEM;
@@ -254,30 +286,11 @@ static deconv_status fft_init(deconv_op *op)
     op->kspec = deconv_fft_alloc_blocks(op->fft);
     if (!op->tiles || !op->kspec)
         return DECONV_ERR_NOMEM;
-    /* K = FFT(h at the origin) / (ph pw): the inverse's scale folded in. */
-    const float scale = (float)(1.0 / ((double)op->ph * op->pw));
-    /* On a team of one: the scratch row is thread 0's, also when the
-     * operator is made by a thread of an enclosing parallel region (the
-     * blind estimate's starts), whose number may exceed the scratch made. */
+    /* In a region of its own, whose one thread is number 0: made inside a
+     * caller's parallel region, the operator would otherwise index the
+     * scratch by the caller's thread number. */
 #pragma omp parallel num_threads(1)
-    {
-        float *tmp = deconv_fft_row_scratch(op->fft);
-        memset(tmp, 0, (size_t)op->pw * sizeof(float));
-        for (int i = 0; i < op->ph; i++) {
-            if (i < op->kh) {
-                for (int j = 0; j < op->kw; j++)
-                    tmp[j] = op->h[(size_t)i * op->kw + j] * scale;
-                deconv_fft_row_forward(op->fft, tmp, op->tiles + (size_t)i * op->cs);
-            } else {
-                deconv_fft_zero_row(op->fft, op->tiles, i);
-            }
-        }
-        const size_t n = (size_t)op->ph * DECONV_FFT_BLOCK;
-        for (int blk = 0; blk < deconv_fft_nblocks(op->fft); blk++) {
-            deconv_fft_gather(op->fft, op->tiles, blk, op->kspec + blk * n);
-            deconv_fft_block(op->fft, op->kspec + blk * n, blk, FFTW_FORWARD);
-        }
-    }
+    kernel_spectrum(op);
     return DECONV_OK;
 }
 
@@ -288,8 +301,10 @@ static void fft_free(deconv_op *op)
     free(op->kspec);
 }
 
-deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
-                         deconv_conv_mode mode, deconv_error *err)
+/* deconv_op_new, with the FFT path's tiles of ph x pw transforms (0: the
+ * kernel's). */
+static deconv_op *op_new(int N, int M, const float *h, int kw, int kh, deconv_conv_mode mode,
+                         int ph, int pw, deconv_error *err)
 {
     if (N < 1 || M < 1 || kw < 1 || kh < 1) {
         deconv_fail(err, DECONV_ERR_ARG, "operator of %d x %d with a %d x %d kernel", N, M, kw,
@@ -315,13 +330,30 @@ deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
         deconv_op_free(op);
         return NULL;
     }
-    if (mode == DECONV_CONV_FFT && fft_init(op) != DECONV_OK) {
+    if (mode == DECONV_CONV_FFT && fft_init(op, ph, pw) != DECONV_OK) {
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for the FFTs of %d x %d tiles",
                     op->pw, op->ph);
         deconv_op_free(op);
         return NULL;
     }
     return op;
+}
+
+deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
+                         deconv_conv_mode mode, deconv_error *err)
+{
+    return op_new(N, M, h, kw, kh, mode, 0, 0, err);
+}
+
+deconv_op *deconv_op_new_tiles(int N, int M, const float *h, int kw, int kh, int ph, int pw,
+                               deconv_error *err)
+{
+    if (ph < kh + 3 || pw < kw + 3) {
+        deconv_fail(err, DECONV_ERR_ARG, "tiles of %d x %d for a %d x %d kernel", pw, ph, kw,
+                    kh);
+        return NULL;
+    }
+    return op_new(N, M, h, kw, kh, DECONV_CONV_FFT, ph, pw, err);
 }
 
 /* y = h * x (valid): the band of every row. */

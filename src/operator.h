@@ -17,6 +17,12 @@ typedef struct deconv_op deconv_op;
  * on several threads at once. */
 deconv_op *deconv_op_new(int N, int M, const float *h, int kw, int kh,
                          deconv_conv_mode mode, deconv_error *err);
+/* The FFT path with tiles of ph x pw transforms instead of the kernel's
+ * (ph >= kh + 3, pw >= kw + 3; an image smaller than a tile still gets a
+ * smaller one): for the benchmarks of the tile size and for tests of
+ * tiles smaller than the kernel. */
+deconv_op *deconv_op_new_tiles(int N, int M, const float *h, int kw, int kh, int ph, int pw,
+                               deconv_error *err);
 /* y = h * x (valid), N x M. */
 void deconv_op_apply(deconv_op *op, const float *x, float *y);
 /* g = H^T r (full correlation), (N+kw-1) x (M+kh-1). */

@@ -3,7 +3,8 @@
  * image's operator; the ground a distributed run's equality with one
  * process rests on. Random sizes, kernels (dense and sparse) and splits,
  * both paths; for the FFT path also images of several tiles, images
- * smaller than one and kernels larger than the image. */
+ * smaller than one, kernels larger than the image and tiles smaller than
+ * the kernel. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,10 @@ static int random_cuts(int rows, int blk, int parts, int *cut)
     return n;
 }
 
-static void check_case(int N, int M, int kw, int kh, int sparse, deconv_conv_mode mode)
+/* ph, pw: the FFT path's tiles of ph x pw transforms (deconv_op_new_tiles),
+ * or 0: the operator of `mode`. */
+static void check_case(int N, int M, int kw, int kh, int sparse, deconv_conv_mode mode, int ph,
+                       int pw)
 {
     const int xw = N + kw - 1, xh = M + kh - 1;
     const size_t nx = (size_t)xw * xh, ny = (size_t)N * M;
@@ -50,7 +54,8 @@ static void check_case(int N, int M, int kw, int kh, int sparse, deconv_conv_mod
     float *x = random_plane(nx), *r = random_plane(ny);
     float *y = malloc(ny * sizeof(float)), *g = malloc(nx * sizeof(float));
     float *yb = malloc(ny * sizeof(float)), *gb = malloc(nx * sizeof(float));
-    deconv_op *op = deconv_op_new(N, M, h, kw, kh, mode, NULL);
+    deconv_op *op = ph ? deconv_op_new_tiles(N, M, h, kw, kh, ph, pw, NULL)
+                       : deconv_op_new(N, M, h, kw, kh, mode, NULL);
     CHECK(op != NULL, "operator %dx%d k %dx%d", N, M, kw, kh);
     if (!op)
         goto done;
@@ -91,15 +96,15 @@ int main(void)
         if (t % 7 == 0)
             kw = irand(65, 80), kh = irand(2, 9); /* conv.c's plain path */
         int N = irand(kw > 8 ? kw : 8, 200), M = irand(8, 300);
-        check_case(N, M, kw, kh, t % 2, DECONV_CONV_DIRECT);
-        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_DIRECT, 0, 0);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT, 0, 0);
     }
     /* kernels larger than the image: one tile, clipped to the image */
     for (int t = 0; t < 8; t++) {
         int kw = irand(20, 90), kh = irand(20, 90);
         int N = irand(1, kw - 1), M = irand(1, kh + 20);
-        check_case(N, M, kw, kh, t % 2, DECONV_CONV_DIRECT);
-        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_DIRECT, 0, 0);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT, 0, 0);
     }
     /* the FFT path on images of several tiles (the direct path would take
      * long with the largest kernels) */
@@ -108,7 +113,15 @@ int main(void)
         if (t % 4 == 0)
             kw = irand(150, 260), kh = irand(1, 260);
         int N = irand(8, 1500), M = irand(400, 1600);
-        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT, 0, 0);
+    }
+    /* tiles smaller than the kernel (as few as 4 outputs a side): many
+     * tiles on small images, each window mostly the next one's */
+    for (int t = 0; t < 12; t++) {
+        int kw = irand(1, 60), kh = irand(1, 60);
+        int N = irand(8, 300), M = irand(8, 300);
+        check_case(N, M, kw, kh, t % 2, DECONV_CONV_FFT, kh + 3 + irand(0, 30),
+                   kw + 3 + irand(0, 30));
     }
     return check_done("test_band");
 }

@@ -1,10 +1,11 @@
 /* The FFT path of the blur operator (src/operator.c, src/fft.c) against the
  * direct one (src/conv.c), for every size class: odd and even, square and
  * non-square, a 1x1 kernel, a kernel as large as x, sizes whose padded
- * size differs from x (large prime factors), images of several tiles, and
- * MODEL.md's adjoint identity <H x, r> = <x, H^T r> for the FFT operator.
- * Also: the direct and FFT operators give the same bytes with 1 and 2
- * threads, and AUTO picks one of the two. */
+ * size differs from x (large prime factors), images of several tiles,
+ * tiles smaller than the kernel, and MODEL.md's adjoint identity
+ * <H x, r> = <x, H^T r> for the FFT operator. Also: the direct and FFT
+ * operators give the same bytes with 1 and 2 threads and when made inside
+ * a parallel region, and AUTO picks one of the two. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -33,8 +34,9 @@ static double rel_diff(const float *a, const float *b, size_t n)
     return sqrt(d) / (s > 0 ? s : 1);
 }
 
-/* y is N x M (width x height), kernel kw x kh. */
-static void check_case(int N, int M, int kw, int kh, int sparse)
+/* y is N x M (width x height), kernel kw x kh; the FFT path's tiles of
+ * ph x pw transforms (deconv_op_new_tiles) or, with 0, the kernel's. */
+static void check_case(int N, int M, int kw, int kh, int sparse, int ph, int pw)
 {
     const int xw = N + kw - 1, xh = M + kh - 1;
     const size_t nx = (size_t)xw * xh, ny = (size_t)N * M;
@@ -49,7 +51,8 @@ static void check_case(int N, int M, int kw, int kh, int sparse)
 
     deconv_error err;
     deconv_op *dop = deconv_op_new(N, M, h, kw, kh, DECONV_CONV_DIRECT, &err);
-    deconv_op *fop = deconv_op_new(N, M, h, kw, kh, DECONV_CONV_FFT, &err);
+    deconv_op *fop = ph ? deconv_op_new_tiles(N, M, h, kw, kh, ph, pw, &err)
+                        : deconv_op_new(N, M, h, kw, kh, DECONV_CONV_FFT, &err);
     CHECK(dop && fop, "%dx%d k %dx%d: operators made", N, M, kw, kh);
     if (!dop || !fop)
         goto done;
@@ -111,27 +114,67 @@ done:
     free(h), free(x), free(r), free(y_d), free(y_f), free(g_d), free(g_f);
 }
 
+/* FFT operators made and applied inside a parallel region, one a thread
+ * that asks for one thread (as the blind estimate's starts do): the bytes
+ * of one made outside. */
+static void check_made_in_region(int N, int M, int kw, int kh)
+{
+    const size_t nx = (size_t)(N + kw - 1) * (M + kh - 1), ny = (size_t)N * M;
+    float *h = random_plane((size_t)kw * kh, 0), *x = random_plane(nx, 1);
+    float *y = malloc(ny * sizeof(float));
+    deconv_op *op = deconv_op_new(N, M, h, kw, kh, DECONV_CONV_FFT, NULL);
+    deconv_op_apply(op, x, y);
+    int team = 0, same = 0;
+#pragma omp parallel num_threads(2)
+    {
+        omp_set_num_threads(1);
+        deconv_op *mine = deconv_op_new(N, M, h, kw, kh, DECONV_CONV_FFT, NULL);
+        float *ym = malloc(ny * sizeof(float));
+        int ok = mine && ym;
+        if (ok) {
+            deconv_op_apply(mine, x, ym);
+            ok = memcmp(y, ym, ny * sizeof(float)) == 0;
+        }
+#pragma omp atomic
+        team++;
+#pragma omp atomic
+        same += ok;
+        deconv_op_free(mine);
+        free(ym);
+    }
+    CHECK(same == team, "y %dx%d k %dx%d: %d of %d operators made in a parallel region agree",
+          N, M, kw, kh, same, team);
+    deconv_op_free(op);
+    free(h), free(x), free(y);
+}
+
 int main(void)
 {
-    /* {N (width), M (height), kw, kh, sparse} */
-    static const int cases[][5] = {
-        {16, 16, 3, 3, 0},   /* even, square */
-        {17, 17, 5, 5, 0},   /* odd, square */
-        {32, 21, 4, 6, 0},   /* even and odd, non-square, even kernel */
-        {21, 40, 7, 3, 1},   /* non-square kernel, sparse */
-        {25, 19, 1, 1, 0},   /* 1x1 kernel */
-        {1, 1, 9, 7, 0},     /* kernel as large as x: y is one pixel */
-        {1, 30, 5, 5, 0},    /* one column */
-        {30, 1, 5, 5, 0},    /* one row */
-        {97, 89, 13, 11, 0}, /* x of 109 x 99: prime sizes, padded */
-        {101, 53, 31, 31, 1}, /* x of 131 (prime) x 83 (prime) */
-        {211, 127, 63, 63, 0}, /* the largest kernels, padded 273 -> 280 */
-        {64, 48, 17, 9, 0},  /* x of 80 x 56: already a good size */
-        {1100, 620, 31, 31, 0}, /* tiles of 480 x 480: 3 x 2, partial ones */
-        {530, 1030, 75, 9, 1},  /* tiles of 564 x 504, non-square kernel */
-        {1400, 300, 130, 20, 1}, /* a wide kernel: tiles of 1148 columns */
+    /* {N (width), M (height), kw, kh, sparse, ph, pw}; ph, pw 0: the
+     * kernel's tiles */
+    static const int cases[][7] = {
+        {16, 16, 3, 3, 0, 0, 0},   /* even, square */
+        {17, 17, 5, 5, 0, 0, 0},   /* odd, square */
+        {32, 21, 4, 6, 0, 0, 0},   /* even and odd, non-square, even kernel */
+        {21, 40, 7, 3, 1, 0, 0},   /* non-square kernel, sparse */
+        {25, 19, 1, 1, 0, 0, 0},   /* 1x1 kernel */
+        {1, 1, 9, 7, 0, 0, 0},     /* kernel as large as x: y is one pixel */
+        {1, 30, 5, 5, 0, 0, 0},    /* one column */
+        {30, 1, 5, 5, 0, 0, 0},    /* one row */
+        {97, 89, 13, 11, 0, 0, 0}, /* x of 109 x 99: prime sizes, padded */
+        {101, 53, 31, 31, 1, 0, 0}, /* x of 131 (prime) x 83 (prime) */
+        {211, 127, 63, 63, 0, 0, 0}, /* the largest kernels, padded 273 -> 280 */
+        {64, 48, 17, 9, 0, 0, 0},  /* x of 80 x 56: already a good size */
+        {1100, 620, 31, 31, 0, 0, 0}, /* tiles of 480 x 480: 3 x 2, partial ones */
+        {530, 1030, 75, 9, 1, 0, 0},  /* tiles of 564 x 504, non-square kernel */
+        {1400, 300, 130, 20, 1, 0, 0}, /* a wide kernel: tiles of 1148 columns */
+        {90, 70, 40, 30, 0, 43, 50}, /* tiles of 8 x 12: smaller than the kernel */
+        {61, 47, 9, 12, 1, 21, 17},  /* tiles of 8 x 8, odd transforms */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
-        check_case(cases[c][0], cases[c][1], cases[c][2], cases[c][3], cases[c][4]);
+        check_case(cases[c][0], cases[c][1], cases[c][2], cases[c][3], cases[c][4], cases[c][5],
+                   cases[c][6]);
+    check_made_in_region(97, 89, 13, 11);   /* one tile */
+    check_made_in_region(1100, 620, 31, 31); /* 3 x 2 tiles */
     return check_done("test_fft");
 }
