@@ -1677,9 +1677,11 @@ static const char *jpeg_check(FILE *f)
 /* Formats recognisable by their first bytes (TGA has no signature). */
 /* stb_image 2.27 keeps a BMP's palette in a 256-entry stack array and fills
  * only the entries the file holds: a pixel index past them reads
- * uninitialised memory (random colours). Scan the indices of uncompressed
- * palette BMPs first, and refuse an index past the palette. Returns what is
- * wrong, or NULL (anything else odd is left to stb_image). */
+ * uninitialised memory (random colours), and so does every pixel when the
+ * pixel data's offset lies inside the header (stb then counts a negative
+ * palette; found by fuzz_image reading a file twice). Scan the indices of
+ * uncompressed palette BMPs first, and refuse both. Returns what is wrong,
+ * or NULL (anything else odd is left to stb_image). */
 static const char *bmp_check(FILE *f, char *why, size_t why_size)
 {
     unsigned char h[54];
@@ -1702,11 +1704,14 @@ static const char *bmp_check(FILE *f, char *why, size_t why_size)
         bpp = h[28] | h[29] << 8;
         compression = h[30] | h[31] << 8 | (uint32_t)h[32] << 16 | (uint32_t)h[33] << 24;
     }
-    if ((bpp != 1 && bpp != 4 && bpp != 8) || compression != 0 || w <= 0 || rows <= 0 ||
-        offset < 14 + hsz)
+    if ((bpp != 1 && bpp != 4 && bpp != 8) || compression != 0 || w <= 0 || rows <= 0)
         return NULL;
-    /* stb's palette size: what lies between the header and the pixels */
-    int64_t entries = (offset - 14 - hsz) / (hsz == 12 ? 3 : 4);
+    /* stb's palette size, as it counts it: what lies between the header
+     * (24 bytes for the OS/2 one of 12) and the pixels, rounded down */
+    int64_t gap = (int64_t)offset - 14 - (hsz == 12 ? 24 : hsz);
+    int64_t entries = hsz == 12 ? gap / 3 : gap >= 0 ? gap / 4 : -1;
+    if (entries < 0)
+        return "the pixel data starts inside the header";
     if (entries >= (1 << bpp))
         return NULL;
     int64_t row_bytes = (w * bpp + 31) / 32 * 4;

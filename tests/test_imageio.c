@@ -825,6 +825,15 @@ static void test_limits(void)
         CHECK(!ok && strstr(err.message, "past the palette"), "index past the palette: %s",
               ok ? "accepted" : err.message);
         deconv_image_free(ok);
+        /* the pixels' offset inside the header: stb_image would count a
+         * negative palette and read none of it */
+        pb[62 + 5] = 1;
+        pb[10] = 40;
+        write_bytes(at("paloffset.bmp"), pb, sizeof pb);
+        ok = deconv_image_read(at("paloffset.bmp"), 0, NULL, &err);
+        CHECK(!ok && strstr(err.message, "inside the header"), "offset inside the header: %s",
+              ok ? "accepted" : err.message);
+        deconv_image_free(ok);
     }
     im = deconv_image_read(at("huge.bmp"), 1000000, NULL, &err);
     CHECK(im == NULL && err.code == DECONV_ERR_TOO_LARGE, "huge bmp: code %d '%s'", err.code,
