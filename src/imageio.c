@@ -1690,7 +1690,8 @@ static const char *bmp_check(FILE *f, char *why, size_t why_size)
     uint32_t offset = h[10] | h[11] << 8 | (uint32_t)h[12] << 16 | (uint32_t)h[13] << 24;
     uint32_t hsz = h[14] | h[15] << 8 | (uint32_t)h[16] << 16 | (uint32_t)h[17] << 24;
     int64_t w, rows;
-    unsigned bpp, compression = 0;
+    unsigned bpp;
+    int32_t compression = 0; /* signed, as stb_image reads it */
     if (hsz == 12) { /* OS/2 core header: 16-bit sizes, 3-byte palette entries */
         w = h[18] | h[19] << 8;
         rows = h[20] | h[21] << 8;
@@ -1702,9 +1703,12 @@ static const char *bmp_check(FILE *f, char *why, size_t why_size)
         int32_t ht = (int32_t)(h[22] | h[23] << 8 | (uint32_t)h[24] << 16 | (uint32_t)h[25] << 24);
         rows = ht < 0 ? -(int64_t)ht : ht;
         bpp = h[28] | h[29] << 8;
-        compression = h[30] | h[31] << 8 | (uint32_t)h[32] << 16 | (uint32_t)h[33] << 24;
+        compression =
+            (int32_t)(h[30] | h[31] << 8 | (uint32_t)h[32] << 16 | (uint32_t)h[33] << 24);
     }
-    if ((bpp != 1 && bpp != 4 && bpp != 8) || compression != 0 || w <= 0 || rows <= 0)
+    /* stb_image refuses a palette BMP of any compression above 0, and takes
+     * the negative ones for none */
+    if ((bpp != 1 && bpp != 4 && bpp != 8) || compression > 0 || w <= 0 || rows <= 0)
         return NULL;
     /* stb's palette size, as it counts it: what lies between the header
      * (24 bytes for the OS/2 one of 12) and the pixels, rounded down */
