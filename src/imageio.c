@@ -1685,7 +1685,8 @@ static const char *jpeg_check(FILE *f)
 static const char *bmp_check(FILE *f, char *why, size_t why_size)
 {
     unsigned char h[54];
-    if (fseek(f, 0, SEEK_SET) != 0 || fread(h, 1, sizeof h, f) < 26)
+    size_t got;
+    if (fseek(f, 0, SEEK_SET) != 0 || (got = fread(h, 1, sizeof h, f)) < 26)
         return NULL;
     uint32_t offset = h[10] | h[11] << 8 | (uint32_t)h[12] << 16 | (uint32_t)h[13] << 24;
     uint32_t hsz = h[14] | h[15] << 8 | (uint32_t)h[16] << 16 | (uint32_t)h[17] << 24;
@@ -1697,7 +1698,7 @@ static const char *bmp_check(FILE *f, char *why, size_t why_size)
         rows = h[20] | h[21] << 8;
         bpp = h[24] | h[25] << 8;
     } else {
-        if (hsz < 40)
+        if (hsz < 40 || got < 34) /* a short header: stb_image's reading reports it */
             return NULL;
         w = (int32_t)(h[18] | h[19] << 8 | (uint32_t)h[20] << 16 | (uint32_t)h[21] << 24);
         int32_t ht = (int32_t)(h[22] | h[23] << 8 | (uint32_t)h[24] << 16 | (uint32_t)h[25] << 24);
