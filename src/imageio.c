@@ -1545,12 +1545,17 @@ static void jpeg_chroma(FILE *f, int *cx, int *cy)
 /* stb_image 2.27 decodes a JPEG scan with a Huffman table that no DHT
  * segment defined, from uninitialised memory (then reading wild addresses:
  * found by tests/fuzz), and writes past its tables on a DHT segment of more
- * than 256 codes. Walk the segments first and refuse both; anything else
- * odd is left to stb_image. Returns what is wrong, or NULL. */
+ * than 256 codes. It also leaves uninitialised, and returns as pixels, the
+ * quantization tables that no DQT segment defined and the components that
+ * no scan starts (a first DC scan, or a baseline scan): found by tests/fuzz
+ * reading a file twice. Walk the segments first and refuse all these;
+ * anything else odd is left to stb_image. Returns what is wrong, or NULL. */
 static const char *jpeg_check(FILE *f)
 {
     int defined[2][4] = {{0}}; /* [DC, AC][table] */
-    int progressive = 0, m = -1;
+    int quant[4] = {0};        /* DQT tables defined */
+    int comps = 0, comp_id[4], comp_tq[4], started[4] = {0}; /* the frame's components */
+    int progressive = 0, undefined_quant = 0, m = -1;
     if (fseek(f, 0, SEEK_SET) != 0) /* SOI, after any fill bytes, is the first marker */
         return NULL;
     for (;;) {
@@ -1558,8 +1563,16 @@ static const char *jpeg_check(FILE *f)
             m = next_marker(f);
         int marker = m;
         m = -1;
-        if (marker == EOF || marker == 0xD9) /* EOI */
+        if (marker == EOF) /* truncated: stb_image's reading says so */
             return NULL;
+        if (marker == 0xD9) { /* EOI; without it stb_image finds the file truncated */
+            if (undefined_quant)
+                return "a scan uses a quantization table that is not defined";
+            for (int i = 0; i < comps; i++)
+                if (!started[i])
+                    return "a component that no scan codes";
+            return NULL;
+        }
         if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
             continue; /* no length */
         int hi = getc(f), lo = getc(f);
@@ -1589,14 +1602,41 @@ static const char *jpeg_check(FILE *f)
             }
             continue;
         }
-        if (marker >= 0xC0 && marker <= 0xC2)
+        if (marker == 0xDB) { /* DQT: tables of precision pq, number tq */
+            while (len > 0) {
+                int q = getc(f);
+                if (q == EOF || q >> 4 > 1 || (q & 15) > 3)
+                    return NULL;
+                long size = q >> 4 ? 128 : 64;
+                if (fseek(f, size, SEEK_CUR) != 0)
+                    return NULL;
+                quant[q & 15] = 1;
+                len -= 1 + size;
+            }
+            continue;
+        }
+        if (marker >= 0xC0 && marker <= 0xC2) { /* SOF: components and their DQT tables */
             progressive = marker == 0xC2;
+            unsigned char h[6];
+            if (len < 6 || fread(h, 1, 6, f) != 6 || h[5] < 1 || h[5] > 4 || len < 6 + 3L * h[5])
+                return NULL;
+            comps = h[5];
+            for (int i = 0; i < comps; i++) {
+                comp_id[i] = getc(f);
+                getc(f); /* sampling factors */
+                if ((comp_tq[i] = getc(f)) == EOF || comp_tq[i] > 3)
+                    return NULL;
+            }
+            if (fseek(f, len - 6 - 3L * comps, SEEK_CUR) != 0)
+                return NULL;
+            continue;
+        }
         if (marker == 0xDA) { /* SOS: the tables its components use */
-            int ns = getc(f), sel[4];
+            int ns = getc(f), id[4], sel[4];
             if (ns < 1 || ns > 4 || len != 4 + 2L * ns)
                 return NULL;
             for (int i = 0; i < ns; i++) {
-                getc(f); /* component id */
+                id[i] = getc(f);
                 sel[i] = getc(f);
             }
             int ss = getc(f), se = getc(f), a = getc(f);
@@ -1613,6 +1653,15 @@ static const char *jpeg_check(FILE *f)
                 if ((dc && !defined[0][td]) || (ac && !defined[1][ta]))
                     return "a scan uses a Huffman table that is not defined";
             }
+            for (int i = 0; i < ns; i++)
+                for (int k = 0; k < comps; k++) {
+                    if (comp_id[k] != id[i])
+                        continue;
+                    undefined_quant |= !quant[comp_tq[k]];
+                    /* a baseline scan, or a first DC scan, sets every
+                     * coefficient of its blocks */
+                    started[k] |= ss == 0 && a >> 4 == 0;
+                }
             /* the entropy-coded data, up to a marker other than a stuffed
              * zero or a restart */
             do
@@ -1628,36 +1677,46 @@ static const char *jpeg_check(FILE *f)
 /* Formats recognisable by their first bytes (TGA has no signature). */
 /* stb_image 2.27 keeps a BMP's palette in a 256-entry stack array and fills
  * only the entries the file holds: a pixel index past them reads
- * uninitialised memory (random colours). Scan the indices of uncompressed
- * palette BMPs first, and refuse an index past the palette. Returns what is
- * wrong, or NULL (anything else odd is left to stb_image). */
+ * uninitialised memory (random colours), and so does every pixel when the
+ * pixel data's offset lies inside the header (stb then counts a negative
+ * palette; found by fuzz_image reading a file twice). Scan the indices of
+ * uncompressed palette BMPs first, and refuse both. Returns what is wrong,
+ * or NULL (anything else odd is left to stb_image). */
 static const char *bmp_check(FILE *f, char *why, size_t why_size)
 {
     unsigned char h[54];
-    if (fseek(f, 0, SEEK_SET) != 0 || fread(h, 1, sizeof h, f) < 26)
+    size_t got;
+    if (fseek(f, 0, SEEK_SET) != 0 || (got = fread(h, 1, sizeof h, f)) < 26)
         return NULL;
     uint32_t offset = h[10] | h[11] << 8 | (uint32_t)h[12] << 16 | (uint32_t)h[13] << 24;
     uint32_t hsz = h[14] | h[15] << 8 | (uint32_t)h[16] << 16 | (uint32_t)h[17] << 24;
     int64_t w, rows;
-    unsigned bpp, compression = 0;
+    unsigned bpp;
+    int32_t compression = 0; /* signed, as stb_image reads it */
     if (hsz == 12) { /* OS/2 core header: 16-bit sizes, 3-byte palette entries */
         w = h[18] | h[19] << 8;
         rows = h[20] | h[21] << 8;
         bpp = h[24] | h[25] << 8;
     } else {
-        if (hsz < 40)
+        if (hsz < 40 || got < 34) /* a short header: stb_image's reading reports it */
             return NULL;
         w = (int32_t)(h[18] | h[19] << 8 | (uint32_t)h[20] << 16 | (uint32_t)h[21] << 24);
         int32_t ht = (int32_t)(h[22] | h[23] << 8 | (uint32_t)h[24] << 16 | (uint32_t)h[25] << 24);
         rows = ht < 0 ? -(int64_t)ht : ht;
         bpp = h[28] | h[29] << 8;
-        compression = h[30] | h[31] << 8 | (uint32_t)h[32] << 16 | (uint32_t)h[33] << 24;
+        compression =
+            (int32_t)(h[30] | h[31] << 8 | (uint32_t)h[32] << 16 | (uint32_t)h[33] << 24);
     }
-    if ((bpp != 1 && bpp != 4 && bpp != 8) || compression != 0 || w <= 0 || rows <= 0 ||
-        offset < 14 + hsz)
+    /* stb_image refuses a palette BMP of any compression above 0, and takes
+     * the negative ones for none */
+    if ((bpp != 1 && bpp != 4 && bpp != 8) || compression > 0 || w <= 0 || rows <= 0)
         return NULL;
-    /* stb's palette size: what lies between the header and the pixels */
-    int64_t entries = (offset - 14 - hsz) / (hsz == 12 ? 3 : 4);
+    /* stb's palette size, as it counts it: what lies between the header
+     * (24 bytes for the OS/2 one of 12) and the pixels, rounded down */
+    int64_t gap = (int64_t)offset - 14 - (hsz == 12 ? 24 : hsz);
+    int64_t entries = hsz == 12 ? gap / 3 : gap >= 0 ? gap / 4 : -1;
+    if (entries < 0)
+        return "the pixel data starts inside the header";
     if (entries >= (1 << bpp))
         return NULL;
     int64_t row_bytes = (w * bpp + 31) / 32 * 4;

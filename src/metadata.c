@@ -35,6 +35,8 @@ static unsigned char *copy_bytes(const void *data, size_t size)
 
 int deconv_metadata_set_icc(deconv_metadata *m, const void *icc, size_t size)
 {
+    if (size == 0) /* an empty profile is none (deconv.h: the profile, or NULL) */
+        return 0;
     unsigned char *p = copy_bytes(icc, size);
     if (!p)
         return -1;

@@ -825,6 +825,15 @@ static void test_limits(void)
         CHECK(!ok && strstr(err.message, "past the palette"), "index past the palette: %s",
               ok ? "accepted" : err.message);
         deconv_image_free(ok);
+        /* the pixels' offset inside the header: stb_image would count a
+         * negative palette and read none of it */
+        pb[62 + 5] = 1;
+        pb[10] = 40;
+        write_bytes(at("paloffset.bmp"), pb, sizeof pb);
+        ok = deconv_image_read(at("paloffset.bmp"), 0, NULL, &err);
+        CHECK(!ok && strstr(err.message, "inside the header"), "offset inside the header: %s",
+              ok ? "accepted" : err.message);
+        deconv_image_free(ok);
     }
     im = deconv_image_read(at("huge.bmp"), 1000000, NULL, &err);
     CHECK(im == NULL && err.code == DECONV_ERR_TOO_LARGE, "huge bmp: code %d '%s'", err.code,
@@ -2024,6 +2033,57 @@ done:
     free(lab);
 }
 
+/* JPEGs that stb_image would decode from uninitialised memory (different
+ * pixels at each read): no DQT segment for the quantization tables, a
+ * component that no scan codes. Both are refused, naming what is wrong. */
+static void test_jpeg_undefined_parts(void)
+{
+    write_jpeg(at("plain.jpg"), NULL, 0, NULL, 0);
+    size_t n;
+    unsigned char *file = slurp(at("plain.jpg"), &n);
+    unsigned char *one = file ? malloc(n) : NULL;
+    if (!one) {
+        CHECK(0, "plain.jpg");
+        free(file);
+        return;
+    }
+    /* the scan of its three components cut to the first */
+    size_t sos = 0;
+    while (sos + 5 < n && !(file[sos] == 0xFF && file[sos + 1] == 0xDA))
+        sos++;
+    int ns = file[sos + 4];
+    memcpy(one, file, sos);
+    size_t m = sos;
+    const unsigned char head[5] = {0xFF, 0xDA, 0, 8, 1};
+    memcpy(one + m, head, 5);
+    m += 5;
+    memcpy(one + m, file + sos + 5, 2);
+    m += 2;
+    size_t after = sos + 5 + 2 * (size_t)ns; /* spectral selection on */
+    memcpy(one + m, file + after, n - after);
+    m += n - after;
+    write_bytes(at("one_component.jpg"), one, m);
+    /* every DQT segment made a comment */
+    for (size_t i = 0; i + 1 < sos; i++)
+        if (file[i] == 0xFF && file[i + 1] == 0xDB)
+            file[i + 1] = 0xFE;
+    write_bytes(at("no_dqt.jpg"), file, n);
+    free(file);
+    free(one);
+    static const struct {
+        const char *name, *said;
+    } bad[] = {{"one_component.jpg", "a component that no scan codes"},
+               {"no_dqt.jpg", "a scan uses a quantization table that is not defined"}};
+    for (int i = 0; i < 2; i++) {
+        deconv_error err = {0};
+        deconv_image *im = deconv_image_read(at(bad[i].name), 0, NULL, &err);
+        CHECK(!im && err.code == DECONV_ERR_FORMAT && strstr(err.message, bad[i].said) &&
+                  strstr(err.message, bad[i].name),
+              "%s: '%s'", bad[i].name, err.message);
+        deconv_image_free(im);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* TIFF and JPEG output, TIFF input (tiff_io.c, jpeg_write.c)           */
 /* ------------------------------------------------------------------ */
@@ -3086,6 +3146,7 @@ int main(void)
     test_icc_fuzz_inputs();
     test_png_tone_curves();
     test_jpeg_tone_curves();
+    test_jpeg_undefined_parts();
     test_tiff_layouts();
     test_tiff_other_layouts();
     test_tiff_round_trips();
