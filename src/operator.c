@@ -89,10 +89,9 @@ struct deconv_op {
  * the fastest of three runs' medians (the machines are shared):
  *   direct: N M (DIRECT_C work + DIRECT_P), work = deconv_direct_work()
  *           (about the non-zero taps; more per tap for small kernels);
- *           measured on a 2-core Intel Xeon VM (Sapphire/Emerald Rapids
- *           class, AVX-512; portable build) with
- *               bench/speed --conv --threads 1 --reps 5 --mp 0.25,1,2,4,8,12
- *           (dense random kernels 3x3 .. 63x63, 4:3 images).
+ *           refitted on the EPYC below with the same command (dense
+ *           random kernels 3x3 .. 63x63, 4:3 images; first measured on an
+ *           Intel Xeon VM, where the direct path was 1.8x slower).
  *   fft:    tiles P (FFT_A + FFT_B L): tiles of y, P = ph pw the points
  *           of a tile's transform, L = log2 P; measured on a 2-core AMD
  *           EPYC VM (Zen 5 class, AVX-512; portable build) with
@@ -103,11 +102,13 @@ struct deconv_op {
  *           the image). The tile depends on the kernel only, so the cost is
  *           nearly that of the tiles' points (FFT_B is small).
  * Only the ratio matters, and both paths scale alike with threads. Other
- * machines: re-run and re-fit. (On the EPYC the direct path runs about
- * 1.8x faster than its constants say, so DECONV_CONV_AUTO takes the FFT
- * path from 15x15 where the direct one would still be faster.) */
-#define DIRECT_C 1.714e-11
-#define DIRECT_P 2.969e-10
+ * machines: re-run and re-fit. With both fitted on the EPYC, `bench/speed
+ * --conv --threads 1,2 --reps 3 --mp 0.25,1,4,12 --kernels 7,11,15,19,23,31`
+ * picks the faster path in 46 of 48 cases (not at 0.25 MP with 23x23,
+ * 1.3x slower); with the Intel direct constants, the FFT path from 15x15,
+ * where the direct one was 1.5 to 1.7x faster. */
+#define DIRECT_C 9.611e-12
+#define DIRECT_P 1.777e-10
 #define FFT_A 2.718e-9
 #define FFT_B 1.031e-11
 
