@@ -10,15 +10,15 @@
 #endif
 #include "mpi_run.h"
 
-#ifdef DECONV_HAVE_MPI
-
-static int active, rank, size;
-
 static void fail(deconv_error *err, deconv_status code, const char *message)
 {
     err->code = code;
     snprintf(err->message, sizeof err->message, "%s", message);
 }
+
+#ifdef DECONV_HAVE_MPI
+
+static int active, rank, size;
 
 /* Open MPI, MPICH (Hydra) and Slurm's launchers set these in every process
  * they start. */
