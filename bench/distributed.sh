@@ -11,14 +11,15 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY
 echo "# $(uptime)"
 echo "processes threads MP kernel path iterations | s/iteration: total halo sums compute | peak MB: max-rank rank0 | memory vs 1 process"
 single=""
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
 for ranks in 1 2 3 4; do
   for r in $(seq "$reps"); do
     mpirun -n "$ranks" --oversubscribe "$build/distributed" --mp "$mp" --kernel "$kernel" \
       --conv "$conv" --iterations "$iters" --threads "$threads"
-  done | sort -k7,7g | awk -v n="$reps" 'NR == int((n + 1) / 2)' >"/tmp/deconv-dist-$$"
-  line=$(cat "/tmp/deconv-dist-$$")
+  done | sort -k7,7g | awk -v n="$reps" 'NR == int((n + 1) / 2)' >"$tmp"
+  line=$(cat "$tmp")
   peak=$(echo "$line" | awk '{ print $11 }')
   [ -z "$single" ] && single=$peak
   echo "$line $(awk -v a="$peak" -v b="$single" 'BEGIN { printf "%.2f", a / b }')"
 done
-rm -f "/tmp/deconv-dist-$$"
