@@ -119,8 +119,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
 
     deconv_mpi_comm *mc = deconv_mpi_comm_new(comm, N, M, kw, kh, blk);
     deconv_image *x = deconv_image_new(b.xw, b.xs1 - b.xs0, y->channels);
-    deconv_image *out = deconv_image_new(b.xw, b.x1 - b.x0, y->channels);
-    st = mc && x && out ? DECONV_OK
+    st = mc && x ? DECONV_OK
                         : deconv_fail(err, DECONV_ERR_NOMEM,
                                       "out of memory for a band of %d x %d", b.xw, b.xs1 - b.xs0);
     if ((st = deconv_mpi_agree(comm, st, err)) != DECONV_OK)
@@ -170,20 +169,26 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
             break;
         }
     }
-    if (st == DECONV_OK)
+    if (st == DECONV_OK) {
+        /* the owned rows, moved to the front of each plane in place (each
+         * channel's rows go to an earlier place than they leave), so the
+         * result costs no second band */
+        const size_t owned = (size_t)b.xw * (b.x1 - b.x0);
+        const size_t held = deconv_band_held(&b, DECONV_PLANE_X);
         for (int c = 0; c < y->channels; c++)
-            memcpy(deconv_image_plane(out, c),
-                   deconv_image_plane(x, c) + deconv_band_owned_offset(&b, DECONV_PLANE_X),
-                   (size_t)b.xw * (b.x1 - b.x0) * sizeof(float));
+            memmove(x->data + c * owned,
+                    x->data + c * held + deconv_band_owned_offset(&b, DECONV_PLANE_X),
+                    owned * sizeof(float));
+        x->height = b.x1 - b.x0;
+    }
 done:
     omp_set_num_threads(saved_threads);
     if (report && mc)
         deconv_mpi_comm_seconds(mc, &report->halo_seconds, &report->sum_seconds);
     deconv_mpi_comm_free(mc);
-    deconv_image_free(x);
     if (st != DECONV_OK) {
-        deconv_image_free(out);
+        deconv_image_free(x);
         return NULL;
     }
-    return out;
+    return x;
 }
