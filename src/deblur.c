@@ -30,7 +30,7 @@ void deconv_blind_restore_defaults(deconv_deblur_params *p)
     p->tv_min = DECONV_BLIND_RESTORE_TV_MIN;
 }
 
-deconv_status deconv_deblur_check(const deconv_image *y, const deconv_kernel *k,
+static deconv_status check_inputs(const deconv_image *y, const deconv_kernel *k,
                                   const deconv_deblur_params *p, deconv_error *err)
 {
     if (!y || !k || !p)
@@ -52,11 +52,22 @@ deconv_status deconv_deblur_check(const deconv_image *y, const deconv_kernel *k,
  * on blurred photos with 0.5 % to 2 % noise saved at 8 bits (bench/tune_tv.py,
  * figures in docs/benchmarks.md): the best weight is about 0.1 sigma from 1 % noise
  * up and about 0.05 sigma at 0.5 %, so min(0.1 sigma, 10 sigma^2). */
-double deconv_automatic_tv(double sigma)
+static double automatic_tv(double sigma)
 {
     const double floor_sigma = 0.5 / 255.0; /* 8-bit quantisation */
     double s = sigma > floor_sigma ? sigma : floor_sigma;
     return fmin(0.1 * s, 10.0 * s * s);
+}
+
+void deconv_deblur_weight(deconv_deblur_params *p, double noise, deconv_report *report)
+{
+    if (p->tv < 0)
+        p->tv = fmax(automatic_tv(noise), p->tv_min);
+    if (report) {
+        memset(report, 0, sizeof *report);
+        report->noise = noise;
+        report->tv = p->tv;
+    }
 }
 
 double deconv_image_noise(const deconv_image *y)
@@ -72,7 +83,7 @@ deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,
                             const deconv_deblur_params *params, deconv_report *report,
                             deconv_error *err)
 {
-    if (deconv_deblur_check(y, k, params, err) != DECONV_OK)
+    if (check_inputs(y, k, params, err) != DECONV_OK)
         return NULL;
     deconv_deblur_params p = *params;
     const int kw = k->width, kh = k->height, N = y->width, M = y->height;
@@ -88,14 +99,7 @@ deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for a %d x %d image", xw, xh);
         goto fail;
     }
-    double sigma = deconv_image_noise(y);
-    if (p.tv < 0)
-        p.tv = fmax(deconv_automatic_tv(sigma), p.tv_min);
-    if (report) {
-        memset(report, 0, sizeof *report);
-        report->noise = sigma;
-        report->tv = p.tv;
-    }
+    deconv_deblur_weight(&p, deconv_image_noise(y), report);
     /* MODEL.md: start from y extended by edge replication. Alpha is
      * carried through: its centre is y's alpha unchanged. */
     for (int c = 0; c < y->channels; c++)

@@ -132,13 +132,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
                                        b.y0, b.y1, deconv_mpi_comm_order(mc)) /
                      colors;
     }
-    if (p.tv < 0)
-        p.tv = fmax(deconv_automatic_tv(noise), p.tv_min);
-    if (report) {
-        memset(report, 0, sizeof *report);
-        report->noise = noise;
-        report->tv = p.tv;
-    }
+    deconv_deblur_weight(&p, noise, report);
     for (int c = 0; c < y->channels; c++)
         start_rows(&b, deconv_image_plane(y, c), in0, deconv_image_plane(x, c));
     for (int c = 0; c < colors && st == DECONV_OK; c++) {

@@ -67,11 +67,10 @@ int deconv_tv_rows(const float *x, int w, int h, int s0, int i0, int i1, double 
 void deconv_tikhonov_rows(const float *x, int w, int h, int s0, int i0, int i1, double weight,
                           float *g, double *rows);
 
-/* deconv_deblur's checks of its inputs, and its automatic TV weight from
- * the noise level (deblur.c). */
-deconv_status deconv_deblur_check(const deconv_image *y, const deconv_kernel *k,
-                                  const deconv_deblur_params *p, deconv_error *err);
-double deconv_automatic_tv(double sigma);
+/* deconv_deblur's start (deblur.c), which deconv_deblur_mpi shares: the
+ * automatic TV weight from the noise level when p->tv < 0, and the
+ * report (when not NULL) reset to the noise and weight used. */
+void deconv_deblur_weight(deconv_deblur_params *p, double noise, deconv_report *report);
 
 /* Order statistics pooled over the bands of a distributed run (noise.c):
  * count adds every band's n, select gives the k-th smallest (from 0) of

@@ -121,9 +121,7 @@ typedef struct {
 /* Rank 0's status, on every rank; err, set on rank 0, stays there. */
 static deconv_status share_status(deconv_status st)
 {
-    int v = st;
-    MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    return (deconv_status)v;
+    return (deconv_status)cli_mpi_share_int(st);
 }
 
 /* Whether every rank has ok. */
