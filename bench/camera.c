@@ -55,16 +55,14 @@
  * each case's sharp and blurry PNG and kernel CSV (to look at, or to run
  * the command line on). */
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jpeglib.h>
 
+#include "cases.h"
 #include "deconv.h"
-#include "internal.h" /* deconv_resize */
 #include "measure.h"
 
 #ifndef DECONV_SOURCE_DIR
@@ -74,67 +72,6 @@
 enum { SCENE_DAY, SCENE_BRIGHT, SCENE_NIGHT, SCENES };
 static const char *const scene_names[SCENES] = {"day", "bright", "night"};
 static const double BRIGHT_CLIPPED = 0.15, NIGHT_CLIPPED = 0.2;
-
-static const char *const photo_files[] = {
-    "photos/astronaut.png", "photos/coffee.png",   "sharp/manmade_03.png",
-    "sharp/manmade_05.png", "sharp/natural_04.png", "sharp/people_05.png",
-    "sharp/text_01.png",    "sharp/text_02.png",   "sharp/text_04.png",
-    "photos/camera.png",
-};
-enum { PHOTOS = sizeof photo_files / sizeof photo_files[0] };
-
-/* xorshift64 and Box-Muller: the same cases on every machine. */
-static uint64_t rng_state = 88172645463325252ull;
-static double uniform(void)
-{
-    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-    return ((rng_state >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double gaussian(void) { return sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform()); }
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-/* A camera-shake trajectory in a k x k kernel: the velocity does a random
- * walk (a hand's shake is smooth), the path is scaled to span the kernel
- * and splatted bilinearly, a little heavier where it moves slowly. */
-static deconv_kernel *shake_kernel(int k)
-{
-    deconv_kernel *ker = deconv_kernel_new(k, k);
-    if (!ker)
-        return NULL;
-    enum { STEPS = 2000 };
-    static double px[STEPS], py[STEPS];
-    double vx = gaussian(), vy = gaussian(), x = 0, y = 0;
-    for (int t = 0; t < STEPS; t++) {
-        vx += 0.08 * gaussian() - 0.002 * x, vy += 0.08 * gaussian() - 0.002 * y;
-        x += vx * 0.05, y += vy * 0.05;
-        px[t] = x, py[t] = y;
-    }
-    double x0 = 1e30, x1 = -1e30, y0 = 1e30, y1 = -1e30;
-    for (int t = 0; t < STEPS; t++) {
-        x0 = fmin(x0, px[t]), x1 = fmax(x1, px[t]), y0 = fmin(y0, py[t]), y1 = fmax(y1, py[t]);
-    }
-    double span = fmax(x1 - x0, y1 - y0), scale = (k - 3) / (span > 0 ? span : 1);
-    double cx = 0.5 * (x0 + x1), cy = 0.5 * (y0 + y1);
-    for (int t = 0; t < STEPS; t++) {
-        double u = (px[t] - cx) * scale + 0.5 * (k - 1), v = (py[t] - cy) * scale + 0.5 * (k - 1);
-        int i = (int)floor(v), j = (int)floor(u);
-        double fv = v - i, fu = u - j;
-        for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++) {
-                int ii = i + a, jj = j + b;
-                if (ii >= 0 && ii < k && jj >= 0 && jj < k)
-                    ker->data[ii * k + jj] += (float)((a ? fv : 1 - fv) * (b ? fu : 1 - fu));
-            }
-    }
-    deconv_kernel_normalize(ker, NULL);
-    return ker;
-}
 
 typedef struct {
     int photo, scene, kernel_kind; /* kernel_kind: 0..7 Levin, 8 shake */
@@ -157,9 +94,9 @@ static void expose(deconv_image *light, int scene, double gain)
     /* lights: small disks of 2 to 30 times white, one per 4000 pixels */
     int count = (int)(n / 4000) + 5;
     for (int l = 0; l < count; l++) {
-        double ci = uniform() * light->height, cj = uniform() * light->width;
-        double r = 0.7 + 2.3 * uniform(), level = 2 + 28 * uniform() * uniform();
-        double tint[3] = {1, 0.7 + 0.3 * uniform(), 0.4 + 0.6 * uniform()};
+        double ci = bench_uniform() * light->height, cj = bench_uniform() * light->width;
+        double r = 0.7 + 2.3 * bench_uniform(), level = 2 + 28 * bench_uniform() * bench_uniform();
+        double tint[3] = {1, 0.7 + 0.3 * bench_uniform(), 0.4 + 0.6 * bench_uniform()};
         for (int i = (int)(ci - r - 1); i <= (int)(ci + r + 1); i++)
             for (int j = (int)(cj - r - 1); j <= (int)(cj + r + 1); j++) {
                 if (i < 0 || j < 0 || i >= light->height || j >= light->width)
@@ -189,50 +126,12 @@ static double camera(const deconv_image *light, const deconv_kernel *k, double n
                 yc[i] = 1.0f, clipped++;
         deconv_response_encode(srgb, yc, yc, ny);
         for (size_t i = 0; i < ny; i++) {
-            double v = yc[i] + noise * gaussian();
+            double v = yc[i] + noise * bench_gaussian();
             v = v < 0 ? 0 : (v > 1 ? 1 : v);
             yc[i] = (float)(lround(v * 255) / 255.0);
         }
     }
     return (double)clipped / (ny * y->channels);
-}
-
-static double psnr_clipped(const deconv_image *ref, const deconv_image *x)
-{
-    double se = 0;
-    size_t n = (size_t)ref->width * ref->height * ref->channels;
-    for (size_t i = 0; i < n; i++) {
-        double v = x->data[i] < 0 ? 0 : (x->data[i] > 1 ? 1 : x->data[i]);
-        se += (v - ref->data[i]) * (v - ref->data[i]);
-    }
-    return 10 * log10(n / (se > 1e-20 ? se : 1e-20));
-}
-
-/* PSNR at the best integer shift within `shift` pixels (an estimated
- * kernel may be off centre by a pixel, which moves the restoration), the
- * `border` pixels at each side left out, values clipped to [0, 1]. */
-static double psnr_shifted(const deconv_image *ref, const deconv_image *x, int shift, int border)
-{
-    const int w = ref->width, h = ref->height;
-    const size_t n = (size_t)w * h;
-    float *r = malloc(n * sizeof(float));
-    double ssd = 0;
-    for (int c = 0; c < ref->channels; c++) {
-        const float *xc = deconv_image_plane(x, c);
-        for (size_t i = 0; i < n; i++)
-            r[i] = xc[i] < 0 ? 0 : (xc[i] > 1 ? 1 : xc[i]);
-        ssd += bench_best_ssd(r, deconv_image_plane(ref, c), w, h, shift, border);
-    }
-    free(r);
-    double count = (double)ref->channels * (w - 2 * border) * (h - 2 * border);
-    return 10 * log10(count / (ssd > 1e-20 ? ssd : 1e-20));
-}
-
-static deconv_kernel *levin_kernel(const char *data, int index)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/levin/kernels/kern%02d.csv", data, index + 1);
-    return deconv_kernel_load(path, 1, NULL);
 }
 
 /* y through JPEG at the given quality and back, in memory (libjpeg's
@@ -304,18 +203,6 @@ static double automatic_weight(const deconv_image *y, const deconv_kernel *k,
     return ok ? rep.tv : -1;
 }
 
-static void save_case(const char *dir, int index, const deconv_image *ref, const deconv_image *y,
-                      const deconv_kernel *k)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/case%02d-sharp.png", dir, index);
-    deconv_image_write_png(ref, path, 8, NULL);
-    snprintf(path, sizeof path, "%s/case%02d-blurry.png", dir, index);
-    deconv_image_write_png(y, path, 8, NULL);
-    snprintf(path, sizeof path, "%s/case%02d-kernel.csv", dir, index);
-    deconv_kernel_save(k, path, NULL);
-}
-
 int main(int argc, char **argv)
 {
     const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL;
@@ -329,7 +216,8 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--first") && i + 1 < argc) first = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc) rng_state ^= strtoull(argv[++i], NULL, 10) * 0x9E3779B97F4A7C15ull;
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            bench_seed(strtoull(argv[++i], NULL, 10));
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iterations") && i + 1 < argc) iterations = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
@@ -410,43 +298,22 @@ int main(int argc, char **argv)
             ratio_min[s][l] = 1e9, ratio_max[s][l] = -1e9;
     for (int ci = first; ci < first + cases; ci++) {
         case_spec cs;
-        cs.photo = ci % PHOTOS;
+        cs.photo = ci % BENCH_PHOTOS;
         cs.scene = ci % SCENES;
         cs.kernel_kind = (ci % 3 == 1) ? ci / 3 % 8 : 8;
         cs.ksize = shake_sizes[(ci / 2) % 4];
         if (ci % 12 == 11)
             cs.ksize = shake_sizes[4];
         cs.noise = noises[(ci / 4) % 3];
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", data, photo_files[cs.photo]);
         deconv_error err;
-        deconv_image *photo = deconv_image_read(path, 0, NULL, &err);
+        deconv_image *photo = bench_read_photo(data, cs.photo, scale, gray, &err);
         if (!photo) {
             fprintf(stderr, "camera: %s (skipped; is the shared data there? --data DIR)\n",
                     err.message);
             return 0;
         }
-        if (scale > 0 && scale < 1) {
-            int w2 = (int)lround(photo->width * scale), h2 = (int)lround(photo->height * scale);
-            deconv_image *small = deconv_image_new(w2, h2, photo->channels);
-            for (int c = 0; c < photo->channels; c++)
-                deconv_resize(deconv_image_plane(photo, c), photo->width, photo->height,
-                              deconv_image_plane(small, c), w2, h2);
-            deconv_image_free(photo);
-            photo = small;
-        }
-        if (gray || photo->channels < 3) {
-            deconv_image *l = deconv_image_luminance(photo);
-            deconv_image_free(photo);
-            photo = l;
-        } else if (photo->channels == 4) { /* drop alpha */
-            deconv_image *rgb = deconv_image_new(photo->width, photo->height, 3);
-            memcpy(rgb->data, photo->data, sizeof(float) * 3 * photo->width * photo->height);
-            deconv_image_free(photo);
-            photo = rgb;
-        }
-        deconv_kernel *k = cs.kernel_kind < 8 ? levin_kernel(data, cs.kernel_kind)
-                                              : shake_kernel(cs.ksize);
+        deconv_kernel *k = cs.kernel_kind < 8 ? bench_levin_kernel(data, cs.kernel_kind)
+                                              : bench_shake_kernel(cs.ksize);
         if (!k) {
             fprintf(stderr, "camera: no kernel for case %d\n", ci);
             return 1;
@@ -457,7 +324,7 @@ int main(int argc, char **argv)
                                (size_t)light->width * light->height * light->channels);
         double g = cs.scene == SCENE_NIGHT ? 0 : 1.0;
         deconv_image *y = deconv_image_new(N, M, photo->channels);
-        uint64_t saved = rng_state;
+        uint64_t saved = bench_rng_state;
         if (cs.scene != SCENE_DAY) {
             /* the gain that clips the scene's fraction of the blurry frame */
             double target = cs.scene == SCENE_BRIGHT ? BRIGHT_CLIPPED : NIGHT_CLIPPED;
@@ -466,27 +333,23 @@ int main(int argc, char **argv)
                 double mid = sqrt(lo * hi);
                 deconv_image *l2 = deconv_image_clone(light);
                 expose(l2, cs.scene, mid);
-                rng_state = saved;
+                bench_rng_state = saved;
                 double frac = camera(l2, k, 0, &srgb, y);
                 deconv_image_free(l2);
                 if (frac < target) lo = mid;
                 else hi = mid;
             }
             g = sqrt(lo * hi);
-            rng_state = saved;
+            bench_rng_state = saved;
         }
         expose(light, cs.scene, g);
         double clipped = camera(light, k, cs.noise, &srgb, y);
         /* the reference: the sharp scene encoded, clipped to 1, on y's window */
-        deconv_image *ref = deconv_image_new(N, M, photo->channels);
-        for (int c = 0; c < photo->channels; c++) {
-            deconv_crop(deconv_image_plane(light, c), light->width, (k->height - 1) / 2,
-                        (k->width - 1) / 2, N, M, deconv_image_plane(ref, c));
-            float *rc = deconv_image_plane(ref, c);
-            deconv_response_encode(&srgb, rc, rc, (size_t)N * M);
-            for (size_t i = 0; i < (size_t)N * M; i++)
-                rc[i] = rc[i] > 1 ? 1 : (rc[i] < 0 ? 0 : rc[i]);
-        }
+        deconv_image *ref = bench_window(light, k->width, k->height);
+        const size_t nref = (size_t)N * M * ref->channels;
+        deconv_response_encode(&srgb, ref->data, ref->data, nref);
+        for (size_t i = 0; i < nref; i++)
+            ref->data[i] = ref->data[i] > 1 ? 1 : (ref->data[i] < 0 ? 0 : ref->data[i]);
         /* --png-base: the factors multiply the weight of the uncompressed photo */
         deconv_image *y_png = jpeg > 0 && png_base ? deconv_image_clone(y) : NULL;
         if (jpeg > 0 && !jpeg_roundtrip(y, jpeg)) {
@@ -494,16 +357,13 @@ int main(int argc, char **argv)
             return 1;
         }
         if (save)
-            save_case(save, ci, ref, y, k);
+            bench_save_case(save, ci, ref, y, k);
         char kname[16];
-        if (cs.kernel_kind < 8)
-            snprintf(kname, sizeof kname, "levin%d", cs.kernel_kind + 1);
-        else
-            snprintf(kname, sizeof kname, "shake%d", cs.ksize);
-        const char *slash = strrchr(photo_files[cs.photo], '/');
+        bench_kernel_name(kname, sizeof kname, cs.kernel_kind < 8 ? cs.kernel_kind : -1, cs.ksize);
         /* blind: at the best shift (within 3 pixels, 8 left out at each side) */
-        double blurry = blind ? psnr_shifted(ref, y, 3, 8) : psnr_clipped(ref, y), secs = 0;
-        printf("%-4d %-22s %-6s %-9s %5.3f %6.1f %7.2f", ci, slash ? slash + 1 : photo_files[cs.photo],
+        double blurry = blind ? bench_psnr_shifted(ref, y, 3, 8) : bench_psnr_clipped(ref, y);
+        double secs = 0;
+        printf("%-4d %-22s %-6s %-9s %5.3f %6.1f %7.2f", ci, bench_photo_name(cs.photo),
                scene_names[cs.scene], kname, cs.noise, 100 * clipped, blurry);
         fflush(stdout);
         count[cs.scene]++;
@@ -542,17 +402,15 @@ int main(int argc, char **argv)
                 p.iterations = iterations;
             if (fixed_tv >= 0)
                 p.tv = fixed_tv;
-            double t0 = now();
+            double t0 = bench_now();
             deconv_kernel *est = NULL;
             if (blind) {
                 deconv_blind_params bp;
                 deconv_blind_defaults(&bp);
                 /* the size given: the true one times size_factor, odd;
                  * none (0 x 0: the library chooses) with --auto-size */
-                bp.kernel_width = size_factor > 0 ? 2 * (int)lround(size_factor * k->width / 2) + 1 : 0;
-                bp.kernel_height = size_factor > 0 ? 2 * (int)lround(size_factor * k->height / 2) + 1 : 0;
-                if (size_factor == 1)
-                    bp.kernel_width = k->width, bp.kernel_height = k->height;
+                bp.kernel_width = bench_given_size(size_factor, k->width);
+                bp.kernel_height = bench_given_size(size_factor, k->height);
                 bp.response = models[m];
                 bp.threads = threads;
                 if (starts > 0)
@@ -586,7 +444,9 @@ int main(int argc, char **argv)
                 deconv_image *x = deconv_deblur(y, est ? est : k, &p, NULL, &err);
                 const deconv_kernel *used = est ? est : k;
                 deconv_image *c = x ? deconv_crop_to_input(x, used->width, used->height) : NULL;
-                double q = !c ? -1 : blind ? psnr_shifted(ref, c, 3, 8) : psnr_clipped(ref, c);
+                double q = !c      ? -1
+                           : blind ? bench_psnr_shifted(ref, c, 3, 8)
+                                   : bench_psnr_clipped(ref, c);
                 printf(nfactors > 0 ? " %7.2f" : " %8.2f", q);
                 fflush(stdout);
                 gain[m][f][cs.scene] += q - blurry;
@@ -599,7 +459,7 @@ int main(int argc, char **argv)
             oracle[m][cs.scene] += best;
             oracle_worst[m][cs.scene] = fmin(oracle_worst[m][cs.scene], best);
             deconv_kernel_free(est);
-            secs += now() - t0;
+            secs += bench_now() - t0;
         }
         printf(" %7.1f\n", secs);
     next:
