@@ -55,7 +55,7 @@
  *            [blind flags: --iterations N --kernel-iterations N
  *            --image-iterations N --tv L --tv-final L --levels N
  *            --refine N --refine-lambda L --piece-fraction F
- *            --sparse-prior 0|1 --kernel-reg G]
+ *            --sparse-prior 0|1 --kernel-reg G --estimate-pixels N]
  *
  * DIR defaults to ../shared/data beside the source tree; N cases default
  * to 16. --save writes each case's sharp and blurry PNG, the true kernel
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
                     "[--save DIR] [--iterations N] [--kernel-iterations N] "
                     "[--image-iterations N] [--tv L] [--tv-final L] [--levels N] "
                     "[--refine N] [--refine-lambda L] [--piece-fraction F] "
-                    "[--sparse-prior 0|1] [--kernel-reg G]\n");
+                    "[--sparse-prior 0|1] [--kernel-reg G] [--estimate-pixels N]\n");
             return 2;
         }
         i++;
@@ -220,6 +220,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--piece-fraction")) bp.piece_fraction = atof(v);
         else if (!strcmp(a, "--sparse-prior")) bp.sparse_prior = atoi(v);
         else if (!strcmp(a, "--kernel-reg")) bp.kernel_reg = atof(v);
+        else if (!strcmp(a, "--estimate-pixels")) bp.estimate_pixels = atof(v);
         else { fprintf(stderr, "blindset: unknown option %s\n", a); return 2; }
     }
     if (cases < 1 || first < 0) {
