@@ -208,20 +208,11 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--scale")) scale = atof(v);
         else if (!strcmp(a, "--save")) save = v;
         else if (!strcmp(a, "--size-factor")) size_factor = atof(v);
-        else if (!strcmp(a, "--starts")) bp.starts = atoi(v);
-        else if (!strcmp(a, "--iterations")) bp.iterations = atoi(v);
-        else if (!strcmp(a, "--kernel-iterations")) bp.kernel_iterations = atoi(v);
-        else if (!strcmp(a, "--image-iterations")) bp.image_iterations = atoi(v);
-        else if (!strcmp(a, "--tv")) bp.tv = atof(v);
-        else if (!strcmp(a, "--tv-final")) bp.tv_final = atof(v);
-        else if (!strcmp(a, "--levels")) bp.levels = atoi(v);
-        else if (!strcmp(a, "--refine")) bp.refine = atoi(v);
-        else if (!strcmp(a, "--refine-lambda")) bp.refine_lambda = atof(v);
-        else if (!strcmp(a, "--piece-fraction")) bp.piece_fraction = atof(v);
-        else if (!strcmp(a, "--sparse-prior")) bp.sparse_prior = atoi(v);
-        else if (!strcmp(a, "--kernel-reg")) bp.kernel_reg = atof(v);
         else if (!strcmp(a, "--estimate-pixels")) bp.estimate_pixels = atof(v);
-        else { fprintf(stderr, "blindset: unknown option %s\n", a); return 2; }
+        else if (!bench_blind_flag(a, v, &bp)) {
+            fprintf(stderr, "blindset: unknown option %s\n", a);
+            return 2;
+        }
     }
     if (cases < 1 || first < 0) {
         fprintf(stderr, "blindset: --cases wants 1 or more, --first 0 or more\n");

@@ -191,3 +191,21 @@ void bench_save_case(const char *dir, int index, const deconv_image *ref, const 
     snprintf(path, sizeof path, "%s/case%02d-kernel.csv", dir, index);
     deconv_kernel_save(k, path, NULL);
 }
+
+int bench_blind_flag(const char *flag, const char *v, deconv_blind_params *p)
+{
+    if (!strcmp(flag, "--iterations")) p->iterations = atoi(v);
+    else if (!strcmp(flag, "--kernel-iterations")) p->kernel_iterations = atoi(v);
+    else if (!strcmp(flag, "--image-iterations")) p->image_iterations = atoi(v);
+    else if (!strcmp(flag, "--tv")) p->tv = atof(v);
+    else if (!strcmp(flag, "--tv-final")) p->tv_final = atof(v);
+    else if (!strcmp(flag, "--levels")) p->levels = atoi(v);
+    else if (!strcmp(flag, "--kernel-reg")) p->kernel_reg = atof(v);
+    else if (!strcmp(flag, "--sparse-prior")) p->sparse_prior = atoi(v);
+    else if (!strcmp(flag, "--refine")) p->refine = atoi(v);
+    else if (!strcmp(flag, "--refine-lambda")) p->refine_lambda = atof(v);
+    else if (!strcmp(flag, "--piece-fraction")) p->piece_fraction = atof(v);
+    else if (!strcmp(flag, "--starts")) p->starts = atoi(v);
+    else return 0;
+    return 1;
+}

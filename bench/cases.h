@@ -1,7 +1,8 @@
 /* What the synthetic benchmarks made from the shared photos need (camera.c,
  * blindset.c): the photos, the kernels (Levin's and shake trajectories),
  * a random generator that gives the same cases on every machine, the
- * reference window and the PSNR. */
+ * reference window and the PSNR; and the blind estimate's flags that
+ * blindset.c and levin.c pass through. */
 #ifndef DECONV_BENCH_CASES_H
 #define DECONV_BENCH_CASES_H
 
@@ -66,6 +67,13 @@ double bench_psnr_clipped(const deconv_image *ref, const deconv_image *x);
  * estimated kernel may be off centre by a pixel, which moves the
  * restoration), the `border` pixels at each side left out. */
 double bench_psnr_shifted(const deconv_image *ref, const deconv_image *x, int shift, int border);
+
+/* The blind flag `flag` with its value v set in p: --iterations,
+ * --kernel-iterations, --image-iterations, --tv, --tv-final, --levels,
+ * --kernel-reg, --sparse-prior, --refine, --refine-lambda,
+ * --piece-fraction and --starts. Returns 0 (p untouched) for any other
+ * flag. */
+int bench_blind_flag(const char *flag, const char *v, deconv_blind_params *p);
 
 /* DIR/caseNN-sharp.png, -blurry.png (8 bits) and -kernel.csv. */
 void bench_save_case(const char *dir, int index, const deconv_image *ref, const deconv_image *y,

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cases.h"
 #include "deconv.h"
 #include "measure.h"
 #include "sparse_deconv.h"
@@ -150,25 +151,16 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--reuse")) reuse = v;
         else if (!strcmp(a, "--restore-tv")) restore_tv = atof(v);
         else if (!strcmp(a, "--threads")) bp.threads = atoi(v);
-        else if (!strcmp(a, "--iterations")) bp.iterations = atoi(v);
-        else if (!strcmp(a, "--kernel-iterations")) bp.kernel_iterations = atoi(v);
-        else if (!strcmp(a, "--image-iterations")) bp.image_iterations = atoi(v);
-        else if (!strcmp(a, "--tv")) bp.tv = atof(v);
-        else if (!strcmp(a, "--tv-final")) bp.tv_final = atof(v);
-        else if (!strcmp(a, "--levels")) bp.levels = atoi(v);
-        else if (!strcmp(a, "--scale")) bp.scale = atof(v);
-        else if (!strcmp(a, "--kernel-reg")) bp.kernel_reg = atof(v);
-        else if (!strcmp(a, "--sparse-prior")) bp.sparse_prior = atoi(v);
-        else if (!strcmp(a, "--refine")) bp.refine = atoi(v);
-        else if (!strcmp(a, "--refine-lambda")) bp.refine_lambda = atof(v);
-        else if (!strcmp(a, "--piece-fraction")) bp.piece_fraction = atof(v);
-        else if (!strcmp(a, "--starts")) bp.starts = atoi(v);
+        else if (!strcmp(a, "--scale")) bp.scale = atof(v); /* the pyramid's ratio */
         else if (!strcmp(a, "--size-factor")) size_factor = atof(v);
         else if (!strcmp(a, "--kernel-step")) bp.kernel_step = atof(v);
         else if (!strcmp(a, "--kernel-line-search"))
             bp.kernel_rule = !strcmp(v, "armijo") ? DECONV_STEP_ARMIJO
                              : !strcmp(v, "exact") ? DECONV_STEP_EXACT : DECONV_STEP_NONE;
-        else { fprintf(stderr, "levin: unknown option %s\n", a); return 2; }
+        else if (!bench_blind_flag(a, v, &bp)) {
+            fprintf(stderr, "levin: unknown option %s\n", a);
+            return 2;
+        }
     }
     printf("case,kernel,ratio,ncc,seconds,psnr_estimated,psnr_true,ratio_sps,"
            "psnr_sps_estimated,psnr_sps_true\n");
