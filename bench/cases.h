@@ -1,8 +1,8 @@
 /* What the synthetic benchmarks made from the shared photos need (camera.c,
  * blindset.c): the photos, the kernels (Levin's and shake trajectories),
  * a random generator that gives the same cases on every machine, the
- * reference window and the PSNR; and the blind estimate's flags that
- * blindset.c and levin.c pass through. */
+ * reference window and the PSNR (starts.c uses the generator too); and
+ * the blind estimate's flags that blindset.c and levin.c pass through. */
 #ifndef DECONV_BENCH_CASES_H
 #define DECONV_BENCH_CASES_H
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cases.h"
 #include "deconv.h"
 #include "measure.h"
 
@@ -31,18 +32,6 @@ static const char *const photos[3] = {"astronaut", "camera", "coffee"};
 /* blind.c's test hook (not part of the API): every start's kernel and score. */
 int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
                              double *score);
-
-/* xorshift64 and Box-Muller: the same noise on every machine. */
-static uint64_t rng_state;
-static double uniform(void)
-{
-    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-    return ((rng_state >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-static double gaussian(void)
-{
-    return sqrt(-2 * log(uniform())) * cos(2 * M_PI * uniform());
-}
 
 /* PSNR of y restored with h (k x k) against the sharp x it was made from
  * (the window of x that y's pixels are centred on), at the best shift
@@ -80,13 +69,13 @@ int main(int argc, char **argv)
     int max_cases = 24;
     deconv_blind_params bp;
     deconv_blind_defaults(&bp);
-    rng_state = 7;
+    bench_rng_state = 7; /* cases.c's generator, seeded as before */
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--photos")) photo_dir = v;
         else if (!strcmp(a, "--levin")) levin_dir = v;
         else if (!strcmp(a, "--noise")) noise = atof(v);
-        else if (!strcmp(a, "--seed")) rng_state = strtoull(v, NULL, 10) | 1;
+        else if (!strcmp(a, "--seed")) bench_rng_state = strtoull(v, NULL, 10) | 1;
         else if (!strcmp(a, "--threads")) bp.threads = atoi(v);
         else if (!strcmp(a, "--cases")) max_cases = atoi(v);
         else {
@@ -129,7 +118,7 @@ int main(int argc, char **argv)
                 return 1;
             deconv_conv_valid(x->data, x->width, x->height, h, k, k, y->data);
             for (size_t t = 0; t < (size_t)N * M; t++)
-                y->data[t] += (float)(noise * gaussian());
+                y->data[t] += (float)(noise * bench_gaussian());
             bp.kernel_width = bp.kernel_height = k;
             double score[STARTS];
             if (deconv_blind_test_starts(y, &bp, hs, score) != 0) {
