@@ -104,16 +104,6 @@ static case_spec case_of(int i)
     return cs;
 }
 
-/* splitmix64: each case its own state, from the seed and the case. */
-static uint64_t case_state(uint64_t seed, int i)
-{
-    uint64_t z = seed * 0x9E3779B97F4A7C15ull + (uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return z ? z : 88172645463325252ull;
-}
-
 /* y = round8(clip(h * x + sigma n)): the valid convolution on the stored
  * values. */
 static deconv_image *blur(const deconv_image *x, const deconv_kernel *k, double sigma)
@@ -265,7 +255,7 @@ int main(int argc, char **argv)
     group by_size[2] = {{0}}, by_noise[NOISES] = {{0}};
     for (int ci = first; ci < first + cases; ci++) {
         const case_spec cs = case_of(ci);
-        bench_rng_state = case_state(seed, ci);
+        bench_rng_state = bench_case_state(seed, ci);
         deconv_error err;
         deconv_image *photo = bench_read_photo(data, cs.photo, scale, cs.gray, &err);
         deconv_kernel *k = cs.levin >= 0 ? bench_levin_kernel(data, cs.levin)

@@ -40,9 +40,8 @@
  * (the weight had JPEG not touched the noise). --noise-list restores
  * nothing: per case, the true noise, deconv_deblur's estimate (the mean
  * of deconv_estimate_noise over the colour channels) and their ratio.
- * --first N starts at case N (the draws differ from those of a run that
- * starts at 0: the random generator is not advanced over the cases left
- * out).
+ * --first N starts at case N; every case draws from its own seed (the case
+ * number and --seed), so it is the same case in any run.
  *
  *   camera [--data DIR] [--cases N] [--first N] [--seed N] [--threads N] [--gray]
  *          [--iterations N] [--only linear|srgb] [--save DIR] [--blind]
@@ -210,6 +209,7 @@ int main(int argc, char **argv)
     int cases = 12, first = 0, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
     double size_factor = 1; /* --blind: the kernel size given, over the true one; 0: none */
     double scale = 1, fixed_tv = -1;
+    uint64_t seed = 0;
     int jpeg = 0, noise_list = 0, nfactors = 0, png_base = 0;
     enum { MAX_FACTORS = 16 };
     double factors[MAX_FACTORS];
@@ -218,7 +218,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--cases") && i + 1 < argc) cases = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--first") && i + 1 < argc) first = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-            bench_seed(strtoull(argv[++i], NULL, 10));
+            seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iterations") && i + 1 < argc) iterations = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
@@ -304,6 +304,7 @@ int main(int argc, char **argv)
             ratio_min[s][l] = 1e9, ratio_max[s][l] = -1e9;
     for (int ci = first; ci < first + cases; ci++) {
         case_spec cs;
+        bench_rng_state = bench_case_state(seed, ci);
         cs.photo = ci % BENCH_PHOTOS;
         cs.scene = ci % SCENES;
         cs.kernel_kind = (ci % 3 == 1) ? ci / 3 % 8 : 8;

@@ -55,7 +55,15 @@ deconv_image *bench_read_photo(const char *data, int i, double scale, int gray,
 
 uint64_t bench_rng_state = 88172645463325252ull;
 
-void bench_seed(uint64_t seed) { bench_rng_state ^= seed * 0x9E3779B97F4A7C15ull; }
+/* splitmix64 of the seed and the case number */
+uint64_t bench_case_state(uint64_t seed, int i)
+{
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + (uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return z ? z : 88172645463325252ull;
+}
 
 double bench_uniform(void)
 {

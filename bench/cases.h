@@ -29,7 +29,9 @@ deconv_image *bench_read_photo(const char *data, int i, double scale, int gray,
 /* xorshift64 and Box-Muller: the same draws on every machine.
  * bench_rng_state may be saved and restored to repeat draws. */
 extern uint64_t bench_rng_state;
-void bench_seed(uint64_t seed); /* mixes seed into the state (--seed) */
+/* A case's own state, from the seed and its number: a case draws the same
+ * numbers whichever cases run before it (--first). */
+uint64_t bench_case_state(uint64_t seed, int i);
 double bench_uniform(void);     /* in (0, 1) */
 double bench_gaussian(void);    /* mean 0, sigma 1 */
 
