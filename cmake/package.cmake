@@ -64,7 +64,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/include/deconv.h DESTINATION ${CMAKE_INSTALL
 # deconv.pc: the pkg-config modules of the libraries it links
 # (Requires.private) and the rest (Libs.private). A new dependency of the
 # library is one more name here.
-set(DECONV_PC_REQUIRES_PRIVATE libpng zlib fftw3f lcms2 stb libtiff-4 libjpeg)
+set(DECONV_PC_REQUIRES_PRIVATE libpng zlib fftw3f fftw3 lcms2 stb libtiff-4 libjpeg)
 if(DECONV_WITH_MPI)
   list(APPEND DECONV_PC_REQUIRES_PRIVATE mpi-c) # Debian's name for its MPI's C library
 endif()

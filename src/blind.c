@@ -51,6 +51,7 @@
  *   blind_pyramid.c  one estimate: the levels and the refinement
  *   blind_edges.c    gradients and edge selection
  *   kernel_step.c    the kernel step (FISTA on E)
+ *   kernel_normal.c  its normal operator by FFT, for large kernels
  *   kernel_prune.c   small values and pieces removed, recentring, resampling
  *   blind_clip.c     the camera's clipped pixels (MODEL.md, "The camera") */
 #include <math.h>

@@ -5,6 +5,7 @@
 #define DECONV_BLIND_INTERNAL_H
 
 #include "internal.h"
+#include "kernel_normal.h"
 #include "operator.h"
 #include "response.h"
 #include "sparse_prior.h"
@@ -44,6 +45,8 @@ typedef struct {
                              the level's first L0 step */
     deconv_normal *normal; /* the kernel step's FFT normal equations, made at
                               the level's first kernel step */
+    kernel_fft *kfft;     /* the normal operator by FFT for large kernels
+                             (kernel_normal.c), made at the first step */
 } level;
 
 /* Where an estimate can be taken up by a start that differs from it only in

@@ -27,6 +27,7 @@ void blind_level_free(level *l)
     deconv_free_floats(l->yfit);
     deconv_l0_free(l->l0);
     deconv_normal_free(l->normal);
+    kernel_fft_free(l->kfft);
     memset(l, 0, sizeof *l);
 }
 

@@ -92,7 +92,24 @@ normal_apply_256(int kw, int kh, const double *acr, double gamma, const double *
 }
 #endif
 
+/* From this many kernel taps on, the normal operator is applied by FFT
+ * (kernel_normal.c): bench/kernel_normal, one thread, ratio of the direct
+ * sums' time to the FFT's (AVX-512): see KERNEL_FFT_MIN_TAPS's measurement
+ * in docs/benchmarks.md. */
+enum { KERNEL_FFT_MIN_TAPS = 19 * 19 };
+
+static void normal_apply_direct(const level *l, double gamma, const double *v, double *out);
+
 static void normal_apply(const level *l, double gamma, const double *v, double *out)
+{
+    if (l->kfft) {
+        kernel_fft_apply(l->kfft, gamma, v, out);
+        return;
+    }
+    normal_apply_direct(l, gamma, v, out);
+}
+
+static void normal_apply_direct(const level *l, double gamma, const double *v, double *out)
 {
 #ifdef DECONV_X86
     const deconv_isa isa = deconv_cpu_isa();
@@ -155,6 +172,10 @@ double blind_kernel_setup(level *l)
             l->c[t] += l->tmp[t];
     }
     reverse_rows(l->ac, 2 * kw - 1, 2 * kh - 1);
+    /* large kernels: the operator by FFT (the direct sums when out of
+     * memory for it) */
+    if (nk >= KERNEL_FFT_MIN_TAPS && (l->kfft || (l->kfft = kernel_fft_new(kw, kh))))
+        kernel_fft_set(l->kfft, l->ac);
     return l->ac[(size_t)(kh - 1) * (2 * kw - 1) + kw - 1];
 }
 
@@ -408,4 +429,28 @@ int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, 
 {
     return deconv_blind_test_kernel_rule(x, y, N, M, h, kw, kh, count, iterations, gamma,
                                          DECONV_STEP_NONE, 0, e0, e1, NULL);
+}
+
+/* For the tests and bench/kernel_normal (not part of the API): the normal
+ * operator of the autocorrelation acr (rows reversed, as blind_kernel_setup
+ * leaves it) applied `reps` times to v, by the direct sums (fft 0) or by
+ * FFT (fft 1, its plans and spectrum made once). Returns 0 on success. */
+int deconv_blind_test_normal(int kw, int kh, const double *acr, double gamma, const double *v,
+                             double *out, int fft, int reps);
+int deconv_blind_test_normal(int kw, int kh, const double *acr, double gamma, const double *v,
+                             double *out, int fft, int reps)
+{
+    level l;
+    memset(&l, 0, sizeof l);
+    l.kw = kw, l.kh = kh;
+    l.ac = (double *)acr;
+    if (fft) {
+        if (!(l.kfft = kernel_fft_new(kw, kh)))
+            return -1;
+        kernel_fft_set(l.kfft, acr);
+    }
+    for (int r = 0; r < reps; r++)
+        normal_apply(&l, gamma, v, out);
+    kernel_fft_free(l.kfft);
+    return 0;
 }

@@ -9,6 +9,8 @@
 /* blind.c's test hooks (not part of the public API). */
 int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
                              double *score);
+int deconv_blind_test_normal(int kw, int kh, const double *acr, double gamma, const double *v,
+                             double *out, int fft, int reps);
 int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, float *h,
                                   int kw, int kh, double count, int iterations, double gamma,
                                   double *e0, double *e1);
@@ -465,6 +467,51 @@ static void test_normal_fft(void)
     }
 }
 
+/* The kernel step's normal operator (P^T P + gamma) v, by its direct sums
+ * and by FFT (kernel_normal.c, for large kernels), against the plain sum
+ * out[a][b] = gamma v[a][b] + sum ac[a2 - a][b2 - b] v[a2][b2], over many
+ * random sizes, square or not, and an autocorrelation that need not be
+ * symmetric (the operator is the sum as written, whatever ac holds). */
+static void test_normal_operator(void)
+{
+    for (int z = 0; z < 40; z++) {
+        const int kw = 1 + (int)(check_rand(&seed) * 48), kh = 1 + (int)(check_rand(&seed) * 48);
+        const int nk = kw * kh, aw = 2 * kw - 1, ah = 2 * kh - 1;
+        double *ac = malloc(sizeof(double) * aw * ah), *acr = malloc(sizeof(double) * aw * ah);
+        double *v = malloc(sizeof(double) * nk), *ref = malloc(sizeof(double) * nk);
+        double *o1 = malloc(sizeof(double) * nk), *o2 = malloc(sizeof(double) * nk);
+        for (int t = 0; t < aw * ah; t++)
+            ac[t] = check_rand(&seed) - 0.5;
+        for (int r = 0; r < ah; r++) /* each row reversed, as kernel_step.c keeps it */
+            for (int e = 0; e < aw; e++)
+                acr[r * aw + e] = ac[r * aw + aw - 1 - e];
+        for (int t = 0; t < nk; t++)
+            v[t] = check_rand(&seed);
+        const double gamma = 0.25;
+        double scale = 0;
+        for (int a = 0; a < kh; a++)
+            for (int b = 0; b < kw; b++) {
+                double sum = gamma * v[a * kw + b];
+                for (int a2 = 0; a2 < kh; a2++)
+                    for (int b2 = 0; b2 < kw; b2++)
+                        sum += ac[(a2 - a + kh - 1) * aw + b2 - b + kw - 1] * v[a2 * kw + b2];
+                ref[a * kw + b] = sum;
+                scale = fmax(scale, fabs(sum));
+            }
+        int r1 = deconv_blind_test_normal(kw, kh, acr, gamma, v, o1, 0, 1);
+        int r2 = deconv_blind_test_normal(kw, kh, acr, gamma, v, o2, 1, 2);
+        CHECK(r1 == 0 && r2 == 0, "%dx%d: the normal operator failed", kw, kh);
+        double e1 = 0, e2 = 0;
+        for (int t = 0; t < nk; t++)
+            e1 = fmax(e1, fabs(o1[t] - ref[t])), e2 = fmax(e2, fabs(o2[t] - ref[t]));
+        CHECK(e1 <= 1e-12 * scale, "%dx%d: direct normal operator off by %g of %g", kw, kh, e1,
+              scale);
+        CHECK(e2 <= 1e-12 * scale, "%dx%d: FFT normal operator off by %g of %g", kw, kh, e2,
+              scale);
+        free(ac), free(acr), free(v), free(ref), free(o1), free(o2);
+    }
+}
+
 /* The L0 image step restores an exactly blurred cartoon (piecewise flat,
  * the image its prior favours) from the blurry start, and gives the same
  * bytes on one and two threads. */
@@ -564,6 +611,7 @@ static void test_auto_size(void)
 int main(void)
 {
     test_normal_fft();
+    test_normal_operator();
     test_l0_step();
     test_projection();
     test_kernel_step();
