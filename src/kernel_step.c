@@ -93,24 +93,19 @@ normal_apply_256(int kw, int kh, const double *acr, double gamma, const double *
 #endif
 
 /* From this many kernel taps on, the normal operator is applied by FFT
- * (kernel_normal.c): bench/kernel_normal, one thread, ratio of the direct
- * sums' time to the FFT's (AVX-512): see KERNEL_FFT_MIN_TAPS's measurement
- * in docs/benchmarks.md. */
+ * (kernel_normal.c). bench/kernel_normal, one thread, the direct sums' time
+ * over the FFT's: 1.0 at 15 x 15, 2.1 at 19 x 19, 4 to 7 from 23 to 31
+ * (docs/benchmarks.md, "Long kernels"). */
 enum { KERNEL_FFT_MIN_TAPS = 19 * 19 };
 
-static void normal_apply_direct(const level *l, double gamma, const double *v, double *out);
-
+/* By FFT when blind_kernel_setup made it, else the direct sums for this
+ * processor. */
 static void normal_apply(const level *l, double gamma, const double *v, double *out)
 {
     if (l->kfft) {
         kernel_fft_apply(l->kfft, gamma, v, out);
         return;
     }
-    normal_apply_direct(l, gamma, v, out);
-}
-
-static void normal_apply_direct(const level *l, double gamma, const double *v, double *out)
-{
 #ifdef DECONV_X86
     const deconv_isa isa = deconv_cpu_isa();
     if (isa == DECONV_ISA_AVX512) {
