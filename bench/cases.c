@@ -53,6 +53,21 @@ deconv_image *bench_read_photo(const char *data, int i, double scale, int gray,
     return photo;
 }
 
+deconv_image *bench_middle_square(const deconv_image *photo, int shorter, int side)
+{
+    const int least = photo->width < photo->height ? photo->width : photo->height;
+    const double s = (double)shorter / least;
+    const int w = (int)lround(photo->width * s), h = (int)lround(photo->height * s);
+    deconv_image *big = deconv_image_new(w, h, 1), *x = deconv_image_new(side, side, 1);
+    if (!big || !x || deconv_resize(photo->data, photo->width, photo->height, big->data, w, h)) {
+        deconv_image_free(big), deconv_image_free(x);
+        return NULL;
+    }
+    deconv_crop(big->data, w, (h - side) / 2, (w - side) / 2, side, side, x->data);
+    deconv_image_free(big);
+    return x;
+}
+
 uint64_t bench_rng_state = 88172645463325252ull;
 
 /* splitmix64 of the seed and the case number */
@@ -86,41 +101,87 @@ double bench_now(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-deconv_kernel *bench_shake_kernel(int k)
+/* The path (px, py, n points) scaled to span k - 3 pixels, centred, and
+ * splatted bilinearly into a k x k kernel, each point weighted by w (or 1),
+ * normalised to sum 1. */
+static deconv_kernel *splat_path(const double *px, const double *py, const double *w, int n,
+                                 int k)
 {
     deconv_kernel *ker = deconv_kernel_new(k, k);
+    if (!ker)
+        return NULL;
+    double x0 = 1e30, x1 = -1e30, y0 = 1e30, y1 = -1e30;
+    for (int t = 0; t < n; t++) {
+        x0 = fmin(x0, px[t]), x1 = fmax(x1, px[t]), y0 = fmin(y0, py[t]), y1 = fmax(y1, py[t]);
+    }
+    double span = fmax(x1 - x0, y1 - y0), scale = (k - 3) / (span > 0 ? span : 1);
+    double cx = 0.5 * (x0 + x1), cy = 0.5 * (y0 + y1);
+    for (int t = 0; t < n; t++) {
+        double u = (px[t] - cx) * scale + 0.5 * (k - 1), v = (py[t] - cy) * scale + 0.5 * (k - 1);
+        int i = (int)floor(v), j = (int)floor(u);
+        double fv = v - i, fu = u - j, wt = w ? w[t] : 1;
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++) {
+                int ii = i + a, jj = j + b;
+                if (ii >= 0 && ii < k && jj >= 0 && jj < k)
+                    ker->data[ii * k + jj] += (float)(wt * (a ? fv : 1 - fv) * (b ? fu : 1 - fu));
+            }
+    }
+    deconv_kernel_normalize(ker, NULL);
+    return ker;
+}
+
+deconv_kernel *bench_shake_kernel(int k)
+{
     enum { STEPS = 2000 };
     double *px = malloc(2 * STEPS * sizeof(double)), *py = px + STEPS;
-    if (!ker || !px) {
-        free(px);
-        deconv_kernel_free(ker);
+    if (!px)
         return NULL;
-    }
     double vx = bench_gaussian(), vy = bench_gaussian(), x = 0, y = 0;
     for (int t = 0; t < STEPS; t++) {
         vx += 0.08 * bench_gaussian() - 0.002 * x, vy += 0.08 * bench_gaussian() - 0.002 * y;
         x += vx * 0.05, y += vy * 0.05;
         px[t] = x, py[t] = y;
     }
-    double x0 = 1e30, x1 = -1e30, y0 = 1e30, y1 = -1e30;
-    for (int t = 0; t < STEPS; t++) {
-        x0 = fmin(x0, px[t]), x1 = fmax(x1, px[t]), y0 = fmin(y0, py[t]), y1 = fmax(y1, py[t]);
-    }
-    double span = fmax(x1 - x0, y1 - y0), scale = (k - 3) / (span > 0 ? span : 1);
-    double cx = 0.5 * (x0 + x1), cy = 0.5 * (y0 + y1);
-    for (int t = 0; t < STEPS; t++) {
-        double u = (px[t] - cx) * scale + 0.5 * (k - 1), v = (py[t] - cy) * scale + 0.5 * (k - 1);
-        int i = (int)floor(v), j = (int)floor(u);
-        double fv = v - i, fu = u - j;
-        for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++) {
-                int ii = i + a, jj = j + b;
-                if (ii >= 0 && ii < k && jj >= 0 && jj < k)
-                    ker->data[ii * k + jj] += (float)((a ? fv : 1 - fv) * (b ? fu : 1 - fu));
-            }
-    }
+    deconv_kernel *ker = splat_path(px, py, NULL, STEPS, k);
     free(px);
-    deconv_kernel_normalize(ker, NULL);
+    return ker;
+}
+
+deconv_kernel *bench_path_kernel(int k)
+{
+    enum { STEPS = 2000 };
+    double *px = malloc(3 * STEPS * sizeof(double)), *py = px + STEPS, *w = py + STEPS;
+    if (!px)
+        return NULL;
+    /* each path its own hand: how much it wanders, how hard it is pulled
+     * back, how often it jerks */
+    const double wander = 0.05 + 0.25 * bench_uniform(), pull = 0.7 * bench_uniform();
+    const double jerks = 0.004 * bench_uniform();
+    double angle = 2 * M_PI * bench_uniform(), turn = 0, speed = 0;
+    double x = 0, y = 0;
+    for (int t = 0; t < STEPS; t++) {
+        px[t] = x, py[t] = y;
+        /* the hand slows and speeds up smoothly: a point's exposure is the
+         * time spent there, so the slow parts are the bright ones */
+        speed = 0.995 * speed + 0.1 * bench_gaussian();
+        const double v = exp(0.5 * speed);
+        w[t] = 1 / v;
+        /* the heading turns smoothly, towards the start when far from it */
+        turn = 0.98 * turn + wander * 0.1 * bench_gaussian();
+        const double r = hypot(x, y);
+        if (r > 0) {
+            double home = atan2(-y, -x) - angle;
+            home = atan2(sin(home), cos(home));
+            turn += pull * 0.002 * r * home / (1 + r);
+        }
+        if (bench_uniform() < jerks)
+            angle += M_PI + (bench_uniform() - 0.5);
+        angle += turn * 0.05;
+        x += v * cos(angle), y += v * sin(angle);
+    }
+    deconv_kernel *ker = splat_path(px, py, w, STEPS, k);
+    free(px);
     return ker;
 }
 
@@ -135,6 +196,8 @@ void bench_kernel_name(char *name, size_t n, int levin_index, int size)
 {
     if (levin_index >= 0)
         snprintf(name, n, "levin%d", levin_index + 1);
+    else if (levin_index == BENCH_PATH)
+        snprintf(name, n, "path%d", size);
     else
         snprintf(name, n, "shake%d", size);
 }

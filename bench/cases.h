@@ -26,6 +26,10 @@ const char *bench_photo_name(int i);
 deconv_image *bench_read_photo(const char *data, int i, double scale, int gray,
                                deconv_error *err);
 
+/* The middle side x side square of a one-channel photo resized so its
+ * shorter side is `shorter` (>= side); NULL when out of memory. */
+deconv_image *bench_middle_square(const deconv_image *photo, int shorter, int side);
+
 /* xorshift64 and Box-Muller: the same draws on every machine.
  * bench_rng_state may be saved and restored to repeat draws. */
 extern uint64_t bench_rng_state;
@@ -44,11 +48,21 @@ double bench_now(void);
  * where it moves slowly. Sums to 1. */
 deconv_kernel *bench_shake_kernel(int k);
 
+/* Another model of a hand's path (after Boracchi and Foi, IEEE TIP 2012,
+ * as Lai et al.'s and other synthetic sets make them): the heading turns
+ * smoothly with a random jitter, is pulled back towards the start, and now
+ * and then jerks round; the speed varies smoothly and a point's exposure
+ * is the time spent there. Open curves with a turn or two rather than
+ * bench_shake_kernel's orbits. Scaled to span the kernel, sums to 1. */
+deconv_kernel *bench_path_kernel(int k);
+
 /* Levin et al.'s kernel index (0 to 7: kern01 to kern08, 13 to 27 pixels)
  * from the data folder, as stored; NULL when missing. */
 deconv_kernel *bench_levin_kernel(const char *data, int index);
 
-/* "levinN" (levin_index 0 to 7) or "shakeK" (levin_index < 0, size K). */
+/* "levinN" (levin_index 0 to 7), "pathK" (BENCH_PATH, size K: a
+ * bench_path_kernel) or "shakeK" (levin_index -1: a bench_shake_kernel). */
+enum { BENCH_PATH = -2 };
 void bench_kernel_name(char *name, size_t n, int levin_index, int size);
 
 /* The kernel size given to a blind estimate: factor times the true size,
