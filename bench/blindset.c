@@ -288,6 +288,7 @@ int main(int argc, char **argv)
     for (int ci = first; ci < first + cases; ci++) {
         const case_spec cs = noisy ? noisy_case_of(ci) : case_of(ci);
         const double sigma = noise >= 0 ? noise : noises[cs.noise];
+        /* the noisy set's case i draws apart from the default set's */
         bench_rng_state = bench_case_state(seed + (uint64_t)noisy * 1000, ci);
         deconv_error err;
         deconv_image *photo = bench_read_photo(data, cs.photo, scale, cs.gray, &err);
