@@ -29,29 +29,62 @@ int blind_fit_target(level *l)
 
 /* out (w x h) = 1 where some in[i - a][j - b] is set, 0 <= a < dh (rows)
  * and 0 <= b < dw, reading in (iw x ih) at offsets (i - a, j - b) - (oi, oj):
- * a box dilation, separable. */
-static void dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w, int h,
-                   int oi, int oj, int dh, int dw, unsigned char *tmp)
+ * a box dilation, separable, in time independent of the box (a running
+ * count a row, then a column; a plain loop over the box was an eighth of
+ * the blind estimate's time on 2-megapixel windows). tmp: w x ih bytes.
+ * Returns 0 when out of memory. */
+static int dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w, int h,
+                  int oi, int oj, int dh, int dw, unsigned char *tmp)
 {
-    /* rows first: tmp (w x ih) */
-    for (int i = 0; i < ih; i++)
+    int *count = malloc(sizeof(int) * (size_t)((iw > w ? iw : w) + 1));
+    if (!count)
+        return 0;
+    /* rows first: tmp (w x ih), from the prefix counts of each row of in */
+    for (int i = 0; i < ih; i++) {
+        const unsigned char *row = in + (size_t)i * iw;
+        count[0] = 0;
+        for (int j = 0; j < iw; j++)
+            count[j + 1] = count[j] + (row[j] != 0);
         for (int j = 0; j < w; j++) {
-            unsigned char any = 0;
-            for (int b = 0; b < dw && !any; b++) {
-                int jj = j - b + oj;
-                any = jj >= 0 && jj < iw && in[(size_t)i * iw + jj];
-            }
-            tmp[(size_t)i * w + j] = any;
+            int lo = j + oj - dw + 1, hi = j + oj; /* columns of in, inclusive */
+            lo = lo > 0 ? lo : 0;
+            hi = hi < iw - 1 ? hi : iw - 1;
+            tmp[(size_t)i * w + j] = hi >= lo && count[hi + 1] > count[lo];
         }
-    for (int i = 0; i < h; i++)
-        for (int j = 0; j < w; j++) {
-            unsigned char any = 0;
-            for (int a = 0; a < dh && !any; a++) {
-                int ii = i - a + oi;
-                any = ii >= 0 && ii < ih && tmp[(size_t)ii * w + j];
-            }
-            out[(size_t)i * w + j] = any;
-        }
+    }
+    /* then columns: output row i sees rows i + oi - dh + 1 .. i + oi of tmp,
+     * a window that moves down a row at a time */
+    memset(count, 0, sizeof(int) * (size_t)w);
+    for (int r = oi - dh + 1; r < oi; r++)
+        if (r >= 0 && r < ih)
+            for (int j = 0; j < w; j++)
+                count[j] += tmp[(size_t)r * w + j];
+    for (int i = 0; i < h; i++) {
+        int add = i + oi, drop = i + oi - dh + 1;
+        if (add >= 0 && add < ih)
+            for (int j = 0; j < w; j++)
+                count[j] += tmp[(size_t)add * w + j];
+        for (int j = 0; j < w; j++)
+            out[(size_t)i * w + j] = count[j] > 0;
+        if (drop >= 0 && drop < ih)
+            for (int j = 0; j < w; j++)
+                count[j] -= tmp[(size_t)drop * w + j];
+    }
+    free(count);
+    return 1;
+}
+
+/* For the tests (tests/test_blind.c declares it; not part of the API):
+ * dilate, with its scratch. Returns 0 on success. */
+int deconv_blind_test_dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w,
+                             int h, int oi, int oj, int dh, int dw);
+int deconv_blind_test_dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w,
+                             int h, int oi, int oj, int dh, int dw)
+{
+    unsigned char *tmp = malloc((size_t)w * ih + 1);
+    int ok = tmp && dilate(in, iw, ih, out, w, h, oi, oj, dh, dw, tmp);
+    free(tmp);
+    return ok ? 0 : -1;
 }
 
 /* The kernel step where y is clipped (after edge selection). A clipped
@@ -80,10 +113,12 @@ int blind_mask_clipped(level *l)
     if (ok) {
         for (size_t i = 0; i < (size_t)N * M; i++)
             c[i] = l->clip[i] > 0;
-        /* x positions (i + a, j + b) that a clipped (i, j) reads */
-        dilate(c, N, M, x0, xw, xh, 0, 0, kh, kw, tmp);
-        /* y positions whose window (i..i+kh-1, j..j+kw-1) meets x0 */
-        dilate(x0, xw, xh, em, N, M, kh - 1, kw - 1, kh, kw, tmp);
+        /* x positions (i + a, j + b) that a clipped (i, j) reads; then the
+         * y positions whose window (i..i+kh-1, j..j+kw-1) meets them */
+        ok = dilate(c, N, M, x0, xw, xh, 0, 0, kh, kw, tmp) &&
+             dilate(x0, xw, xh, em, N, M, kh - 1, kw - 1, kh, kw, tmp);
+    }
+    if (ok) {
         for (int i = 0; i < xh; i++)
             for (int j = 0; j < xw; j++) {
                 int drop = x0[(size_t)i * xw + j] || (j + 1 < xw && x0[(size_t)i * xw + j + 1]) ||

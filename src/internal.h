@@ -23,6 +23,15 @@ deconv_status deconv_fail(deconv_error *err, deconv_status code, const char *fmt
 #define DECONV_TARGET_512 __attribute__((target("avx512f")))
 #define DECONV_TARGET_256 __attribute__((target("avx2,fma")))
 #endif
+/* Loops elsewhere that gain from wider vectors (the camera's maps, the TV
+ * term): GCC makes a clone for AVX2+FMA (x86-64-v3) and one for the
+ * baseline, and the dynamic linker picks one at load (an ifunc), so the
+ * binary stays portable. The bytes depend on the clone, as conv.c's do. */
+#if defined(DECONV_X86) && defined(__x86_64__) && defined(__ELF__)
+#define DECONV_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define DECONV_CLONES
+#endif
 typedef enum { DECONV_ISA_SSE2, DECONV_ISA_AVX2, DECONV_ISA_AVX512 } deconv_isa;
 static inline deconv_isa deconv_cpu_isa(void)
 {

@@ -36,10 +36,10 @@ static double sum_rows(const double *rows, int h)
  * own. `below` is the next row (NULL for the last row: dy = 0). One square
  * root a pixel, in loops without branches or carried dependencies, so that
  * they vectorise; each value is rounded exactly as a plain loop over the
- * pixels rounds it. Returns the row's sum, added in order in double. */
-static double tv_row(const float *restrict row, const float *restrict below, int w, float e2,
-                     float *restrict n, float *restrict ax, float *restrict ay,
-                     float *restrict own)
+ * pixels rounds it. Returns the row's sum in double. */
+static inline double tv_row(const float *restrict row, const float *restrict below, int w,
+                            float e2, float *restrict n, float *restrict ax, float *restrict ay,
+                            float *restrict own)
 {
     const int last = w - 1; /* dx = 0 in the last column */
 #pragma omp simd
@@ -61,10 +61,54 @@ static double tv_row(const float *restrict row, const float *restrict below, int
         ay[last] = dy_last / n[last];
         own[last] = -(0.0f + dy_last) / n[last];
     }
+    /* eight independent sums in double (one chain of dependent additions
+     * took as long as the square roots); the order is fixed */
+    double lanes[8] = {0};
+    const int full = w & ~7;
+    for (int j = 0; j < full; j += 8)
+        for (int k = 0; k < 8; k++)
+            lanes[k] += n[j + k];
+    for (int j = full; j < w; j++)
+        lanes[0] += n[j];
     double s = 0.0;
-    for (int j = 0; j < w; j++)
-        s += n[j];
+    for (int k = 0; k < 8; k++)
+        s += lanes[k];
     return s;
+}
+
+/* Rows r0 <= i < r1 of deconv_tv_rows (one block), with the work rows n,
+ * ax, ay, own and ay_up (w floats each; only n without the gradient); one
+ * clone an instruction set. */
+DECONV_CLONES static void tv_block(const float *x, int w, int h, int s0, int r0, int r1,
+                                   float e2, float wt, float *g, double *rows, float *n,
+                                   float *ax, float *ay, float *own, float *ay_up)
+{
+    if (g && r0 > 0) /* the upper row's terms, for the block's first row */
+        tv_row(x + (size_t)(r0 - 1 - s0) * w, x + (size_t)(r0 - s0) * w, w, e2, n, ax, ay_up,
+               own);
+    for (int i = r0; i < r1; i++) {
+        const float *row = x + (size_t)(i - s0) * w;
+        const float *below = i + 1 < h ? row + w : NULL;
+        rows[i] = tv_row(row, below, w, e2, n, ax, ay, own);
+        if (!g)
+            continue;
+        /* d/dx[i][j] of this pixel's term and of its left and upper
+         * neighbours' terms, which also hold x[i][j] */
+        float *restrict gi = g + (size_t)(i - s0) * w;
+        if (i > 0) {
+            gi[0] += wt * ((own[0] + 0.0f) + ay_up[0]);
+#pragma omp simd
+            for (int j = 1; j < w; j++)
+                gi[j] += wt * ((own[j] + ax[j - 1]) + ay_up[j]);
+        } else {
+            gi[0] += wt * (own[0] + 0.0f);
+#pragma omp simd
+            for (int j = 1; j < w; j++)
+                gi[j] += wt * (own[j] + ax[j - 1]);
+        }
+        float *t = ay_up;
+        ay_up = ay, ay = t;
+    }
 }
 
 int deconv_tv_rows(const float *x, int w, int h, int s0, int i0, int i1, double eps,
@@ -90,32 +134,7 @@ int deconv_tv_rows(const float *x, int w, int h, int s0, int i0, int i1, double 
             if (!n)
                 continue;
             int r0 = i0 + b * TV_BLOCK, r1 = r0 + TV_BLOCK < i1 ? r0 + TV_BLOCK : i1;
-            if (g && r0 > 0) /* the upper row's terms, for the block's first row */
-                tv_row(x + (size_t)(r0 - 1 - s0) * w, x + (size_t)(r0 - s0) * w, w, e2, n, ax,
-                       ay_up, own);
-            for (int i = r0; i < r1; i++) {
-                const float *row = x + (size_t)(i - s0) * w;
-                const float *below = i + 1 < h ? row + w : NULL;
-                rows[i] = tv_row(row, below, w, e2, n, ax, ay, own);
-                if (!g)
-                    continue;
-                /* d/dx[i][j] of this pixel's term and of its left and
-                 * upper neighbours' terms, which also hold x[i][j] */
-                float *restrict gi = g + (size_t)(i - s0) * w;
-                if (i > 0) {
-                    gi[0] += wt * ((own[0] + 0.0f) + ay_up[0]);
-#pragma omp simd
-                    for (int j = 1; j < w; j++)
-                        gi[j] += wt * ((own[j] + ax[j - 1]) + ay_up[j]);
-                } else {
-                    gi[0] += wt * (own[0] + 0.0f);
-#pragma omp simd
-                    for (int j = 1; j < w; j++)
-                        gi[j] += wt * (own[j] + ax[j - 1]);
-                }
-                float *t = ay_up;
-                ay_up = ay, ay = t;
-            }
+            tv_block(x, w, h, s0, r0, r1, e2, wt, g, rows, n, ax, ay, own, ay_up);
         }
         free(n);
     }

@@ -1,6 +1,7 @@
 /* Blind estimation (blind.c): the kernel projection, the kernel step
  * decreasing its objective, and an end-to-end estimate of a known motion
  * blur on a real photo. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -18,6 +19,8 @@ int deconv_blind_test_kernel_rule(const float *x, const float *y, int N, int M, 
                                   int kw, int kh, double count, int iterations, double gamma,
                                   deconv_step_rule rule, double step, double *e0, double *e1,
                                   deconv_error *err);
+int deconv_blind_test_dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w,
+                             int h, int oi, int oj, int dh, int dw);
 
 #include <omp.h>
 
@@ -302,9 +305,10 @@ static void test_starts(void)
     deconv_image *im;
     if (!camera_and_motion(7, 120, &im, &k))
         return;
-    /* a double exposure: the camera jumped; two pieces, 70 % and 30 % */
+    /* a double exposure: the camera jumped; two pieces, 75 % and 25 % (the
+     * second between start 0's piece fraction, 0.4, and start 3's, 0.2) */
     memset(k->data, 0, sizeof(float) * k->width * k->height);
-    k->data[1 * k->width + 1] = 0.7f, k->data[4 * k->width + 5] = 0.3f;
+    k->data[1 * k->width + 1] = 0.75f, k->data[4 * k->width + 5] = 0.25f;
     deconv_image *y = blurred_window(im, k, 96, 80, 60, 200, 0);
     deconv_blind_params p;
     short_blind_params(&p);
@@ -608,8 +612,42 @@ static void test_auto_size(void)
     deconv_kernel_free(k);
 }
 
+/* blind_clip.c's box dilation (running counts) against the plain loop
+ * over the box, on random masks, sizes, offsets and boxes: out[i][j] = 1
+ * where some in[i - a + oi][j - b + oj] is set, 0 <= a < dh, 0 <= b < dw. */
+static void test_dilate(void)
+{
+    for (int t = 0; t < 300; t++) {
+        int iw = 1 + (int)(check_rand(&seed) * 40), ih = 1 + (int)(check_rand(&seed) * 40);
+        int w = 1 + (int)(check_rand(&seed) * 50), h = 1 + (int)(check_rand(&seed) * 50);
+        int dw = 1 + (int)(check_rand(&seed) * 20), dh = 1 + (int)(check_rand(&seed) * 20);
+        int oi = (int)(check_rand(&seed) * 24) - 4, oj = (int)(check_rand(&seed) * 24) - 4;
+        double density = t % 3 == 0 ? 0.005 : (t % 3 == 1 ? 0.05 : 0.5);
+        unsigned char *in = malloc((size_t)iw * ih), *out = malloc((size_t)w * h);
+        for (int i = 0; i < iw * ih; i++)
+            in[i] = check_rand(&seed) < density ? (unsigned char)(1 + t % 7) : 0;
+        CHECK(deconv_blind_test_dilate(in, iw, ih, out, w, h, oi, oj, dh, dw) == 0,
+              "dilate %dx%d: failed", w, h);
+        int bad = 0;
+        for (int i = 0; i < h && !bad; i++)
+            for (int j = 0; j < w && !bad; j++) {
+                int any = 0;
+                for (int a = 0; a < dh; a++)
+                    for (int b = 0; b < dw; b++) {
+                        int ii = i - a + oi, jj = j - b + oj;
+                        any |= ii >= 0 && ii < ih && jj >= 0 && jj < iw && in[ii * iw + jj];
+                    }
+                bad = out[i * w + j] != any;
+                CHECK(!bad, "dilate %dx%d of %dx%d, box %dx%d at (%d, %d): wrong at (%d, %d)", w,
+                      h, iw, ih, dw, dh, oi, oj, i, j);
+            }
+        free(in), free(out);
+    }
+}
+
 int main(void)
 {
+    test_dilate();
     test_normal_fft();
     test_normal_operator();
     test_l0_step();
