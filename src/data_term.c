@@ -77,6 +77,10 @@ void deconv_data_free(deconv_data *d)
 
 const float *deconv_data_observed(const deconv_data *d) { return d->y; }
 int deconv_data_quadratic(const deconv_data *d) { return d->quadratic; }
+int deconv_data_linear_forward(const deconv_data *d)
+{
+    return d->resp.kind == DECONV_RESPONSE_LINEAR;
+}
 const deconv_band *deconv_data_band(const deconv_data *d) { return &d->band; }
 deconv_op *deconv_data_op(deconv_data *d) { return d->op; }
 double deconv_data_max(const deconv_data *d) { return deconv_response_max(&d->resp); }

@@ -39,6 +39,9 @@ const deconv_band *deconv_data_band(const deconv_data *d);
 
 /* Whether f is the linear model's 1/2 ||H u - y||^2 (v = H u, e = r). */
 int deconv_data_quadratic(const deconv_data *d);
+/* Whether v = H L(u) is linear in u (no curve: L is the identity), so that
+ * v along a ray follows from two convolutions. */
+int deconv_data_linear_forward(const deconv_data *d);
 /* The blur operator H (for the linear model's ray search). */
 deconv_op *deconv_data_op(deconv_data *d);
 /* The box the iterate is kept in: [0, deconv_data_max(d)]. */

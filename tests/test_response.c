@@ -3,6 +3,7 @@
  * through both maps by finite differences, at points below, near and past
  * white and near black; with the linear response, the linear model's
  * objective exactly. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -327,6 +328,78 @@ static void test_linear_is_model(void)
     deconv_data_free(d);
 }
 
+/* The gradient reuses the light the last forward decoded only when it is
+ * taken at that forward's u, and then gives the same bytes as decoding
+ * again; after a forward at another point it decodes u itself. */
+static void test_light_reused(void)
+{
+    const int N = 23, M = 17, kw = 5, kh = 4, xw = N + kw - 1, xh = M + kh - 1;
+    const int nx = xw * xh, ny = N * M;
+    float *u = malloc(sizeof(float) * nx), *u2 = malloc(sizeof(float) * nx);
+    float *y = malloc(sizeof(float) * ny), *v = malloc(sizeof(float) * ny);
+    float *e = malloc(sizeof(float) * ny), *g1 = malloc(sizeof(float) * nx);
+    float *g2 = malloc(sizeof(float) * nx), h[20];
+    for (int i = 0; i < nx; i++)
+        u[i] = (float)(1.3 * check_rand(&seed)), u2[i] = (float)check_rand(&seed);
+    for (int i = 0; i < ny; i++)
+        y[i] = (float)check_rand(&seed);
+    for (int t = 0; t < kw * kh; t++)
+        h[t] = (float)check_rand(&seed) / 10.0f;
+    deconv_response s;
+    deconv_response_srgb(&s);
+    deconv_data *d = deconv_data_new(N, M, h, kw, kh, DECONV_CONV_DIRECT, &s, y, NULL, NULL);
+    deconv_data_forward(d, u, v);
+    deconv_data_value(d, v, e);
+    deconv_data_gradient(d, u, e, g1); /* the light of u, kept */
+    deconv_data_forward(d, u2, v);     /* the light of u2 */
+    deconv_data_gradient(d, u, e, g2); /* must decode u again */
+    CHECK(memcmp(g1, g2, sizeof(float) * nx) == 0,
+          "the gradient at u differs after a forward at another point");
+    deconv_data_free(d);
+    free(u), free(u2), free(y), free(v), free(e), free(g1), free(g2);
+}
+
+/* The image step's loop for a forward map that is linear (the soft clip
+ * alone: v by linearity, two convolutions an iteration) against the loop
+ * for a curve (every v convolved), on the same model: the curve gamma 1,
+ * L(u) = u. Both minimise the same objective and end at the same image. */
+static void test_linear_forward_loop(void)
+{
+    const int W = 48, H = 40, K = 5;
+    deconv_image *sharp = deconv_image_new(W + K - 1, H + K - 1, 1);
+    deconv_kernel *k = deconv_kernel_new(K, K);
+    for (int i = 0; i < sharp->height; i++)
+        for (int j = 0; j < sharp->width; j++) /* blocks, some brighter than white */
+            sharp->data[i * sharp->width + j] =
+                (float)(0.15 + 0.5 * ((i / 8 + j / 11) % 2) + (i > 25 && j > 30 ? 0.9 : 0));
+    for (int t = 0; t < K * K; t++)
+        k->data[t] = (float)(0.2 + check_rand(&seed));
+    deconv_kernel_project(k);
+    deconv_image *y = deconv_image_new(W, H, 1);
+    deconv_conv_valid(sharp->data, sharp->width, sharp->height, k->data, K, K, y->data);
+    for (int i = 0; i < W * H; i++) /* the sensor clips at white */
+        y->data[i] = y->data[i] > 1.0f ? 1.0f : y->data[i];
+    deconv_deblur_params p;
+    deconv_deblur_defaults(&p);
+    p.iterations = 400, p.tol = 0, p.tv = 1e-3;
+    deconv_response_linear(&p.response);
+    p.response.soft_clip = 1;
+    deconv_error err;
+    deconv_image *a = deconv_deblur(y, k, &p, NULL, &err);
+    deconv_response_parametric(&p.response, 1.0, 1.0, 0.0, 1.0, 0.5, "gamma 1");
+    deconv_image *b = deconv_deblur(y, k, &p, NULL, &err);
+    CHECK(a && b, "both deblur runs succeed: %s", err.message);
+    if (a && b) {
+        double worst = 0;
+        for (int i = 0; i < a->width * a->height; i++)
+            worst = fmax(worst, fabs(a->data[i] - b->data[i]));
+        printf("linear forward loop: %.3g from the curve's\n", worst);
+        CHECK(worst < 2e-3, "the linear forward loop ends %g from the curve's", worst);
+    }
+    deconv_image_free(a), deconv_image_free(b), deconv_image_free(y), deconv_image_free(sharp);
+    deconv_kernel_free(k);
+}
+
 int main(void)
 {
     test_powf();
@@ -335,5 +408,7 @@ int main(void)
     test_table();
     test_gradients();
     test_linear_is_model();
+    test_light_reused();
+    test_linear_forward_loop();
     return check_done("test_response");
 }
