@@ -26,7 +26,9 @@ deconv_status deconv_fail(deconv_error *err, deconv_status code, const char *fmt
 /* Loops elsewhere that gain from wider vectors (the camera's maps, the TV
  * term): GCC makes a clone for AVX2+FMA (x86-64-v3) and one for the
  * baseline, and the dynamic linker picks one at load (an ifunc), so the
- * binary stays portable. The bytes depend on the clone, as conv.c's do. */
+ * binary stays portable. Their files are compiled without contraction
+ * into fused multiply-adds (CMakeLists.txt), so both clones give the same
+ * bytes. */
 #if defined(DECONV_X86) && defined(__x86_64__) && defined(__ELF__)
 #define DECONV_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else

@@ -36,7 +36,7 @@ static double sum_rows(const double *rows, int h)
  * own. `below` is the next row (NULL for the last row: dy = 0). One square
  * root a pixel, in loops without branches or carried dependencies, so that
  * they vectorise; each value is rounded exactly as a plain loop over the
- * pixels rounds it. Returns the row's sum in double. */
+ * pixels rounds it. Returns the row's sum, added in order in double. */
 static inline double tv_row(const float *restrict row, const float *restrict below, int w,
                             float e2, float *restrict n, float *restrict ax, float *restrict ay,
                             float *restrict own)
@@ -61,18 +61,9 @@ static inline double tv_row(const float *restrict row, const float *restrict bel
         ay[last] = dy_last / n[last];
         own[last] = -(0.0f + dy_last) / n[last];
     }
-    /* eight independent sums in double (one chain of dependent additions
-     * took as long as the square roots); the order is fixed */
-    double lanes[8] = {0};
-    const int full = w & ~7;
-    for (int j = 0; j < full; j += 8)
-        for (int k = 0; k < 8; k++)
-            lanes[k] += n[j + k];
-    for (int j = full; j < w; j++)
-        lanes[0] += n[j];
     double s = 0.0;
-    for (int k = 0; k < 8; k++)
-        s += lanes[k];
+    for (int j = 0; j < w; j++)
+        s += n[j];
     return s;
 }
 
