@@ -18,7 +18,8 @@
  *           machine is shared)
  *   step    seconds per iteration of deconv_image_step (tol 0, auto path,
  *           31x31 kernel): (time of 12 iterations - time of 2) / 10, so the
- *           operator's set-up is left out, at 1, 4 and 12 megapixels
+ *           operator's set-up is left out, at 1, 4 and 12 megapixels, under
+ *           the linear model and under the camera's (sRGB)
  *   blind   seconds per alternation of deconv_blind_kernel at the finest
  *           level (31x31 kernel), 1, 4 and 12 megapixels: the TV loop's
  *           (8 image iterations, then a kernel step on the selected edges)
@@ -332,9 +333,9 @@ static void bench_step(const int *threads, int nthreads, int quick)
     static const double mpix[] = {1, 4, 12};
     const int nm = quick ? 2 : 3;
     printf("\n== step: seconds per deconv_image_step iteration (31x31 Gaussian, auto path, "
-           "defaults, tol 0) ==\n");
-    printf("%6s %7s %7s %10s %12s %8s\n", "MP", "threads", "path", "s/iter", "3 FFTW (s)",
-           "ratio");
+           "defaults, tol 0; the linear model, then the camera's under sRGB) ==\n");
+    printf("%6s %7s %7s %7s %10s %12s %8s\n", "MP", "model", "threads", "path", "s/iter",
+           "3 FFTW (s)", "ratio");
     deconv_error err;
     deconv_kernel *k = deconv_kernel_gaussian(5.0, 31, &err);
     for (int im = 0; im < nm; im++) {
@@ -344,25 +345,36 @@ static void bench_step(const int *threads, int nthreads, int quick)
         float *x0 = malloc((size_t)xw * xh * sizeof(float));
         float *x = malloc((size_t)xw * xh * sizeof(float));
         deconv_pad_replicate(y, N, M, 15, 15, 15, 15, x0);
-        deconv_deblur_params p;
-        deconv_deblur_defaults(&p);
-        p.tol = 0;
-        p.tv = 1e-3;
         deconv_conv_mode pick = deconv_op_choose(N, M, k->data, 31, 31);
-        for (int it = 0; it < nthreads; it++) {
-            omp_set_num_threads(threads[it]);
-            int n = mpix[im] > 4 ? 3 : reps;
-            double t[64];
-            for (int r = 0; r < n; r++)
-                t[r] = (time_step(x, x0, y, N, M, k, &p, 12) -
-                        time_step(x, x0, y, N, M, k, &p, 2)) / 10.0;
-            double s = median(t, n);
-            double ref = time_three_fftw(xw, xh, threads[it]);
-            printf("%6.2f %7d %7s %10.4f %12.4f %8.2f\n", N * (double)M * 1e-6, threads[it],
-                   pick == DECONV_CONV_FFT ? "fft" : "direct", s, ref, s / ref);
-            fprintf(csv, "step,%d,%d,31,%d,%.6g,%s\n", N, M, threads[it], s,
-                    pick == DECONV_CONV_FFT ? "fft" : "direct");
-            fflush(stdout);
+        for (int model = 0; model < 2; model++) {
+            deconv_deblur_params p;
+            deconv_deblur_defaults(&p);
+            p.tol = 0;
+            p.tv = 1e-3;
+            if (model == 1) /* three convolutions an iteration, and the maps */
+                deconv_response_srgb(&p.response);
+            for (int it = 0; it < nthreads; it++) {
+                omp_set_num_threads(threads[it]);
+                int n = mpix[im] > 4 ? 3 : reps;
+                double t[64];
+                for (int r = 0; r < n; r++)
+                    t[r] = (time_step(x, x0, y, N, M, k, &p, 12) -
+                            time_step(x, x0, y, N, M, k, &p, 2)) / 10.0;
+                double sec = median(t, n);
+                const char *path = pick == DECONV_CONV_FFT ? "fft" : "direct";
+                const char *name = model ? "srgb" : "linear";
+                if (model == 0) {
+                    double ref = time_three_fftw(xw, xh, threads[it]);
+                    printf("%6.2f %7s %7d %7s %10.4f %12.4f %8.2f\n", N * (double)M * 1e-6, name,
+                           threads[it], path, sec, ref, sec / ref);
+                } else {
+                    printf("%6.2f %7s %7d %7s %10.4f %12s %8s\n", N * (double)M * 1e-6, name,
+                           threads[it], path, sec, "-", "-");
+                }
+                fprintf(csv, "step,%d,%d,31,%d,%.6g,%s,%s\n", N, M, threads[it], sec, path,
+                        name);
+                fflush(stdout);
+            }
         }
         free(y), free(x0), free(x);
     }
@@ -548,7 +560,7 @@ int main(int argc, char **argv)
     fprintf(csv, "# section,fields...: peak,isa,threads,gflops | conv,N,M,k,threads,"
                  "s_direct,s_fft,gtaps_direct,gtaps_fft,auto,auto_over_best | tiles,k,P,threads,"
                  "ns_per_sample | step,N,M,k,"
-                 "threads,s_per_iter,path | blind,N,M,k,threads,s_tv_loop,s_refine | memory,N,M,k,threads,maxrss_mb\n");
+                 "threads,s_per_iter,path,model | blind,N,M,k,threads,s_tv_loop,s_refine | memory,N,M,k,threads,maxrss_mb\n");
     double t0 = now();
     if (peak)
         bench_peak();
