@@ -13,6 +13,13 @@
 
 static unsigned long long seed = 4242;
 
+/* a[i] uniform on [0, scale) */
+static void fill_uniform(float *a, int n, double scale)
+{
+    for (int i = 0; i < n; i++)
+        a[i] = (float)(scale * check_rand(&seed));
+}
+
 static double srgb_decode_ref(double u)
 {
     return u <= 0.04045 ? u / 12.92 : pow((u + 0.055) / 1.055, 2.4);
@@ -306,12 +313,9 @@ static void test_linear_is_model(void)
 {
     const int N = 13, M = 10, kw = 4, kh = 3, xw = N + kw - 1, xh = M + kh - 1;
     float u[16 * 12], y[13 * 10], h[12], v[130], e[130], g1[16 * 12], g2[16 * 12], r[130];
-    for (int i = 0; i < xw * xh; i++)
-        u[i] = (float)check_rand(&seed);
-    for (int i = 0; i < N * M; i++)
-        y[i] = (float)check_rand(&seed);
-    for (int t = 0; t < kw * kh; t++)
-        h[t] = (float)check_rand(&seed) / 6.0f;
+    fill_uniform(u, xw * xh, 1.0);
+    fill_uniform(y, N * M, 1.0);
+    fill_uniform(h, kw * kh, 1.0 / 6.0);
     deconv_response lin;
     deconv_response_linear(&lin);
     deconv_data *d = deconv_data_new(N, M, h, kw, kh, DECONV_CONV_DIRECT, &lin, y, NULL, NULL);
@@ -339,12 +343,10 @@ static void test_light_reused(void)
     float *y = malloc(sizeof(float) * ny), *v = malloc(sizeof(float) * ny);
     float *e = malloc(sizeof(float) * ny), *g1 = malloc(sizeof(float) * nx);
     float *g2 = malloc(sizeof(float) * nx), h[20];
-    for (int i = 0; i < nx; i++)
-        u[i] = (float)(1.3 * check_rand(&seed)), u2[i] = (float)check_rand(&seed);
-    for (int i = 0; i < ny; i++)
-        y[i] = (float)check_rand(&seed);
-    for (int t = 0; t < kw * kh; t++)
-        h[t] = (float)check_rand(&seed) / 10.0f;
+    fill_uniform(u, nx, 1.3); /* past white too */
+    fill_uniform(u2, nx, 1.0);
+    fill_uniform(y, ny, 1.0);
+    fill_uniform(h, kw * kh, 0.1);
     deconv_response s;
     deconv_response_srgb(&s);
     deconv_data *d = deconv_data_new(N, M, h, kw, kh, DECONV_CONV_DIRECT, &s, y, NULL, NULL);
