@@ -52,7 +52,9 @@ void deconv_data_forward(deconv_data *d, const float *u, float *v);
 /* f at v; e (N x M, or NULL) receives m G'(w) R'(v) r. Sums are taken a
  * row, then in row order (the same for any thread count and bands). */
 double deconv_data_value(deconv_data *d, const float *v, float *e);
-/* g = L'(u) . H^T e, (N+kw-1) x (M+kh-1); e's halo is exchanged first. */
+/* g = L'(u) . H^T e, (N+kw-1) x (M+kh-1); e's halo is exchanged first.
+ * When u is the input of the last deconv_data_forward (the same pointer),
+ * the light that call decoded is reused: u must not have changed since. */
 void deconv_data_gradient(deconv_data *d, const float *u, float *e, float *g);
 
 /* gh = X_L^T e, the kernel's gradient: the valid correlation of L(u)

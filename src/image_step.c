@@ -579,8 +579,7 @@ static deconv_status run_general(problem *q, float *x_out, int *iters, double *f
              * then (the blind estimate's runs of 8 never get here) */
             if (++since_exact == 16) {
                 deconv_data_forward(q->data, out, vx);
-                if (nesterov)
-                    deconv_data_forward(q->data, x, vprev);
+                deconv_data_forward(q->data, x, vprev);
                 since_exact = 0;
             }
         } else {
