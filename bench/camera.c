@@ -45,7 +45,7 @@
  *
  *   camera [--data DIR] [--cases N] [--first N] [--seed N] [--threads N] [--gray]
  *          [--iterations N] [--only linear|srgb] [--save DIR] [--blind]
- *          [--starts N] [--scale S] (photos resized by S first)
+ *          [--starts N] [--kernel-smooth W] [--scale S] (photos resized by S first)
  *          [--size-factor F] (--blind: the kernel size given is F times the
  *          true one, odd) [--auto-size] (--blind: no kernel size given)
  *          [--tv-factors F,...] [--tv L] [--jpeg Q] [--png-base] [--noise-list]
@@ -207,6 +207,7 @@ int main(int argc, char **argv)
 {
     const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL;
     int cases = 12, first = 0, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
+    double kernel_smooth = -1; /* < 0: the default */
     double size_factor = 1; /* --blind: the kernel size given, over the true one; 0: none */
     double scale = 1, fixed_tv = -1;
     uint64_t seed = 0;
@@ -228,6 +229,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--size-factor") && i + 1 < argc) size_factor = atof(argv[++i]);
         else if (!strcmp(argv[i], "--auto-size")) size_factor = 0;
         else if (!strcmp(argv[i], "--starts") && i + 1 < argc) starts = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--kernel-smooth") && i + 1 < argc)
+            kernel_smooth = atof(argv[++i]);
         else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale = atof(argv[++i]);
         else if (!strcmp(argv[i], "--tv") && i + 1 < argc) fixed_tv = atof(argv[++i]);
         else if (!strcmp(argv[i], "--jpeg") && i + 1 < argc) jpeg = atoi(argv[++i]);
@@ -250,7 +253,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: camera [--data DIR] [--cases N] [--first N] [--seed N] "
                             "[--threads N] [--gray] [--iterations N] [--only linear|srgb] "
                             "[--save DIR] "
-                            "[--blind] [--size-factor F] [--auto-size] [--starts N] [--scale S] [--tv-factors F,...] [--tv L] "
+                            "[--blind] [--size-factor F] [--auto-size] [--starts N] [--kernel-smooth W] [--scale S] [--tv-factors F,...] [--tv L] "
                             "[--jpeg Q] [--png-base] [--noise-list]\n");
             return 2;
         }
@@ -422,6 +425,8 @@ int main(int argc, char **argv)
                 bp.threads = threads;
                 if (starts > 0)
                     bp.starts = starts;
+                if (kernel_smooth >= 0)
+                    bp.kernel_smooth = kernel_smooth;
                 est = deconv_blind_kernel(y, &bp, &err);
                 if (!est) {
                     printf(" failed: %s\n", err.message);

@@ -272,6 +272,7 @@ int bench_blind_flag(const char *flag, const char *v, deconv_blind_params *p)
     else if (!strcmp(flag, "--tv-final")) p->tv_final = atof(v);
     else if (!strcmp(flag, "--levels")) p->levels = atoi(v);
     else if (!strcmp(flag, "--kernel-reg")) p->kernel_reg = atof(v);
+    else if (!strcmp(flag, "--kernel-smooth")) p->kernel_smooth = atof(v);
     else if (!strcmp(flag, "--sparse-prior")) p->sparse_prior = atoi(v);
     else if (!strcmp(flag, "--refine")) p->refine = atoi(v);
     else if (!strcmp(flag, "--refine-lambda")) p->refine_lambda = atof(v);

@@ -594,6 +594,17 @@ typedef struct {
     double kernel_reg;      /* Tikhonov weight gamma on the kernel, relative
                                to the energy of the selected edges;
                                default 0 */
+    double kernel_smooth;   /* weight mu of mu/2 ||grad h||^2 in the kernel
+                               step at 1 % noise, relative to the energy of
+                               the selected edges; it scales with
+                               (sigma^2 - 0.004^2) / 0.01^2, sigma the noise
+                               estimated in the photo, and is 0 below 0.4 %
+                               noise. For noisy photos whose kernel comes
+                               out as scattered dots (noise fitted by a
+                               kernel that must stay >= 0); 0.04 helps
+                               small noisy photos and costs a little on
+                               large ones (docs/benchmarks.md, "Noise");
+                               default 0: none */
     deconv_step_rule rule;  /* line search of the TV x step; default ARMIJO */
     double tv;              /* TV weight at the start of each level; <= 0:
                                0.02 */

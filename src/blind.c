@@ -106,7 +106,8 @@ deconv_status blind_check_params(const deconv_image *y, const deconv_blind_param
         (p->kernel_rule != DECONV_STEP_NONE && p->kernel_rule != DECONV_STEP_ARMIJO &&
          p->kernel_rule != DECONV_STEP_EXACT) ||
         p->refine < 0 || (p->refine > 0 && !(p->refine_lambda > 0)) || p->starts < 0 ||
-        p->starts > MAX_STARTS || !(p->estimate_pixels >= 0) || !(p->piece_fraction < 1))
+        p->starts > MAX_STARTS || !(p->estimate_pixels >= 0) || !(p->piece_fraction < 1) ||
+        !(p->kernel_smooth >= 0 && p->kernel_smooth < INFINITY))
         return deconv_fail(err, DECONV_ERR_ARG, "blind parameters out of range");
     if (p->region_width || p->region_height) {
         if (p->region_x < 0 || p->region_y < 0 || p->region_width < 1 || p->region_height < 1 ||

@@ -47,6 +47,8 @@ typedef struct {
                               the level's first kernel step */
     kernel_fft *kfft;     /* the normal operator by FFT for large kernels
                              (kernel_normal.c), made at the first step */
+    double smooth;        /* the kernel step's weight mu of mu/2 ||grad h||^2
+                             (absolute: set at each step) */
 } level;
 
 /* Where an estimate can be taken up by a start that differs from it only in
@@ -67,7 +69,7 @@ void blind_level_free(level *l);
 int blind_level_copy(level *dst, const level *src);
 void blind_project_kernel(float *h, int kw, int kh);
 deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
-                             double pieces, int progress, fork_point *record,
+                             double smooth, double pieces, int progress, fork_point *record,
                              fork_point *resume, float *h_out, deconv_error *err);
 
 /* blind_edges.c */
@@ -76,6 +78,9 @@ long blind_select_edges(level *l, double count);
 
 /* kernel_step.c */
 double blind_kernel_setup(level *l);
+/* The kernel step's smoothness weight relative to the edges' energy for a
+ * photo of estimated noise sigma (deconv_blind_params.kernel_smooth). */
+double blind_kernel_smoothness(const deconv_blind_params *p, double sigma);
 /* `iterations` kernel iterations on E(h) from l->h, then the kernel
  * normalised. The rule and step of deconv_blind_params: NONE with no
  * step, FISTA with the safe step 1/L (L by power iteration); NONE with a

@@ -137,16 +137,19 @@ static void initial_kernel(level *l, const deconv_blind_params *p)
 }
 
 /* The h step of the loop: E(h) = 1/2 sum_d ||h * P_d - D_d y||^2 +
- * gamma/2 ||h||^2, h >= 0, on the edges of x selected with `count` a
- * orientation (1e30: every non-zero gradient), the clipped pixels masked,
- * then the small values pruned. `where` ends the out-of-memory message. */
+ * gamma/2 ||h||^2 + mu/2 ||grad h||^2, h >= 0, on the edges of x selected
+ * with `count` a orientation (1e30: every non-zero gradient), the clipped
+ * pixels masked, then the small values pruned. gamma and mu are
+ * p->kernel_reg and `smooth` times the selected edges' energy. `where`
+ * ends the out-of-memory message. */
 static deconv_status kernel_step(level *cur, const deconv_blind_params *p, double count,
-                                 const char *where, deconv_error *err)
+                                 double smooth, const char *where, deconv_error *err)
 {
     blind_select_edges(cur, count);
     if (!blind_mask_clipped(cur))
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory %s", where);
     double energy = blind_kernel_setup(cur);
+    cur->smooth = smooth * energy;
     deconv_status st = blind_kernel_steps(cur, p->kernel_iterations, p->kernel_reg * energy,
                                           p->kernel_rule, p->kernel_step, err);
     if (st == DECONV_OK)
@@ -156,10 +159,11 @@ static deconv_status kernel_step(level *cur, const deconv_blind_params *p, doubl
 
 /* Pyramid level lv of `levels` (0 the coarsest, scale sc): its problem made
  * from lum and from the level below (cur, which it replaces; prev_sc its
- * scale), then the TV alternation from tv0 to tv1. */
+ * scale), then the TV alternation from tv0 to tv1, the kernel steps
+ * smoothed by `smooth` (kernel_step). */
 static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_params *p, int lv,
                                    int levels, double sc, double prev_sc, double tv0, double tv1,
-                                   int progress, level *cur, deconv_error *err)
+                                   double smooth, int progress, level *cur, deconv_error *err)
 {
     const int KW = p->kernel_width, KH = p->kernel_height, N = lum->width, M = lum->height;
     int kw = lv == levels - 1 ? KW : level_kernel_size(KW, sc);
@@ -235,7 +239,7 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
         /* h step on the selected edges of x (every non-zero gradient with
          * the sparse prior, whose x is already piecewise flat) */
         deconv_status kst =
-            kernel_step(cur, p, p->sparse_prior ? 1e30 : count * pow(1.1, it), where, err);
+            kernel_step(cur, p, p->sparse_prior ? 1e30 : count * pow(1.1, it), smooth, where, err);
         if (kst != DECONV_OK)
             return kst;
         if (progress && p->progress) {
@@ -252,14 +256,15 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
  * the kernel far more accurately from a good start.
  *   x step: F(x) = 1/2 ||h*x - y||^2 + lambda/2 ||grad x||_0
  *   h step: E(h) as above, with every non-zero gradient of x */
-static deconv_status refinement(const deconv_blind_params *p, level *cur, deconv_error *err)
+static deconv_status refinement(const deconv_blind_params *p, double smooth, level *cur,
+                                 deconv_error *err)
 {
     for (int it = 0; it < p->refine; it++) {
         if (p->cancel && *p->cancel)
             return deconv_fail(err, DECONV_ERR_INTERRUPTED, "interrupted in the refinement");
         if (!blind_fit_target(cur) || !l0_step(cur, p->refine_lambda))
             return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory in the refinement");
-        deconv_status kst = kernel_step(cur, p, 1e30, "in the refinement", err);
+        deconv_status kst = kernel_step(cur, p, 1e30, smooth, "in the refinement", err);
         if (kst != DECONV_OK)
             return kst;
     }
@@ -267,15 +272,17 @@ static deconv_status refinement(const deconv_blind_params *p, level *cur, deconv
 }
 
 /* One estimate of the kernel of the luminance lum, the TV schedule of the
- * blind loop starting at tv0, and the pieces of the kernel holding less
- * than the fraction `pieces` of its mass removed at the end of each stage:
- * the coarse-to-fine alternation, then the refinement. Writes the kernel
+ * blind loop starting at tv0, the kernel steps smoothed by `smooth`
+ * (relative to the edges' energy: kernel_step), and the pieces of the
+ * kernel holding less than the fraction `pieces` of its mass removed at
+ * the end of each stage: the coarse-to-fine alternation, then the
+ * refinement. Writes the kernel
  * (KW x KH) to h_out. progress: whether to call p->progress (only one of
  * several concurrent estimates does). record (or NULL): where the fork
  * point for record->pieces is kept. resume (or NULL): a fork point to
  * start from instead of from the coarsest level (its state is taken). */
 deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
-                              double pieces, int progress, fork_point *record,
+                             double smooth, double pieces, int progress, fork_point *record,
                               fork_point *resume, float *h_out, deconv_error *err)
 {
     deconv_status status = DECONV_OK;
@@ -299,8 +306,8 @@ deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params 
             break;
         if (!resumed) {
             status = stage < levels ? pyramid_level(lum, p, stage, levels, sc, prev_sc, tv0, tv1,
-                                                    progress, &cur, err)
-                                    : refinement(p, &cur, err);
+                                                    smooth, progress, &cur, err)
+                                    : refinement(p, smooth, &cur, err);
             if (status != DECONV_OK)
                 goto done;
         }

@@ -102,6 +102,12 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
     const int nk = p->kernel_width * p->kernel_height;
     const double tv = p->tv > 0 ? p->tv : DEFAULT_TV;
     const double pieces = p->piece_fraction > 0 ? p->piece_fraction : DEFAULT_PIECE_FRACTION;
+    /* every start's kernel steps smoothed alike, so start 3 parts from
+     * start 0 only in its pieces */
+    const double smooth =
+        p->kernel_smooth > 0
+            ? blind_kernel_smoothness(p, deconv_estimate_noise(lum->data, lum->width, lum->height))
+            : 0;
     deconv_status status = DECONV_OK;
     fork_point fork = {0};
     fork.stage = -1;
@@ -113,7 +119,7 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
     }
     if (starts == 1) {
         if (!mine || mine[0])
-            st[0] = blind_estimate(lum, p, tv, pieces, 1, NULL, NULL, h, &errs[0]);
+            st[0] = blind_estimate(lum, p, tv, smooth, pieces, 1, NULL, NULL, h, &errs[0]);
         score[0] = 0;
     } else {
         /* Starts 0 to 2 run side by side, the threads shared out between
@@ -144,7 +150,7 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
             const int s = list[i];
             omp_set_dynamic(dynamic);
             omp_set_num_threads(inner);
-            st[s] = blind_estimate(lum, p, tv * start_tv_factor[s], pieces, s == 0,
+            st[s] = blind_estimate(lum, p, tv * start_tv_factor[s], smooth, pieces, s == 0,
                              s == 0 && starts > 3 ? &fork : NULL, NULL, h + (size_t)s * nk,
                              &errs[s]);
             score[s] = st[s] == DECONV_OK ? start_score(lum, h + (size_t)s * nk,
@@ -155,7 +161,8 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
         if (starts > 3 && (!mine || mine[3])) {
             float *h3 = h + (size_t)3 * nk;
             if (st[0] == DECONV_OK && fork.stage >= 0) {
-                st[3] = blind_estimate(lum, p, tv, fork.pieces, 0, NULL, &fork, h3, &errs[3]);
+                st[3] = blind_estimate(lum, p, tv, smooth, fork.pieces, 0, NULL, &fork, h3,
+                                       &errs[3]);
                 score[3] = st[3] == DECONV_OK
                                ? start_score(lum, h3, p->kernel_width, p->kernel_height)
                                : INFINITY;

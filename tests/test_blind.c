@@ -17,8 +17,9 @@ int deconv_blind_test_kernel_step(const float *x, const float *y, int N, int M, 
                                   double *e0, double *e1);
 int deconv_blind_test_kernel_rule(const float *x, const float *y, int N, int M, float *h,
                                   int kw, int kh, double count, int iterations, double gamma,
-                                  deconv_step_rule rule, double step, double *e0, double *e1,
-                                  deconv_error *err);
+                                  double smooth, deconv_step_rule rule, double step, double *e0,
+                                  double *e1, deconv_error *err);
+void deconv_blind_test_smoothness(int kw, int kh, double mu, const double *v, double *out);
 int deconv_blind_test_dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w,
                              int h, int oi, int oj, int dh, int dw);
 
@@ -125,8 +126,66 @@ static void test_kernel_step(void)
     free(y);
 }
 
+/* mu/2 ||grad h||^2 over the kernel's support, summed plainly. */
+static double plain_smoothness(const double *v, int kw, int kh, double mu)
+{
+    double s = 0;
+    for (int a = 0; a < kh; a++)
+        for (int b = 0; b < kw; b++) {
+            if (b + 1 < kw)
+                s += (v[a * kw + b + 1] - v[a * kw + b]) * (v[a * kw + b + 1] - v[a * kw + b]);
+            if (a + 1 < kh)
+                s += (v[(a + 1) * kw + b] - v[a * kw + b]) * (v[(a + 1) * kw + b] - v[a * kw + b]);
+        }
+    return 0.5 * mu * s;
+}
+
+/* The kernel step's smoothness term: its gradient mu D^T D v is that of
+ * the plain sum (central differences, exact for a quadratic up to
+ * rounding), and D^T D is self-adjoint, on random sizes from 1 x 1. */
+static void test_kernel_smoothness(void)
+{
+    for (int trial = 0; trial < 200; trial++) {
+        int kw = 1 + (int)(check_rand(&seed) * 12), kh = 1 + (int)(check_rand(&seed) * 12);
+        int nk = kw * kh;
+        double mu = 0.1 + 10 * check_rand(&seed);
+        double *u = malloc(4 * nk * sizeof(double)), *v = u + nk, *gu = v + nk, *gv = gu + nk;
+        for (int t = 0; t < nk; t++)
+            u[t] = check_rand(&seed) - 0.5, v[t] = check_rand(&seed);
+        deconv_blind_test_smoothness(kw, kh, mu, u, gu);
+        deconv_blind_test_smoothness(kw, kh, mu, v, gv);
+        double worst = 0, scale = 0;
+        for (int t = 0; t < nk; t++) {
+            const double d = 1e-3, keep = u[t];
+            u[t] = keep + d;
+            double fp = plain_smoothness(u, kw, kh, mu);
+            u[t] = keep - d;
+            double fm = plain_smoothness(u, kw, kh, mu);
+            u[t] = keep;
+            double fd = (fp - fm) / (2 * d);
+            if (fabs(fd - gu[t]) > worst)
+                worst = fabs(fd - gu[t]);
+            if (fabs(gu[t]) > scale)
+                scale = fabs(gu[t]);
+        }
+        CHECK(worst <= 1e-8 * (1 + scale), "%dx%d: gradient off its finite difference by %g", kw,
+              kh, worst);
+        double uv = 0, vu = 0, uu = 0;
+        for (int t = 0; t < nk; t++)
+            uv += gu[t] * v[t], vu += u[t] * gv[t], uu += gu[t] * u[t];
+        CHECK(fabs(uv - vu) <= 1e-12 * (1 + fabs(uv)), "%dx%d: <Au,v> %.17g, <u,Av> %.17g", kw,
+              kh, uv, vu);
+        /* <A u, u> = 2 x the plain sum */
+        double twice = 2 * plain_smoothness(u, kw, kh, mu);
+        CHECK(fabs(uu - twice) <= 1e-12 * (1 + twice), "%dx%d: <Au,u> %.17g, plain %.17g", kw, kh,
+              uu, twice);
+        free(u);
+    }
+}
+
 /* The kernel step's rules (deconv_blind_params.kernel_rule, kernel_step):
- * each decreases E from a flat start, all reach the same minimum, and a
+ * each decreases E from a flat start, all reach the same minimum, with and
+ * without the smoothness term (which leaves the kernel smoother), and a
  * fixed step far past the safe one is reported as a divergence that names
  * the safe step, while a small fixed step converges. */
 static void test_kernel_rules(void)
@@ -155,37 +214,63 @@ static void test_kernel_rules(void)
                  {DECONV_STEP_ARMIJO, 20, "armijo from 20"},
                  {DECONV_STEP_EXACT, 0, "exact"}};
     const int nr = (int)(sizeof rules / sizeof rules[0]);
-    double emin[5];
+    double emin[5], roughness[2];
     float hmin[5][35];
-    for (int r = 0; r < nr; r++) {
-        for (int its = 1; its <= 1000; its *= 1000) {
-            for (int t = 0; t < kw * kh; t++)
-                h[t] = 1.0f / (kw * kh);
-            double e0 = 0, e1 = 0;
-            deconv_error err = {DECONV_OK, ""};
-            int rc = deconv_blind_test_kernel_rule(x, y, N, M, h, kw, kh, 0, its, 0.0,
-                                                   rules[r].rule, rules[r].step, &e0, &e1, &err);
-            CHECK(rc == 0, "%s, %d iterations: failed (%s)", rules[r].name, its, err.message);
-            CHECK(e1 < e0, "%s, %d iterations: E went from %g to %g", rules[r].name, its, e0, e1);
-            emin[r] = e1;
-            memcpy(hmin[r], h, sizeof h);
+    /* mu: none, then a tenth of the energy of x's gradients (every one is
+     * kept: the data's Hessian's diagonal) */
+    double energy = 0;
+    for (int i = 0; i < xh; i++)
+        for (int j = 0; j < xw; j++) {
+            if (j + 1 < xw)
+                energy += (x[i * xw + j + 1] - x[i * xw + j]) * (x[i * xw + j + 1] - x[i * xw + j]);
+            if (i + 1 < xh)
+                energy += (x[(i + 1) * xw + j] - x[i * xw + j]) * (x[(i + 1) * xw + j] - x[i * xw + j]);
+        }
+    const double smooths[2] = {0, 0.1 * energy};
+    for (int si = 0; si < 2; si++) {
+        for (int r = 0; r < nr; r++) {
+            for (int its = 1; its <= 1000; its *= 1000) {
+                for (int t = 0; t < kw * kh; t++)
+                    h[t] = 1.0f / (kw * kh);
+                double e0 = 0, e1 = 0;
+                deconv_error err = {DECONV_OK, ""};
+                int rc = deconv_blind_test_kernel_rule(x, y, N, M, h, kw, kh, 0, its, 0.0,
+                                                       smooths[si], rules[r].rule, rules[r].step,
+                                                       &e0, &e1, &err);
+                CHECK(rc == 0, "%s, mu %g, %d iterations: failed (%s)", rules[r].name,
+                      smooths[si], its, err.message);
+                CHECK(e1 < e0, "%s, mu %g, %d iterations: E went from %g to %g", rules[r].name,
+                      smooths[si], its, e0, e1);
+                emin[r] = e1;
+                memcpy(hmin[r], h, sizeof h);
+            }
+        }
+        for (int r = 1; r < nr; r++) {
+            CHECK(fabs(emin[r] - emin[0]) <= 1e-4 * fabs(emin[0]),
+                  "%s, mu %g: ends at E %.9g, the safe step at %.9g", rules[r].name, smooths[si],
+                  emin[r], emin[0]);
+            double ncc = kernel_ncc(hmin[r], hmin[0], kw, kh);
+            CHECK(ncc > 0.999, "%s, mu %g: kernel NCC %g with the safe step's", rules[r].name,
+                  smooths[si], ncc);
+        }
+        double hd[35];
+        for (int t = 0; t < kw * kh; t++)
+            hd[t] = hmin[0][t];
+        roughness[si] = plain_smoothness(hd, kw, kh, 1.0);
+        if (si == 0) {
+            double ncc = kernel_ncc(hmin[0], ht, kw, kh);
+            CHECK(ncc > 0.97, "exact data: kernel NCC %g", ncc);
         }
     }
-    for (int r = 1; r < nr; r++) {
-        CHECK(fabs(emin[r] - emin[0]) <= 1e-4 * fabs(emin[0]),
-              "%s ends at E %.9g, the safe step at %.9g", rules[r].name, emin[r], emin[0]);
-        double ncc = kernel_ncc(hmin[r], hmin[0], kw, kh);
-        CHECK(ncc > 0.999, "%s: kernel NCC %g with the safe step's", rules[r].name, ncc);
-    }
-    double ncc = kernel_ncc(hmin[0], ht, kw, kh);
-    CHECK(ncc > 0.97, "exact data: kernel NCC %g", ncc);
+    CHECK(roughness[1] < 0.9 * roughness[0], "smoothed kernel's ||grad h||^2 %g, unsmoothed %g",
+          roughness[1], roughness[0]);
     /* far too large a fixed step: reported, with the safe step named */
     for (int t = 0; t < kw * kh; t++)
         h[t] = 1.0f / (kw * kh);
     double e0 = 0, e1 = 0;
     deconv_error err = {DECONV_OK, ""};
-    int rc = deconv_blind_test_kernel_rule(x, y, N, M, h, kw, kh, 0, 30, 0.0, DECONV_STEP_NONE,
-                                           100.0, &e0, &e1, &err);
+    int rc = deconv_blind_test_kernel_rule(x, y, N, M, h, kw, kh, 0, 30, 0.0, 0.0,
+                                           DECONV_STEP_NONE, 100.0, &e0, &e1, &err);
     CHECK(rc == 1 && err.code == DECONV_ERR_DIVERGED && strstr(err.message, "are safe"),
           "step 100: rc %d, '%s'", rc, err.message);
     free(x);
@@ -355,6 +440,59 @@ static void test_starts(void)
     CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
           "a piece fraction of 1 is refused");
     deconv_image_free(y), deconv_image_free(im);
+    deconv_kernel_free(k);
+}
+
+/* kernel_smooth smooths every start's kernel steps by the noise estimated
+ * in the photo: at 2 % noise each start's kernel changes and the first is
+ * smoother than without the term; with no noise but the rounding to 8 bits
+ * (an estimate under the floor) every start is the same bytes. */
+static void test_smooth_start(void)
+{
+    enum { NK = 81 };
+    deconv_kernel *k;
+    deconv_image *im;
+    if (!camera_and_motion(7, 120, &im, &k))
+        return;
+    for (int noisy = 0; noisy < 2; noisy++) {
+        deconv_image *y = blurred_window(im, k, 96, 80, 60, 200, 0);
+        for (int i = 0; i < 96 * 80; i++) {
+            double v = y->data[i] + (noisy ? 0.02 * gauss() : 0);
+            y->data[i] = (float)(round(255 * v) / 255); /* as an 8-bit file */
+        }
+        double sigma = deconv_estimate_noise(y->data, 96, 80);
+        CHECK(noisy ? sigma > 0.015 : sigma < 0.004, "noise estimate %g", sigma);
+        deconv_blind_params p;
+        short_blind_params(&p);
+        p.starts = 4;
+        float h[2][4][NK];
+        double score[4];
+        int rc = 0;
+        for (int off = 0; off < 2; off++) {
+            p.kernel_smooth = off ? 0 : 0.04;
+            rc |= deconv_blind_test_starts(y, &p, h[off][0], score);
+        }
+        CHECK(rc == 0, "starts failed");
+        if (rc == 0) {
+            for (int s = 0; s < 4; s++) {
+                int same = !memcmp(h[0][s], h[1][s], sizeof h[0][s]);
+                CHECK(same == !noisy, "%s: start %d %s", noisy ? "2 %% noise" : "no noise", s,
+                      same ? "unchanged" : "changed");
+            }
+            double rough[2];
+            for (int off = 0; off < 2; off++) {
+                double hd[NK];
+                for (int t = 0; t < NK; t++)
+                    hd[t] = h[off][0][t];
+                rough[off] = plain_smoothness(hd, 9, 9, 1.0);
+            }
+            if (noisy)
+                CHECK(rough[0] < rough[1], "start 0's ||grad h||^2: %g smoothed, %g without",
+                      rough[0], rough[1]);
+        }
+        deconv_image_free(y);
+    }
+    deconv_image_free(im);
     deconv_kernel_free(k);
 }
 
@@ -653,7 +791,9 @@ int main(void)
     test_l0_step();
     test_projection();
     test_kernel_step();
+    test_kernel_smoothness();
     test_kernel_rules();
+    test_smooth_start();
     test_auto_size();
     test_end_to_end();
     test_starts();
