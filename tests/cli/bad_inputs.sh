@@ -232,6 +232,7 @@ expect 2 "--conv: must be one of auto|direct|fft, got ''" deblur "$DATA/camera.p
 expect 2 "--kernel-size: must be an integer from 1 to 1000000, got '0'" blind "$DATA/camera.png" -o "$OUT" --kernel-size 3x0
 expect 2 "--levels: must be an integer from 1 to 30, got '31'" blind "$DATA/camera.png" -o "$OUT" --kernel-size 3 --levels 31
 expect 2 "--kernel-step: must be a positive finite number, got '-inf'" blind "$DATA/camera.png" -o "$OUT" --kernel-size 3 --kernel-step -inf
+expect 2 "--kernel-smooth: must be a non-negative finite number, got '-1'" blind "$DATA/camera.png" -o "$OUT" --kernel-size 3 --kernel-smooth -1
 expect 2 "--output given twice" deblur "$DATA/camera.png" -o "$OUT" --output "$T/other.png" --gaussian 1
 expect 2 "--gaussian given twice" deblur "$DATA/camera.png" -o "$OUT" --gaussian 1 --gaussian 2
 expect 2 "--bits given twice" blur "$DATA/camera.png" "${G[@]}" --bits 8 --bits=8

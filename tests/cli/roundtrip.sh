@@ -148,6 +148,14 @@ k4=$(grep -c . "$T/bk4.csv")
 check "the chosen kernel is square, odd and at least 9 ($k4 rows)" [ "$k4" = "$(awk -F, 'NR == 1 { print NF }' "$T/bk4.csv")" -a $((k4 % 2)) = 1 -a "$k4" -ge 9 ]
 run blind "$T/clean.png" -o "$T/bl5.png" --iterations 2 --starts 1 --kernel-init "$T/k.csv" --kernel-out "$T/bk5.csv" --quiet
 check "--kernel-init FILE without --kernel-size gives its size" [ "$(grep -c . "$T/bk5.csv")" = "$(grep -c . "$T/k.csv")" ]
+# --kernel-smooth acts on a noisy photo (2 %) and not on a clean one
+run blur "$T/clean.png" -o "$T/noisy.png" --motion 7,30 --noise 0.02 --seed 5 --response linear
+for w in 0 0.04; do
+    run blind "$T/noisy.png" -o "$T/bs$w.png" --kernel-size 9 --iterations 5 --starts 1 --kernel-smooth $w --kernel-out "$T/bsk$w.csv" --quiet
+    run blind "$T/clean.png" -o "$T/bc$w.png" --kernel-size 9 --iterations 5 --starts 1 --kernel-smooth $w --kernel-out "$T/bck$w.csv" --quiet
+done
+check_not "--kernel-smooth 0.04 changes a noisy photo's kernel" cmp -s "$T/bsk0.csv" "$T/bsk0.04.csv"
+check "--kernel-smooth 0.04 leaves a clean photo's kernel" cmp -s "$T/bck0.csv" "$T/bck0.04.csv"
 
 # --- help and version ------------------------------------------------
 check "--version" [ "$("$DECONV" --version)" = "deconv $(grep -o 'DECONV_VERSION "[^"]*"' "$DATA/../../include/deconv.h" | cut -d'"' -f2)" ]
