@@ -595,16 +595,16 @@ typedef struct {
                                to the energy of the selected edges;
                                default 0 */
     double kernel_smooth;   /* weight mu of mu/2 ||grad h||^2 in the kernel
-                               step at 1 % noise, relative to the energy of
-                               the selected edges; it scales with
+                               step at 1 % noise on a window of up to 256 x
+                               256 pixels, relative to the energy of the
+                               selected edges; it scales with
                                (sigma^2 - 0.004^2) / 0.01^2, sigma the noise
-                               estimated in the photo, and is 0 below 0.4 %
-                               noise. For noisy photos whose kernel comes
-                               out as scattered dots (noise fitted by a
-                               kernel that must stay >= 0); 0.04 helps
-                               small noisy photos and costs a little on
-                               large ones (docs/benchmarks.md, "Noise");
-                               default 0: none */
+                               estimated in the window, is 0 below 0.4 %
+                               noise, and falls as 65536 / pixels on larger
+                               windows: noise fitted by a kernel that must
+                               stay >= 0 breaks it into dots
+                               (docs/benchmarks.md, "Noise"); default
+                               DECONV_BLIND_KERNEL_SMOOTH, 0: none */
     deconv_step_rule rule;  /* line search of the TV x step; default ARMIJO */
     double tv;              /* TV weight at the start of each level; <= 0:
                                0.02 */
@@ -659,6 +659,8 @@ typedef struct {
  * needs. `deconv blind` on a 4-megapixel RGB photo: 110 s instead of 226 s
  * for the whole photo; 12 megapixels: 164 s (docs/benchmarks.md, Speed). */
 #define DECONV_BLIND_ESTIMATE_PIXELS 2e6
+/* The kernel step's smoothness at 1 % noise (kernel_smooth). */
+#define DECONV_BLIND_KERNEL_SMOOTH 0.04
 /* The sizes an automatic kernel size is chosen from. */
 #define DECONV_BLIND_MIN_AUTO_KERNEL 9
 #define DECONV_BLIND_MAX_AUTO_KERNEL 101

@@ -75,6 +75,7 @@ void deconv_blind_defaults(deconv_blind_params *p)
     p->scale = 0.7071067811865476;
     p->refine = 10;
     p->refine_lambda = 5e-4;
+    p->kernel_smooth = DECONV_BLIND_KERNEL_SMOOTH;
     p->starts = 4;
     p->estimate_pixels = DECONV_BLIND_ESTIMATE_PIXELS;
     deconv_response_linear(&p->response);

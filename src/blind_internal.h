@@ -79,8 +79,9 @@ long blind_select_edges(level *l, double count);
 /* kernel_step.c */
 double blind_kernel_setup(level *l);
 /* The kernel step's smoothness weight relative to the edges' energy for a
- * photo of estimated noise sigma (deconv_blind_params.kernel_smooth). */
-double blind_kernel_smoothness(const deconv_blind_params *p, double sigma);
+ * window of this many pixels and estimated noise sigma
+ * (deconv_blind_params.kernel_smooth). */
+double blind_kernel_smoothness(const deconv_blind_params *p, double sigma, double pixels);
 /* `iterations` kernel iterations on E(h) from l->h, then the kernel
  * normalised. The rule and step of deconv_blind_params: NONE with no
  * step, FISTA with the safe step 1/L (L by power iteration); NONE with a

@@ -106,7 +106,8 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
      * start 0 only in its pieces */
     const double smooth =
         p->kernel_smooth > 0
-            ? blind_kernel_smoothness(p, deconv_estimate_noise(lum->data, lum->width, lum->height))
+            ? blind_kernel_smoothness(p, deconv_estimate_noise(lum->data, lum->width, lum->height),
+                                      (double)lum->width * lum->height)
             : 0;
     deconv_status status = DECONV_OK;
     fork_point fork = {0};

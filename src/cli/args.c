@@ -139,8 +139,8 @@ static const arg_spec options[] = {
      "backtracking (accelerated), exact the best step along each projected gradient", NULL},
     {"--kernel-smooth", NULL, K_REAL, CMD_BLIND, OFF(blind.kernel_smooth), 0, INFINITY, 0, "W",
      "the kernel's smoothness at 1 % noise, scaled by the noise estimated in the photo (none "
-     "below 0.4 %): for a noisy photo whose kernel comes out as scattered dots; try 0.04",
-     NULL},
+     "below 0.4 %) and falling on windows past 256 x 256 pixels: a noisy photo's kernel stays "
+     "a connected trace instead of scattered dots (0: none)", NULL},
     {"--tv", NULL, K_REAL, CMD_BLIND, OFF(blind.tv), 0, INFINITY, AUTO_NONPOS, "L",
      "starting total-variation weight (0: automatic)", "automatic"},
     {"--restore-tv", NULL, K_REAL, CMD_BLIND, OFF(restore_tv), 0, INFINITY, AUTO_NEG, "L",
