@@ -276,14 +276,14 @@ static deconv_status refinement(const deconv_blind_params *p, double smooth, lev
  * (relative to the edges' energy: kernel_step), and the pieces of the
  * kernel holding less than the fraction `pieces` of its mass removed at
  * the end of each stage: the coarse-to-fine alternation, then the
- * refinement. Writes the kernel
- * (KW x KH) to h_out. progress: whether to call p->progress (only one of
- * several concurrent estimates does). record (or NULL): where the fork
- * point for record->pieces is kept. resume (or NULL): a fork point to
- * start from instead of from the coarsest level (its state is taken). */
+ * refinement. Writes the kernel (KW x KH) to h_out. progress: whether to
+ * call p->progress (only one of several concurrent estimates does).
+ * record (or NULL): where the fork point for record->pieces is kept.
+ * resume (or NULL): a fork point to start from instead of from the
+ * coarsest level (its state is taken). */
 deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
                              double smooth, double pieces, int progress, fork_point *record,
-                              fork_point *resume, float *h_out, deconv_error *err)
+                             fork_point *resume, float *h_out, deconv_error *err)
 {
     deconv_status status = DECONV_OK;
     level cur = {0};

@@ -425,18 +425,18 @@ deconv_status blind_kernel_steps(level *l, int iterations, double gamma, deconv_
  * gradient), then `iterations` kernel iterations with the rule and step
  * of deconv_blind_params (kernel_rule, kernel_step) on E(h), its weights
  * gamma and mu (smooth) absolute, from h (kw x kh, updated and
- * normalised). *e0 and *e1 receive E(h) - E(0) before the
- * step and after the iterations (before the final normalisation). Returns
+ * normalised). *e0 and *e1 receive E(h) - E(0) before the step and after
+ * the iterations (before the final normalisation). Returns
  * 0 on success, 1 when the step diverged (message in err), -1 when out of
  * memory. */
 int deconv_blind_test_kernel_rule(const float *x, const float *y, int N, int M, float *h,
                                   int kw, int kh, double count, int iterations, double gamma,
-                                  double smooth, deconv_step_rule rule, double step, double *e0, double *e1,
-                                  deconv_error *err);
+                                  double smooth, deconv_step_rule rule, double step, double *e0,
+                                  double *e1, deconv_error *err);
 int deconv_blind_test_kernel_rule(const float *x, const float *y, int N, int M, float *h,
                                   int kw, int kh, double count, int iterations, double gamma,
-                                  double smooth, deconv_step_rule rule, double step, double *e0, double *e1,
-                                  deconv_error *err)
+                                  double smooth, deconv_step_rule rule, double step, double *e0,
+                                  double *e1, deconv_error *err)
 {
     level l;
     if (!blind_level_alloc(&l, N, M, kw, kh))

@@ -217,16 +217,12 @@ static void test_kernel_rules(void)
     double emin[5], roughness[2];
     float hmin[5][35];
     /* mu: none, then a tenth of the energy of x's gradients (every one is
-     * kept: the data's Hessian's diagonal) */
-    double energy = 0;
-    for (int i = 0; i < xh; i++)
-        for (int j = 0; j < xw; j++) {
-            if (j + 1 < xw)
-                energy += (x[i * xw + j + 1] - x[i * xw + j]) * (x[i * xw + j + 1] - x[i * xw + j]);
-            if (i + 1 < xh)
-                energy += (x[(i + 1) * xw + j] - x[i * xw + j]) * (x[(i + 1) * xw + j] - x[i * xw + j]);
-        }
-    const double smooths[2] = {0, 0.1 * energy};
+     * kept: the data's Hessian's diagonal), twice x's plain smoothness */
+    double *xd = malloc(sizeof(double) * xw * xh);
+    for (int t = 0; t < xw * xh; t++)
+        xd[t] = x[t];
+    const double smooths[2] = {0, 0.1 * 2 * plain_smoothness(xd, xw, xh, 1.0)};
+    free(xd);
     for (int si = 0; si < 2; si++) {
         for (int r = 0; r < nr; r++) {
             for (int its = 1; its <= 1000; its *= 1000) {
