@@ -16,6 +16,7 @@
 #include <omp.h>
 
 #include "args.h"
+#include "cores.h"
 #include "deconv.h"
 #include "mpi_run.h"
 
@@ -818,12 +819,17 @@ static int run(int argc, char **argv)
         return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
     if (code != CLI_OK)
         return code;
-    /* Without --threads, let OpenMP use fewer threads when other processes
-     * keep the cores busy: threads waiting for a descheduled partner at
-     * every loop made blind estimation ten times slower on a loaded
-     * machine. The result does not depend on the thread count. */
-    if (o.deblur.threads == 0 && o.blind.threads == 0 && !getenv("OMP_DYNAMIC"))
-        omp_set_dynamic(1);
+    /* Without --threads, run on the cores other processes leave idle:
+     * threads waiting for a descheduled partner at every loop made blind
+     * estimation ten times slower on a loaded machine. Measured once,
+     * here: OpenMP's own dynamic adjustment reads the load average, which
+     * deconv's own threads raise, and halved its speed after a few
+     * seconds on an idle machine. The result does not depend on the
+     * thread count. */
+    if (o.deblur.threads == 0 && o.blind.threads == 0 && !getenv("OMP_DYNAMIC") &&
+        !getenv("OMP_NUM_THREADS") &&
+        (o.command == CMD_DEBLUR || o.command == CMD_BLIND || o.command == CMD_BLUR))
+        omp_set_num_threads(cli_idle_cores(omp_get_max_threads()));
     switch (o.command) {
     case CMD_DEBLUR: return o.batch ? run_batch(&o, cmd_deblur) : cmd_deblur(&o);
     case CMD_BLIND: return o.batch ? run_batch(&o, cmd_blind) : cmd_blind(&o);

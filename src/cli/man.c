@@ -178,8 +178,9 @@ static void write_page(FILE *f, const char *date)
     fputs(".SH ENVIRONMENT\n"
           ".TP\n.B OMP_NUM_THREADS\nThe threads to use when \\fB\\-\\-threads\\fR is not given.\n"
           "Results are the same bytes whatever the count.\n"
-          ".TP\n.B OMP_DYNAMIC\nWhen unset and \\fB\\-\\-threads\\fR is not given,\n"
-          "deconv lets OpenMP use fewer threads when other processes keep the cores busy.\n", f);
+          "When neither it nor \\fB\\-\\-threads\\fR is given, deconv runs on the cores\n"
+          "other processes leave idle, measured over 0.1 s at the start.\n"
+          ".TP\n.B OMP_DYNAMIC\nWhen set, OpenMP's own adjustment of the threads applies instead.\n", f);
 
     fputs(".SH EXAMPLES\n", f);
     for (size_t c = 0; c < N_COMMANDS; c++) {

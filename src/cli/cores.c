@@ -1,0 +1,96 @@
+/* How many threads the command line runs when the user does not say: the
+ * cores of this process's affinity mask that other processes leave idle,
+ * measured once, before deconv loads them itself. */
+#define _GNU_SOURCE
+#include "cores.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *next_line(const char *line)
+{
+    const char *nl = strchr(line, '\n');
+    return nl ? nl + 1 : NULL;
+}
+
+/* The busy and total jiffies of every CPU of `mask` in `stat` (the text of
+ * /proc/stat), summed. Returns the CPUs found. */
+static int sum_cpus(const char *stat, const cpu_set_t *mask, double *busy, double *total)
+{
+    int found = 0;
+    *busy = *total = 0;
+    for (const char *line = stat; line && *line; line = next_line(line)) {
+        int cpu, used;
+        unsigned long long v[8] = {0}; /* user nice system idle iowait irq softirq steal */
+        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu%n", &cpu, &v[0], &v[1],
+                   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &used) < 5)
+            continue; /* the "cpu " total, or another line */
+        if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, mask))
+            continue;
+        double b = (double)v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+        *busy += b, *total += b + v[3] + v[4];
+        found++;
+    }
+    return found;
+}
+
+double cli_busy_cores(const char *before, const char *after, const void *mask)
+{
+    double b0, t0, b1, t1;
+    int n0 = sum_cpus(before, mask, &b0, &t0), n1 = sum_cpus(after, mask, &b1, &t1);
+    if (n0 == 0 || n0 != n1 || !(t1 > t0) || b1 < b0)
+        return -1;
+    return n1 * (b1 - b0) / (t1 - t0);
+}
+
+int cli_threads_for(int cores, double busy)
+{
+    if (cores < 1)
+        return 1;
+    if (!(busy >= 0))
+        return cores;
+    int idle = cores - (int)(busy + 0.5);
+    return idle < 1 ? 1 : idle > cores ? cores : idle;
+}
+
+/* /proc/stat's text (a few kilobytes; it cannot be sized by stat()), or
+ * NULL. */
+static char *read_stat(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *s = malloc(cap + 1);
+    while (s) {
+        size_t got = fread(s + n, 1, cap - n, f);
+        n += got;
+        if (got == 0 || n < cap)
+            break;
+        char *t = realloc(s, 2 * cap + 1);
+        if (!t)
+            free(s);
+        s = t, cap *= 2;
+    }
+    fclose(f);
+    if (s)
+        s[n] = '\0';
+    return s;
+}
+
+int cli_idle_cores(int cores)
+{
+    cpu_set_t mask;
+    if (cores < 1 || sched_getaffinity(0, sizeof mask, &mask) != 0)
+        return cores < 1 ? 1 : cores;
+    char *before = read_stat();
+    struct timespec pause = {0, 100 * 1000 * 1000}; /* ten jiffies at 100 Hz */
+    nanosleep(&pause, NULL);
+    char *after = before ? read_stat() : NULL;
+    double busy = after ? cli_busy_cores(before, after, &mask) : -1;
+    free(before), free(after);
+    return cli_threads_for(cores, busy);
+}
