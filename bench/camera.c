@@ -45,7 +45,8 @@
  *
  *   camera [--data DIR] [--cases N] [--first N] [--seed N] [--threads N] [--gray]
  *          [--iterations N] [--only linear|srgb] [--save DIR] [--blind]
- *          [--starts N] [--kernel-smooth W] [--scale S] (photos resized by S first)
+ *          [--starts N] [--kernel-smooth W] [--estimate-pixels N] (--blind: the
+ *          window's pixels) [--scale S] (photos resized by S first, S < 1)
  *          [--size-factor F] (--blind: the kernel size given is F times the
  *          true one, odd) [--auto-size] (--blind: no kernel size given)
  *          [--tv-factors F,...] [--tv L] [--jpeg Q] [--png-base] [--noise-list]
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
     const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL;
     int cases = 12, first = 0, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
     double kernel_smooth = -1; /* < 0: the default */
+    double estimate_pixels = -1; /* < 0: the default */
     double size_factor = 1; /* --blind: the kernel size given, over the true one; 0: none */
     double scale = 1, fixed_tv = -1;
     uint64_t seed = 0;
@@ -232,6 +234,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--kernel-smooth") && i + 1 < argc)
             kernel_smooth = atof(argv[++i]);
         else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--estimate-pixels") && i + 1 < argc)
+            estimate_pixels = atof(argv[++i]);
         else if (!strcmp(argv[i], "--tv") && i + 1 < argc) fixed_tv = atof(argv[++i]);
         else if (!strcmp(argv[i], "--jpeg") && i + 1 < argc) jpeg = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--noise-list")) noise_list = 1;
@@ -253,7 +257,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: camera [--data DIR] [--cases N] [--first N] [--seed N] "
                             "[--threads N] [--gray] [--iterations N] [--only linear|srgb] "
                             "[--save DIR] "
-                            "[--blind] [--size-factor F] [--auto-size] [--starts N] [--kernel-smooth W] [--scale S] [--tv-factors F,...] [--tv L] "
+                            "[--blind] [--size-factor F] [--auto-size] [--starts N] [--kernel-smooth W] "
+                            "[--estimate-pixels N] [--scale S] [--tv-factors F,...] [--tv L] "
                             "[--jpeg Q] [--png-base] [--noise-list]\n");
             return 2;
         }
@@ -427,6 +432,8 @@ int main(int argc, char **argv)
                     bp.starts = starts;
                 if (kernel_smooth >= 0)
                     bp.kernel_smooth = kernel_smooth;
+                if (estimate_pixels >= 0)
+                    bp.estimate_pixels = estimate_pixels;
                 est = deconv_blind_kernel(y, &bp, &err);
                 if (!est) {
                     printf(" failed: %s\n", err.message);
