@@ -140,10 +140,10 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
         int outer = threads > 1 && n > 1 ? n : 1;
         int inner = n && threads / n > 1 ? threads / n : 1;
         fork.pieces = pieces * FORK_PIECE_FACTOR;
-        /* OpenMP's dynamic adjustment (the command line's default) sizes
-         * a team by the load average, which our own previous run raises:
-         * it would run the starts one after the other. Within a start it
-         * applies again. */
+        /* OpenMP's dynamic adjustment (OMP_DYNAMIC, when a caller sets
+         * it) sizes a team by the load average, which our own previous
+         * run raises: it would run the starts one after the other. Within
+         * a start it applies again. */
         const int dynamic = omp_get_dynamic();
         omp_set_dynamic(0);
 #pragma omp parallel for num_threads(outer) schedule(dynamic, 1)
