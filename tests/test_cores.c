@@ -71,6 +71,12 @@ static void test_threads(void)
     check_threads(8, 2.4, 6);
     check_threads(8, -1, 8); /* unknown: every core */
     check_threads(0, 0, 1);
+    /* under MPI: each of the machine's processes takes its share */
+    CHECK(cli_share_for(2, 2, 1) == 2, "one process: every thread");
+    CHECK(cli_share_for(2, 2, 4) == 1, "four processes on two CPUs: one thread each");
+    CHECK(cli_share_for(16, 32, 8) == 4, "eight processes on 32 CPUs: four threads each");
+    CHECK(cli_share_for(1, 32, 8) == 1, "bound to one core: one thread");
+    CHECK(cli_share_for(3, 0, 2) == 3, "online CPUs unknown: as counted");
     int n = cli_idle_cores(4);
     CHECK(n >= 1 && n <= 4, "%d threads of 4 cores", n);
 }

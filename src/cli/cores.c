@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *next_line(const char *line)
 {
@@ -81,6 +82,29 @@ static char *read_stat(void)
     return s;
 }
 
+int cli_share_for(int threads, int online, int ranks)
+{
+    if (ranks <= 1 || online < 1)
+        return threads;
+    int share = online / ranks;
+    share = share < 1 ? 1 : share;
+    return threads < share ? threads : share;
+}
+
+/* The processes of this MPI job on this machine, as Open MPI's and MPICH's
+ * launchers tell them; 1 outside MPI. */
+static int local_ranks(void)
+{
+    const char *names[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        int n = v ? atoi(v) : 0;
+        if (n > 0)
+            return n;
+    }
+    return 1;
+}
+
 int cli_idle_cores(int cores)
 {
     cpu_set_t mask;
@@ -92,5 +116,8 @@ int cli_idle_cores(int cores)
     char *after = before ? read_stat() : NULL;
     double busy = after ? cli_busy_cores(before, after, &mask) : -1;
     free(before), free(after);
-    return cli_threads_for(cores, busy);
+    /* the idle cores are counted before any process of the job loads
+     * them, so each takes its share of the machine */
+    return cli_share_for(cli_threads_for(cores, busy), (int)sysconf(_SC_NPROCESSORS_ONLN),
+                         local_ranks());
 }

@@ -11,8 +11,13 @@ double cli_busy_cores(const char *before, const char *after, const void *mask);
  * unknown, every core): the idle ones, rounded, at least one. */
 int cli_threads_for(int cores, double busy);
 
+/* At most threads, and at most this process's share of the machine's
+ * online CPUs when `ranks` processes of one MPI job run on it. */
+int cli_share_for(int threads, int online, int ranks);
+
 /* cli_threads_for(cores, what 0.1 s of /proc/stat shows of this process's
- * CPUs); every core when /proc/stat cannot be read. */
+ * CPUs), within its share of the machine under MPI (cli_share_for); every
+ * core when /proc/stat cannot be read. */
 int cli_idle_cores(int cores);
 
 #endif

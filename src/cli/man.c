@@ -179,7 +179,8 @@ static void write_page(FILE *f, const char *date)
           ".TP\n.B OMP_NUM_THREADS\nThe threads to use when \\fB\\-\\-threads\\fR is not given.\n"
           "Results are the same bytes whatever the count.\n"
           "When neither it nor \\fB\\-\\-threads\\fR is given, deconv runs on the cores\n"
-          "other processes leave idle, measured over 0.1 s at the start.\n"
+          "other processes leave idle, measured over 0.1 s at the start\n"
+          "(under mpirun, at most its share of the machine's processors).\n"
           ".TP\n.B OMP_DYNAMIC\nWhen set, OpenMP's own adjustment of the threads applies instead.\n", f);
 
     fputs(".SH EXAMPLES\n", f);
