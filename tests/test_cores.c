@@ -53,6 +53,11 @@ static void test_busy(void)
     check_busy(&other, before, after, -1);
     check_busy(&mask, "", after, -1);
     check_busy(&mask, "garbage\n", "cpu0 x\n", -1);
+    /* a total line of small counts (just after boot) is no CPU 0 */
+    CPU_ZERO(&mask);
+    CPU_SET(0, &mask);
+    check_busy(&mask, "cpu  0 0 0 5 0 0 0 0\ncpu0 0 0 0 5 0 0 0 0\n",
+               "cpu  0 0 0 9 0 0 0 0\ncpu0 0 0 0 9 0 0 0 0\n", 0.0);
 }
 
 /* The threads for cores of which busy are taken, against want. */

@@ -24,11 +24,14 @@ static int sum_cpus(const char *stat, const cpu_set_t *mask, double *busy, doubl
     int found = 0;
     *busy = *total = 0;
     for (const char *line = stat; line && *line; line = next_line(line)) {
-        int cpu, used;
+        int cpu;
         unsigned long long v[8] = {0}; /* user nice system idle iowait irq softirq steal */
-        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu%n", &cpu, &v[0], &v[1],
-                   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &used) < 5)
-            continue; /* the "cpu " total, or another line */
+        /* not the "cpu " total, whose first count %d would read as a CPU */
+        if (strncmp(line, "cpu", 3) || line[3] < '0' || line[3] > '9')
+            continue;
+        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1],
+                   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 5)
+            continue;
         if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, mask))
             continue;
         double b = (double)v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
