@@ -111,14 +111,15 @@ static int local_ranks(void)
 int cli_idle_cores(int cores)
 {
     cpu_set_t mask;
-    if (cores < 1 || sched_getaffinity(0, sizeof mask, &mask) != 0)
-        return cores < 1 ? 1 : cores;
-    char *before = read_stat();
-    struct timespec pause = {0, 100 * 1000 * 1000}; /* ten jiffies at 100 Hz */
-    nanosleep(&pause, NULL);
-    char *after = before ? read_stat() : NULL;
-    double busy = after ? cli_busy_cores(before, after, &mask) : -1;
-    free(before), free(after);
+    double busy = -1; /* unknown: every core */
+    if (cores >= 1 && sched_getaffinity(0, sizeof mask, &mask) == 0) {
+        char *before = read_stat();
+        struct timespec pause = {0, 100 * 1000 * 1000}; /* ten jiffies at 100 Hz */
+        nanosleep(&pause, NULL);
+        char *after = before ? read_stat() : NULL;
+        busy = after ? cli_busy_cores(before, after, &mask) : -1;
+        free(before), free(after);
+    }
     /* the idle cores are counted before any process of the job loads
      * them, so each takes its share of the machine */
     return cli_share_for(cli_threads_for(cores, busy), (int)sysconf(_SC_NPROCESSORS_ONLN),

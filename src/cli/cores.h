@@ -16,8 +16,8 @@ int cli_threads_for(int cores, double busy);
 int cli_share_for(int threads, int online, int ranks);
 
 /* cli_threads_for(cores, what 0.1 s of /proc/stat shows of this process's
- * CPUs), within its share of the machine under MPI (cli_share_for); every
- * core when /proc/stat cannot be read. */
+ * CPUs; every core when /proc/stat or the mask cannot be read), within its
+ * share of the machine under MPI (cli_share_for). */
 int cli_idle_cores(int cores);
 
 #endif
