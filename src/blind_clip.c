@@ -131,6 +131,7 @@ int blind_mask_clipped(level *l)
                     l->py[(size_t)i * xw + j] = 0;
             }
         blind_differences(l->y, N, M, l->dy_c, l->dy_r);
+        blind_whiten_y(l);
     }
     deconv_op *op = NULL;
     if (ok && N > 1 && (op = deconv_op_new(N - 1, M, l->h, kw, kh, DECONV_CONV_AUTO, NULL))) {

@@ -33,6 +33,7 @@ long blind_select_edges(level *l, double count)
     int w = l->xw, h = l->xh;
     float *pc = l->px, *pr = l->py;
     blind_differences(l->x, w, h, pc, pr);
+    blind_whiten_x(l);
     /* magnitudes at (i, j) use pc[i][j] and pr[i][j]: i < h-1, j < w-1 */
     float mmax = 0;
     for (int i = 0; i + 1 < h; i++)

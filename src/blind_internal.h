@@ -41,6 +41,11 @@ typedef struct {
     float *yfit;          /* y with its clipped pixels filled by the model's
                              prediction, which the kernel step and the L0
                              step fit; NULL without clip */
+    float *wy, *wx;       /* the camera's model: the scale s of the gradients
+                             of y (N x M) and of x (xw x xh) into the file's
+                             values (blind_whiten.c); NULL without */
+    float *wdata;         /* the image step's weights s^2 over their mean
+                             (N x M); NULL without */
     deconv_l0 *l0;        /* the L0 image step's plans and buffers, made at
                              the level's first L0 step */
     deconv_normal *normal; /* the kernel step's FFT normal equations, made at
@@ -99,6 +104,14 @@ int blind_prune_pieces(level *l, double frac, int dry_run);
 void blind_recentre(level *l);
 void blind_resample_kernel(const float *in, int iw, int ih, double ratio, float *out, int ow,
                            int oh);
+
+/* blind_whiten.c: the fits in the file's noise. setup makes l->wy, l->wx
+ * and l->wdata from l->y and the file's curve (0 when out of memory); the
+ * others scale l->dy_c, l->dy_r and l->px, l->py by them (nothing
+ * without). */
+int blind_whiten_setup(level *l, const deconv_response *resp);
+void blind_whiten_y(level *l);
+void blind_whiten_x(level *l);
 
 /* blind_clip.c: the camera's clipped pixels */
 int blind_fit_target(level *l);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "blind_internal.h"
+#include "data_term.h"
 
 void blind_level_free(level *l)
 {
@@ -25,6 +26,9 @@ void blind_level_free(level *l)
     free(l->stack);
     deconv_free_floats(l->clip);
     deconv_free_floats(l->yfit);
+    deconv_free_floats(l->wdata);
+    deconv_free_floats(l->wy);
+    deconv_free_floats(l->wx);
     deconv_l0_free(l->l0);
     deconv_normal_free(l->normal);
     kernel_fft_free(l->kfft);
@@ -85,6 +89,16 @@ int blind_level_copy(level *dst, const level *src)
         memcpy(dst->clip, src->clip, ny * sizeof(float));
         memcpy(dst->yfit, src->yfit, ny * sizeof(float));
     }
+    if (src->wy) {
+        dst->wy = deconv_alloc_floats(ny);
+        dst->wx = deconv_alloc_floats(nx);
+        dst->wdata = deconv_alloc_floats(ny);
+        if (!dst->wy || !dst->wx || !dst->wdata)
+            return 0;
+        memcpy(dst->wy, src->wy, ny * sizeof(float));
+        memcpy(dst->wx, src->wx, nx * sizeof(float));
+        memcpy(dst->wdata, src->wdata, ny * sizeof(float));
+    }
     return 1;
 }
 
@@ -96,6 +110,21 @@ static int l0_step(level *l, double lambda)
         return 0;
     deconv_l0_image_step(l->l0, l->x, l->yfit ? l->yfit : l->y, l->h, lambda, 1e5);
     return 1;
+}
+
+/* The TV image step on level l, its data term weighted under the camera's
+ * model (blind_whiten.c); f receives its objective. */
+static deconv_status image_step(level *l, const deconv_deblur_params *ip, double *f,
+                                deconv_error *err)
+{
+    deconv_data *d = deconv_data_new(l->N, l->M, l->h, l->kw, l->kh, ip->conv, &ip->response,
+                                     l->y, l->wdata, err);
+    if (!d)
+        return err ? err->code : DECONV_ERR_NOMEM;
+    deconv_status st =
+        deconv_image_step_on(l->x, d, l->N, l->M, l->h, l->kw, l->kh, ip, 0, 1, NULL, f, err);
+    deconv_data_free(d);
+    return st;
 }
 
 /* A kernel size scaled for a pyramid level, keeping the parity of the
@@ -201,7 +230,10 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
     }
     blind_level_free(cur);
     *cur = next;
+    if (!deconv_response_is_linear(&p->response) && !blind_whiten_setup(cur, &p->response))
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for pyramid level %d", lv + 1);
     blind_differences(cur->y, cur->N, cur->M, cur->dy_c, cur->dy_r);
+    blind_whiten_y(cur);
 
     deconv_deblur_params ip;
     deconv_deblur_defaults(&ip);
@@ -229,10 +261,10 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
                 return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
         } else {
             /* x step: F(x) = 1/2 ||h*x - y||^2 + lambda TV(x), lambda
-             * from tv to tv_final within the level (image_step.c) */
+             * from tv to tv_final within the level (image_step.c); the
+             * squares weighted under the camera's model (blind_whiten.c) */
             ip.tv = tv0 * pow(decay, it);
-            deconv_status st = deconv_image_step(cur->x, cur->y, cur->N, cur->M, cur->h, cur->kw,
-                                                 cur->kh, &ip, 0, 1, NULL, &f, err);
+            deconv_status st = image_step(cur, &ip, &f, err);
             if (st != DECONV_OK)
                 return st;
         }

@@ -780,6 +780,108 @@ static void test_dilate(void)
     }
 }
 
+/* blind_whiten.c's scales against a plain computation: s, the slope of
+ * the file's curve (by a central difference of the public encoding) at
+ * y's mean over a box of the kernel's size centred on each pixel (cut at
+ * the borders), at least at light 0.05; the image step's weights s^2 over
+ * their mean; under x, s of y's pixel whose window x's pixel is the
+ * middle of, replicated past y's borders. Random sizes, kernels and curves
+ * (sRGB, gamma 2.2), bright and dark. */
+int deconv_blind_test_whiten(const float *y, int N, int M, int kw, int kh,
+                             const deconv_response *resp, float *wy, float *weights, float *wx);
+
+static void test_whiten(void)
+{
+    double worst = 0;
+    for (int t = 0; t < 40; t++) {
+        int N = 1 + (int)(check_rand(&seed) * 60), M = 1 + (int)(check_rand(&seed) * 60);
+        int kw = 1 + (int)(check_rand(&seed) * 15), kh = 1 + (int)(check_rand(&seed) * 15);
+        int xw = N + kw - 1, xh = M + kh - 1;
+        deconv_response r;
+        if (t % 2)
+            deconv_response_srgb(&r);
+        else
+            deconv_response_gamma(&r, 2.2, NULL);
+        float *y = malloc(sizeof(float) * N * M), *wy = malloc(sizeof(float) * N * M);
+        float *w = malloc(sizeof(float) * N * M), *wx = malloc(sizeof(float) * xw * xh);
+        double *want = malloc(sizeof(double) * N * M);
+        for (int i = 0; i < N * M; i++)
+            y[i] = (float)(t % 3 ? check_rand(&seed) : 0.1 * check_rand(&seed));
+        CHECK(deconv_blind_test_whiten(y, N, M, kw, kh, &r, wy, w, wx) == 0,
+              "whiten %dx%d, kernel %dx%d failed", N, M, kw, kh);
+        double mean = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double s = 0;
+                int n = 0;
+                for (int a = i - (kh - 1) / 2; a <= i + kh / 2; a++)
+                    for (int b = j - (kw - 1) / 2; b <= j + kw / 2; b++)
+                        if (a >= 0 && a < M && b >= 0 && b < N)
+                            s += y[a * N + b], n++;
+                float light = (float)fmax(s / n, 0.05), lo = light * 0.999f, hi = light * 1.001f;
+                float ulo, uhi;
+                deconv_response_encode(&r, &lo, &ulo, 1);
+                deconv_response_encode(&r, &hi, &uhi, 1);
+                want[i * N + j] = (uhi - ulo) / (hi - lo);
+                mean += want[i * N + j] * want[i * N + j];
+            }
+        mean /= (double)N * M;
+        for (int i = 0; i < N * M; i++) {
+            worst = fmax(worst, fabs(wy[i] - want[i]) / want[i]);
+            double ww = want[i] * want[i] / mean;
+            worst = fmax(worst, fabs(w[i] - ww) / ww);
+        }
+        for (int i = 0; i < xh; i++)
+            for (int j = 0; j < xw; j++) {
+                int a = i - (kh - 1) / 2, b = j - (kw - 1) / 2;
+                a = a < 0 ? 0 : (a >= M ? M - 1 : a);
+                b = b < 0 ? 0 : (b >= N ? N - 1 : b);
+                worst = fmax(worst, fabs(wx[i * xw + j] - want[a * N + b]) / want[a * N + b]);
+            }
+        free(y), free(wy), free(w), free(wx), free(want);
+    }
+    printf("whiten: largest relative difference from the plain computation %.2g\n", worst);
+    CHECK(worst < 3e-3, "whiten: scales differ from the plain computation by %g", worst);
+}
+
+/* Blind under the camera's model: camera.png decoded from sRGB to light,
+ * blurred, encoded again, 0.5 % noise; the estimate with the sRGB
+ * response finds the kernel. */
+static void test_camera_blind(void)
+{
+    deconv_error err;
+    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
+    CHECK(im != NULL, "reading camera.png: %s", err.message);
+    deconv_kernel *k = im ? deconv_kernel_motion(11, 30, &err) : NULL;
+    if (!im || !k) {
+        deconv_image_free(im);
+        return;
+    }
+    deconv_response r;
+    deconv_response_srgb(&r);
+    deconv_response_decode(&r, im->data, im->data, (size_t)im->width * im->height);
+    const int N = 200, M = 200, kw = k->width, kh = k->height;
+    deconv_image *y = blurred_window(im, k, N, M, 60, 150, 0);
+    deconv_response_encode(&r, y->data, y->data, (size_t)N * M);
+    for (int i = 0; i < N * M; i++)
+        y->data[i] = (float)fmin(1, fmax(0, y->data[i] + 0.005 * gauss()));
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = kw, p.kernel_height = kh;
+    p.response = r;
+    deconv_kernel *est = deconv_blind_kernel(y, &p, &err);
+    CHECK(est != NULL, "camera blind estimate failed: %s", err.message);
+    if (est) {
+        double ncc = kernel_ncc(est->data, k->data, kw, kh);
+        printf("camera blind: kernel NCC %.3f\n", ncc);
+        CHECK(ncc > 0.75, "camera-made motion 11 px at 30 degrees: kernel NCC %g", ncc);
+        deconv_kernel_free(est);
+    }
+    deconv_image_free(y);
+    deconv_image_free(im);
+    deconv_kernel_free(k);
+}
+
 int main(void)
 {
     test_dilate();
@@ -792,6 +894,8 @@ int main(void)
     test_kernel_rules();
     test_smooth_start();
     test_auto_size();
+    test_whiten();
+    test_camera_blind();
     test_end_to_end();
     test_starts();
     test_window();
