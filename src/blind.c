@@ -53,7 +53,8 @@
  *   kernel_step.c    the kernel step (FISTA on E)
  *   kernel_normal.c  its normal operator by FFT, for large kernels
  *   kernel_prune.c   small values and pieces removed, recentring, resampling
- *   blind_clip.c     the camera's clipped pixels (MODEL.md, "The camera") */
+ *   blind_clip.c     the camera's clipped pixels (MODEL.md, "The camera")
+ *   blind_whiten.c   the camera's noise: both steps fit in the file's units */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
