@@ -112,21 +112,6 @@ static int l0_step(level *l, double lambda)
     return 1;
 }
 
-/* The TV image step on level l, its data term weighted under the camera's
- * model (blind_whiten.c); f receives its objective. */
-static deconv_status image_step(level *l, const deconv_deblur_params *ip, double *f,
-                                deconv_error *err)
-{
-    deconv_data *d = deconv_data_new(l->N, l->M, l->h, l->kw, l->kh, ip->conv, &ip->response,
-                                     l->y, l->wdata, err);
-    if (!d)
-        return err ? err->code : DECONV_ERR_NOMEM;
-    deconv_status st =
-        deconv_image_step_on(l->x, d, l->N, l->M, l->h, l->kw, l->kh, ip, 0, 1, NULL, f, err);
-    deconv_data_free(d);
-    return st;
-}
-
 /* A kernel size scaled for a pyramid level, keeping the parity of the
  * full size (odd kernels keep a middle pixel). */
 static int level_kernel_size(int k, double scale)
@@ -264,7 +249,9 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
              * from tv to tv_final within the level (image_step.c); the
              * squares weighted under the camera's model (blind_whiten.c) */
             ip.tv = tv0 * pow(decay, it);
-            deconv_status st = image_step(cur, &ip, &f, err);
+            deconv_status st =
+                deconv_image_step_weighted(cur->x, cur->y, cur->wdata, cur->N, cur->M, cur->h,
+                                           cur->kw, cur->kh, &ip, 0, 1, NULL, &f, err);
             if (st != DECONV_OK)
                 return st;
         }

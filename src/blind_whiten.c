@@ -85,34 +85,31 @@ int blind_whiten_setup(level *l, const deconv_response *resp)
     return 1;
 }
 
+/* Forward differences of a w x h plane (dc (w-1) x h, dr w x (h-1), as
+ * blind_differences lays them out) times s (w x h) at each one's first
+ * pixel. */
+static void scale_differences(const float *s, int w, int h, float *dc, float *dr)
+{
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++) {
+            float v = s[(size_t)i * w + j];
+            if (j + 1 < w)
+                dc[(size_t)i * (w - 1) + j] *= v;
+            if (i + 1 < h)
+                dr[(size_t)i * w + j] *= v;
+        }
+}
+
 void blind_whiten_y(level *l)
 {
-    if (!l->wy)
-        return;
-    const int N = l->N, M = l->M;
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = l->wy[(size_t)i * N + j];
-            if (j + 1 < N)
-                l->dy_c[(size_t)i * (N - 1) + j] *= s;
-            if (i + 1 < M)
-                l->dy_r[(size_t)i * N + j] *= s;
-        }
+    if (l->wy)
+        scale_differences(l->wy, l->N, l->M, l->dy_c, l->dy_r);
 }
 
 void blind_whiten_x(level *l)
 {
-    if (!l->wx)
-        return;
-    const int w = l->xw, h = l->xh;
-    for (int i = 0; i < h; i++)
-        for (int j = 0; j < w; j++) {
-            float s = l->wx[(size_t)i * w + j];
-            if (j + 1 < w)
-                l->px[(size_t)i * (w - 1) + j] *= s;
-            if (i + 1 < h)
-                l->py[(size_t)i * w + j] *= s;
-        }
+    if (l->wx)
+        scale_differences(l->wx, l->xw, l->xh, l->px, l->py);
 }
 
 /* For the tests (tests/test_blind.c declares it; not part of the API): a

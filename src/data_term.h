@@ -71,5 +71,12 @@ deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, co
                                    int channels, int *iters, double *final_obj,
                                    deconv_error *err);
 
+/* deconv_image_step with the data term's per-pixel weights (N x M, or
+ * NULL: deconv_image_step itself). */
+deconv_status deconv_image_step_weighted(float *x, const float *y, const float *weights, int N,
+                                         int M, const float *h, int kw, int kh,
+                                         const deconv_deblur_params *p, int channel,
+                                         int channels, int *iters, double *final_obj,
+                                         deconv_error *err);
 
 #endif

@@ -665,18 +665,29 @@ deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, co
     return st;
 }
 
-deconv_status deconv_image_step(float *x, const float *y, int N, int M, const float *h,
-                                int kw, int kh, const deconv_deblur_params *p,
-                                int channel, int channels, int *iters, double *final_obj,
-                                deconv_error *err)
+deconv_status deconv_image_step_weighted(float *x, const float *y, const float *weights, int N,
+                                         int M, const float *h, int kw, int kh,
+                                         const deconv_deblur_params *p, int channel,
+                                         int channels, int *iters, double *final_obj,
+                                         deconv_error *err)
 {
     if (iters)
         *iters = 0;
-    deconv_data *data = deconv_data_new(N, M, h, kw, kh, p->conv, &p->response, y, NULL, err);
+    deconv_data *data =
+        deconv_data_new(N, M, h, kw, kh, p->conv, &p->response, y, weights, err);
     if (!data)
         return err ? err->code : DECONV_ERR_NOMEM;
     deconv_status st = deconv_image_step_on(x, data, N, M, h, kw, kh, p, channel, channels,
                                             iters, final_obj, err);
     deconv_data_free(data);
     return st;
+}
+
+deconv_status deconv_image_step(float *x, const float *y, int N, int M, const float *h,
+                                int kw, int kh, const deconv_deblur_params *p,
+                                int channel, int channels, int *iters, double *final_obj,
+                                deconv_error *err)
+{
+    return deconv_image_step_weighted(x, y, NULL, N, M, h, kw, kh, p, channel, channels, iters,
+                                      final_obj, err);
 }

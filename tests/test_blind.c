@@ -703,13 +703,10 @@ static void test_l0_step(void)
 static void test_auto_size(void)
 {
     deconv_error err;
-    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
-    CHECK(im != NULL, "reading camera.png: %s", err.message);
-    deconv_kernel *k = im ? deconv_kernel_motion(15, 120, &err) : NULL;
-    if (!im || !k) {
-        deconv_image_free(im);
+    deconv_image *im;
+    deconv_kernel *k;
+    if (!camera_and_motion(15, 120, &im, &k))
         return;
-    }
     const int N = 240, M = 240, kw = k->width, kh = k->height;
     deconv_image *y = blurred_window(im, k, N, M, 80, 120, 0);
     for (int i = 0; i < N * M; i++)
@@ -850,13 +847,10 @@ static void test_whiten(void)
 static void test_camera_blind(void)
 {
     deconv_error err;
-    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/camera.png", 0, NULL, &err);
-    CHECK(im != NULL, "reading camera.png: %s", err.message);
-    deconv_kernel *k = im ? deconv_kernel_motion(11, 30, &err) : NULL;
-    if (!im || !k) {
-        deconv_image_free(im);
+    deconv_image *im;
+    deconv_kernel *k;
+    if (!camera_and_motion(11, 30, &im, &k))
         return;
-    }
     deconv_response r;
     deconv_response_srgb(&r);
     deconv_response_decode(&r, im->data, im->data, (size_t)im->width * im->height);
