@@ -655,10 +655,12 @@ typedef struct {
     volatile const int *cancel;
 } deconv_blind_params;
 
-/* 2 megapixels: many times the edges a kernel of a hundred pixels across
- * needs. `deconv blind` on a 4-megapixel RGB photo: 110 s instead of 226 s
- * for the whole photo; 12 megapixels: 164 s (docs/benchmarks.md, Speed). */
-#define DECONV_BLIND_ESTIMATE_PIXELS 2e6
+/* 1 megapixel: many times the edges a kernel of a hundred pixels across
+ * needs. On 10-megapixel photos (bench/mosaic.py) the kernels found on 1
+ * megapixel were as good as on 2, in half the time (docs/benchmarks.md,
+ * "The estimation window on large photos"); photos of a megapixel or
+ * less are estimated whole. */
+#define DECONV_BLIND_ESTIMATE_PIXELS 1e6
 /* The kernel step's smoothness at 1 % noise (kernel_smooth). */
 #define DECONV_BLIND_KERNEL_SMOOTH 0.04
 /* The sizes an automatic kernel size is chosen from. */
