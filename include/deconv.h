@@ -629,7 +629,9 @@ typedef struct {
     int starts;             /* 1 to 4 independent estimates: (tv,
                                piece_fraction) x (1, 1), (0.5, 1), (1.5, 1)
                                run side by side on the threads, then
-                               (1, 0.5) from where it parts from the first;
+                               (1, 0.5) from where it parts from the first
+                               (for kernels of 51 pixels or more, the third
+                               selects its edges on x shock filtered);
                                the one whose restoration has the sparsest
                                gradients (||grad x||_1 / ||grad x||_2),
                                with the most compact kernel, is returned.

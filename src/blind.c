@@ -41,15 +41,17 @@
  *
  * The alternation is chaotic: a small change of its settings can move the
  * estimate far. deconv_blind_kernel runs up to four estimates (starts)
- * that differ in their TV weight or piece fraction and keeps the one whose
- * restoration looks sharpest with the most compact kernel (start_score).
+ * that differ in their TV weight or piece fraction (and, for kernels of 51
+ * pixels or more, in the third, edges selected on a shock-filtered x) and
+ * keeps the one whose restoration looks sharpest with the most compact
+ * kernel (start_score).
  *
  * The parts, one job a file (blind_internal.h declares what they share):
  *   blind.c          the parameters and deconv_blind_kernel
  *   blind_window.c   the window of the photo the kernel is estimated on
  *   blind_starts.c   the starts, run side by side, and their score
  *   blind_pyramid.c  one estimate: the levels and the refinement
- *   blind_edges.c    gradients and edge selection
+ *   blind_edges.c    gradients, edge selection and its shock filter
  *   kernel_step.c    the kernel step (FISTA on E)
  *   kernel_normal.c  its normal operator by FFT, for large kernels
  *   kernel_prune.c   small values and pieces removed, recentring, resampling

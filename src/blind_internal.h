@@ -54,6 +54,8 @@ typedef struct {
                              (kernel_normal.c), made at the first step */
     double smooth;        /* the kernel step's weight mu of mu/2 ||grad h||^2
                              (absolute: set at each step) */
+    int shock;            /* shock filter steps on x before its edges are
+                             selected (blind_select_edges); 0: none */
 } level;
 
 /* Where an estimate can be taken up by a start that differs from it only in
@@ -74,8 +76,9 @@ void blind_level_free(level *l);
 int blind_level_copy(level *dst, const level *src);
 void blind_project_kernel(float *h, int kw, int kh);
 deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
-                             double smooth, double pieces, int progress, fork_point *record,
-                             fork_point *resume, float *h_out, deconv_error *err);
+                             double smooth, double pieces, int shock, int progress,
+                             fork_point *record, fork_point *resume, float *h_out,
+                             deconv_error *err);
 
 /* blind_edges.c */
 void blind_differences(const float *v, int w, int h, float *dc, float *dr);

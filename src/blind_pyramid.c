@@ -213,6 +213,7 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
         blind_resample_kernel(cur->h, cur->kw, cur->kh, sc / prev_sc, next.h, kw, kh);
         blind_project_kernel(next.h, kw, kh);
     }
+    next.shock = cur->shock;
     blind_level_free(cur);
     *cur = next;
     if (!deconv_response_is_linear(&p->response) && !blind_whiten_setup(cur, &p->response))
@@ -301,8 +302,9 @@ static deconv_status refinement(const deconv_blind_params *p, double smooth, lev
  * resume (or NULL): a fork point to start from instead of from the
  * coarsest level (its state is taken). */
 deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
-                             double smooth, double pieces, int progress, fork_point *record,
-                             fork_point *resume, float *h_out, deconv_error *err)
+                             double smooth, double pieces, int shock, int progress,
+                             fork_point *record, fork_point *resume, float *h_out,
+                             deconv_error *err)
 {
     deconv_status status = DECONV_OK;
     level cur = {0};
@@ -317,6 +319,7 @@ deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params 
         memset(&resume->state, 0, sizeof resume->state);
         first = resume->stage;
     }
+    cur.shock = shock;
     /* stages 0 .. levels-1: the pyramid; stage `levels`: the refinement */
     for (int stage = first; stage <= levels; stage++) {
         int resumed = resume && stage == first;

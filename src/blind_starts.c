@@ -89,6 +89,27 @@ static const double start_tv_factor[3] = {1, 0.5, 1.5};
  * benchmark it is chosen in two cases, both better, and loses none. */
 static const double FORK_PIECE_FACTOR = 0.5;
 
+/* For kernels of SHOCK_MIN_SIDE pixels or more across, start 2 selects
+ * the kernel step's edges on x after SHOCK_STEPS steps of a shock filter
+ * (blind_edges.c; Cho and Lee 2009): the TV step alone leaves the edges of
+ * a long blur soft, and with noise the fit to them spreads the kernel over
+ * scattered dots. The filter distorts x where the TV step already
+ * sharpens it, so it is one start among four and the score chooses. On
+ * bench/blindset's six cases of 51 and 75 pixels it is chosen in the
+ * three noisy 75-pixel ones (kernel correlation 0.015, 0.085, 0.078 to
+ * 0.47, 0.43, 0.42) and not in the noise-free ones, which keep theirs.
+ * Below 51 pixels it is not used: with Levin's 27-pixel kernel given as 41
+ * (--size-factor 1.5) the score chose it once, wrongly (error ratio 3.9 to
+ * 15.6); no kernel of Levin's benchmark, given 1.5 times too large or
+ * sized by deconv, reaches 51 (docs/benchmarks.md). */
+enum { SHOCK_MIN_SIDE = 51, SHOCK_STEPS = 5, SHOCK_START = 2 };
+
+static int shock_steps(const deconv_blind_params *p, int s)
+{
+    const int side = p->kernel_width > p->kernel_height ? p->kernel_width : p->kernel_height;
+    return s == SHOCK_START && side >= SHOCK_MIN_SIDE ? SHOCK_STEPS : 0;
+}
+
 /* Every start's kernel of the luminance window lum (h: p->starts kernels
  * one after the other) and its score (lower is better; 0 for a single
  * start), on omp_get_max_threads() threads; only those of mine when it is
@@ -120,7 +141,8 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
     }
     if (starts == 1) {
         if (!mine || mine[0])
-            st[0] = blind_estimate(lum, p, tv, smooth, pieces, 1, NULL, NULL, h, &errs[0]);
+            st[0] = blind_estimate(lum, p, tv, smooth, pieces, shock_steps(p, 0), 1, NULL, NULL, h,
+                                   &errs[0]);
         score[0] = 0;
     } else {
         /* Starts 0 to 2 run side by side, the threads shared out between
@@ -151,7 +173,8 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
             const int s = list[i];
             omp_set_dynamic(dynamic);
             omp_set_num_threads(inner);
-            st[s] = blind_estimate(lum, p, tv * start_tv_factor[s], smooth, pieces, s == 0,
+            st[s] = blind_estimate(lum, p, tv * start_tv_factor[s], smooth, pieces,
+                                   shock_steps(p, s), s == 0,
                              s == 0 && starts > 3 ? &fork : NULL, NULL, h + (size_t)s * nk,
                              &errs[s]);
             score[s] = st[s] == DECONV_OK ? start_score(lum, h + (size_t)s * nk,
@@ -162,7 +185,7 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
         if (starts > 3 && (!mine || mine[3])) {
             float *h3 = h + (size_t)3 * nk;
             if (st[0] == DECONV_OK && fork.stage >= 0) {
-                st[3] = blind_estimate(lum, p, tv, smooth, fork.pieces, 0, NULL, &fork, h3,
+                st[3] = blind_estimate(lum, p, tv, smooth, fork.pieces, 0, 0, NULL, &fork, h3,
                                        &errs[3]);
                 score[3] = st[3] == DECONV_OK
                                ? start_score(lum, h3, p->kernel_width, p->kernel_height)

@@ -440,6 +440,42 @@ static void test_starts(void)
     deconv_kernel_free(k);
 }
 
+/* For kernels of 51 pixels or more, start 2 selects its edges on x shock
+ * filtered (blind_starts.c): of four starts, the third then differs from
+ * the single start with its TV weight (x 1.5); at 49 pixels it is that
+ * single start to the byte. A 41-pixel motion blur, a short schedule. */
+static void test_shock_start(void)
+{
+    deconv_kernel *k;
+    deconv_image *im;
+    if (!camera_and_motion(41, 20, &im, &k))
+        return;
+    deconv_image *y = blurred_window(im, k, 120, 120, 40, 60, 0);
+    for (int side = 49; side <= 51; side += 2) {
+        deconv_blind_params p;
+        short_blind_params(&p);
+        p.kernel_width = p.kernel_height = side;
+        p.iterations = 4, p.refine = 1, p.threads = 1;
+        const size_t nk = (size_t)side * side;
+        float *four = malloc(sizeof(float) * 4 * nk), *single = malloc(sizeof(float) * nk);
+        double score[4], sc;
+        p.starts = 4;
+        int rc = deconv_blind_test_starts(y, &p, four, score);
+        p.starts = 1, p.tv = 0.02 * 1.5; /* the default TV, start 2's factor */
+        rc |= deconv_blind_test_starts(y, &p, single, &sc);
+        CHECK(rc == 0, "starts with a %d-pixel kernel failed", side);
+        if (rc == 0) {
+            int same = !memcmp(four + 2 * nk, single, sizeof(float) * nk);
+            CHECK(side < 51 ? same : !same,
+                  "a %d-pixel kernel: start 2 %s the single start with TV x 1.5", side,
+                  same ? "is" : "is not");
+        }
+        free(four), free(single);
+    }
+    deconv_image_free(y), deconv_image_free(im);
+    deconv_kernel_free(k);
+}
+
 /* kernel_smooth smooths every start's kernel steps by the noise estimated
  * in the photo: at 2 % noise each start's kernel changes and the first is
  * smoother than without the term; with no noise but the rounding to 8 bits
@@ -841,6 +877,114 @@ static void test_whiten(void)
     CHECK(worst < 3e-3, "whiten: scales differ from the plain computation by %g", worst);
 }
 
+/* blind_edges.c's shock filter against a plain double-precision
+ * computation of its formula, v <- v - dt sign(lap(G v)) |grad v| with
+ * G = [1 2 1]/4 twice each way, central differences, replicated borders,
+ * dt = 0.5, over random sizes (1 pixel wide too) and step counts; where
+ * the Laplacian is within rounding of 0 either sign is accepted. Then
+ * what it is for: a blurred edge comes out steeper (with the halo of
+ * central differences, less than a quarter of its height), and a flat
+ * image unchanged. */
+int deconv_blind_test_shock(float *v, int w, int h, int steps);
+
+static double clamped(const double *v, int w, int h, int i, int j)
+{
+    i = i < 0 ? 0 : (i >= h ? h - 1 : i);
+    j = j < 0 ? 0 : (j >= w ? w - 1 : j);
+    return v[(size_t)i * w + j];
+}
+
+static void plain_shock_step(double *v, int w, int h, double *lap_out)
+{
+    size_t n = (size_t)w * h;
+    double *s = malloc(n * sizeof(double)), *t = malloc(n * sizeof(double));
+    memcpy(s, v, n * sizeof(double));
+    for (int pass = 0; pass < 4; pass++) {
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++)
+                t[(size_t)i * w + j] =
+                    pass < 2 ? 0.25 * (clamped(s, w, h, i, j - 1) + 2 * s[(size_t)i * w + j] +
+                                       clamped(s, w, h, i, j + 1))
+                             : 0.25 * (clamped(s, w, h, i - 1, j) + 2 * s[(size_t)i * w + j] +
+                                       clamped(s, w, h, i + 1, j));
+        memcpy(s, t, n * sizeof(double));
+    }
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++) {
+            double gc = 0.5 * (clamped(v, w, h, i, j + 1) - clamped(v, w, h, i, j - 1));
+            double gr = 0.5 * (clamped(v, w, h, i + 1, j) - clamped(v, w, h, i - 1, j));
+            double lap = clamped(s, w, h, i - 1, j) + clamped(s, w, h, i + 1, j) +
+                         clamped(s, w, h, i, j - 1) + clamped(s, w, h, i, j + 1) -
+                         4 * s[(size_t)i * w + j];
+            lap_out[(size_t)i * w + j] = lap;
+            t[(size_t)i * w + j] = v[(size_t)i * w + j] - 0.5 * (lap > 0 ? 1 : lap < 0 ? -1 : 0) * sqrt(gc * gc + gr * gr);
+        }
+    memcpy(v, t, n * sizeof(double));
+    free(s), free(t);
+}
+
+static void test_shock_filter(void)
+{
+    double worst = 0;
+    for (int t = 0; t < 60; t++) {
+        int w = 1 + (int)(check_rand(&seed) * 40), h = 1 + (int)(check_rand(&seed) * 40);
+        int steps = 1 + t % 5;
+        size_t n = (size_t)w * h;
+        float *v = malloc(n * sizeof(float));
+        double *ref = malloc(n * sizeof(double)), *lap = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++)
+            ref[i] = v[i] = (float)check_rand(&seed);
+        CHECK(deconv_blind_test_shock(v, w, h, 1) == 0, "shock %dx%d failed", w, h);
+        plain_shock_step(ref, w, h, lap);
+        for (size_t i = 0; i < n; i++)
+            if (fabs(lap[i]) > 1e-5)
+                worst = fmax(worst, fabs(v[i] - ref[i]));
+        /* further steps from the same float start on both sides */
+        for (size_t i = 0; i < n; i++)
+            ref[i] = v[i];
+        CHECK(deconv_blind_test_shock(v, w, h, steps) == 0, "shock %dx%d failed", w, h);
+        int ambiguous = 0;
+        for (int k = 0; k < steps; k++) {
+            plain_shock_step(ref, w, h, lap);
+            for (size_t i = 0; i < n; i++)
+                ambiguous |= fabs(lap[i]) <= 1e-5;
+        }
+        if (!ambiguous)
+            for (size_t i = 0; i < n; i++)
+                worst = fmax(worst, fabs(v[i] - ref[i]));
+        free(v), free(ref), free(lap);
+    }
+    printf("shock filter: largest difference from the plain computation %.2g\n", worst);
+    CHECK(worst < 1e-4, "shock filter differs from the plain computation by %g", worst);
+
+    /* a vertical edge blurred over about 9 pixels, and a flat image */
+    const int w = 48, h = 16;
+    float *v = malloc(sizeof(float) * w * h), *flat = malloc(sizeof(float) * w * h);
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++) {
+            v[i * w + j] = (float)(0.2 + 0.6 / (1 + exp(-(j - 23.5) / 2.0)));
+            flat[i * w + j] = 0.3f;
+        }
+    double before = 0, after = 0;
+    for (int j = 0; j + 1 < w; j++)
+        before = fmax(before, fabs(v[8 * w + j + 1] - v[8 * w + j]));
+    CHECK(deconv_blind_test_shock(v, w, h, 5) == 0 && deconv_blind_test_shock(flat, w, h, 5) == 0,
+          "shock filter failed");
+    float lo = 1, hi = 0;
+    for (int j = 0; j + 1 < w; j++)
+        after = fmax(after, fabs(v[8 * w + j + 1] - v[8 * w + j]));
+    for (int i = 0; i < w * h; i++) {
+        lo = fminf(lo, v[i]), hi = fmaxf(hi, v[i]);
+        CHECK(flat[i] == 0.3f, "shock filter changed a flat image at %d: %g", i, flat[i]);
+    }
+    printf("shock filter: blurred edge's steepest step %.3f -> %.3f, range [%.3f, %.3f]\n",
+           before, after, lo, hi);
+    CHECK(after > 2 * before, "shock filter: edge step %g -> %g, not steeper", before, after);
+    CHECK(lo > 0.05f && hi < 0.95f,
+          "shock filter: range [%g, %g], a halo past a quarter of the edge's [0.2, 0.8]", lo, hi);
+    free(v), free(flat);
+}
+
 /* Blind under the camera's model: camera.png decoded from sRGB to light,
  * blurred, encoded again, 0.5 % noise; the estimate with the sRGB
  * response finds the kernel. */
@@ -889,9 +1033,11 @@ int main(void)
     test_smooth_start();
     test_auto_size();
     test_whiten();
+    test_shock_filter();
     test_camera_blind();
     test_end_to_end();
     test_starts();
+    test_shock_start();
     test_window();
     return check_done("test_blind");
 }
