@@ -58,6 +58,8 @@
  *            one, odd) [--auto-size] (no kernel size given) [--save DIR]
  *            [--set default|noisy] (the noisy set: noisy_case_of)
  *            [--noise S] (every case's noise sigma instead of the set's)
+ *            [--all-starts] (every start's correlation and score, and their
+ *            agreement, after the case's first columns; bench/measure.h)
  *            [blind flags: --iterations N --kernel-iterations N
  *            --image-iterations N --tv L --tv-final L --levels N
  *            --refine N --refine-lambda L --piece-fraction F
@@ -196,17 +198,19 @@ int main(int argc, char **argv)
     uint64_t seed = 0;
     int noisy = 0;      /* --set noisy */
     double noise = -1;  /* --noise: every case's sigma instead of the set's */
+    int all_starts = 0; /* every start's correlation, score and agreement */
     double scale = 1, size_factor = 1; /* the kernel size given over the true one; 0: none */
     deconv_blind_params bp;
     deconv_blind_defaults(&bp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--auto-size")) { size_factor = 0; continue; }
+        if (!strcmp(a, "--all-starts")) { all_starts = 1; continue; }
         if (!v || a[0] != '-') {
             fprintf(stderr,
                     "usage: blindset [--data DIR] [--cases N] [--first N] [--seed N] "
                     "[--threads N] [--scale S] [--starts N] [--size-factor F] [--auto-size] "
-                    "[--save DIR] [--set default|noisy] [--noise S] [--iterations N] "
+                    "[--save DIR] [--set default|noisy] [--noise S] [--all-starts] [--iterations N] "
                     "[--kernel-iterations N] "
                     "[--image-iterations N] [--tv L] [--tv-final L] [--levels N] "
                     "[--refine N] [--refine-lambda L] [--piece-fraction F] "
@@ -334,7 +338,7 @@ int main(int argc, char **argv)
         bp.kernel_width = bench_given_size(size_factor, k->width);
         bp.kernel_height = bench_given_size(size_factor, k->height);
         const double t0 = bench_now();
-        deconv_kernel *est = deconv_blind_kernel(y, &bp, &err);
+        deconv_kernel *est = bench_blind_kernel(y, &bp, all_starts, k, &err);
         const double dt = bench_now() - t0;
         if (!est) {
             printf("\n");

@@ -45,6 +45,8 @@
  *
  *   camera [--data DIR] [--cases N] [--first N] [--seed N] [--threads N] [--gray]
  *          [--iterations N] [--only linear|srgb] [--save DIR] [--blind]
+ *          [--all-starts] (--blind: each start's kernel correlation and score,
+ *          the kept one starred)
  *          [--starts N] [--kernel-smooth W] [--estimate-pixels N] (--blind: the
  *          window's pixels) [--scale S] (photos resized by S first, S < 1)
  *          [--size-factor F] (--blind: the kernel size given is F times the
@@ -96,7 +98,7 @@ static void expose(deconv_image *light, int scene, double gain)
     int count = (int)(n / 4000) + 5;
     for (int l = 0; l < count; l++) {
         double ci = bench_uniform() * light->height, cj = bench_uniform() * light->width;
-        double r = 0.7 + 2.3 * bench_uniform(), level = 2 + 28 * bench_uniform() * bench_uniform();
+        double r = 0.7 + 2.3 * bench_uniform(), brightness = 2 + 28 * bench_uniform() * bench_uniform();
         double tint[3] = {1, 0.7 + 0.3 * bench_uniform(), 0.4 + 0.6 * bench_uniform()};
         for (int i = (int)(ci - r - 1); i <= (int)(ci + r + 1); i++)
             for (int j = (int)(cj - r - 1); j <= (int)(cj + r + 1); j++) {
@@ -105,7 +107,7 @@ static void expose(deconv_image *light, int scene, double gain)
                 double d = hypot(i - ci, j - cj), cover = fmin(1, fmax(0, r + 0.5 - d));
                 for (int c = 0; c < light->channels && c < 3; c++) {
                     float *p = light->data + c * n + (size_t)i * light->width + j;
-                    *p = (float)((1 - cover) * *p + cover * level * tint[light->channels == 1 ? 0 : c]);
+                    *p = (float)((1 - cover) * *p + cover * brightness * tint[light->channels == 1 ? 0 : c]);
                 }
             }
     }
@@ -210,6 +212,7 @@ int main(int argc, char **argv)
     int cases = 12, first = 0, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
     double kernel_smooth = -1; /* < 0: the default */
     double estimate_pixels = -1; /* < 0: the default */
+    int all_starts = 0; /* --blind: every start's correlation and score */
     double size_factor = 1; /* --blind: the kernel size given, over the true one; 0: none */
     double scale = 1, fixed_tv = -1;
     uint64_t seed = 0;
@@ -228,6 +231,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
         else if (!strcmp(argv[i], "--gray")) gray = 1;
         else if (!strcmp(argv[i], "--blind")) blind = 1;
+        else if (!strcmp(argv[i], "--all-starts")) all_starts = 1;
         else if (!strcmp(argv[i], "--size-factor") && i + 1 < argc) size_factor = atof(argv[++i]);
         else if (!strcmp(argv[i], "--auto-size")) size_factor = 0;
         else if (!strcmp(argv[i], "--starts") && i + 1 < argc) starts = atoi(argv[++i]);
@@ -257,7 +261,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: camera [--data DIR] [--cases N] [--first N] [--seed N] "
                             "[--threads N] [--gray] [--iterations N] [--only linear|srgb] "
                             "[--save DIR] "
-                            "[--blind] [--size-factor F] [--auto-size] [--starts N] [--kernel-smooth W] "
+                            "[--blind] [--all-starts] [--size-factor F] [--auto-size] [--starts N] [--kernel-smooth W] "
                             "[--estimate-pixels N] [--scale S] [--tv-factors F,...] [--tv L] "
                             "[--jpeg Q] [--png-base] [--noise-list]\n");
             return 2;
@@ -434,7 +438,7 @@ int main(int argc, char **argv)
                     bp.kernel_smooth = kernel_smooth;
                 if (estimate_pixels >= 0)
                     bp.estimate_pixels = estimate_pixels;
-                est = deconv_blind_kernel(y, &bp, &err);
+                est = bench_blind_kernel(y, &bp, all_starts, k, &err);
                 if (!est) {
                     printf(" failed: %s\n", err.message);
                     return 1;

@@ -28,6 +28,8 @@
  *         [--kernel-step S] [--kernel-line-search none|armijo|exact]
  *         [--auto-size] (no kernel size given: the library chooses; the
  *         kernel column gives the size estimated)
+ *         [--all-starts] (a comment line before each case: every start's
+ *         correlation and score, and their agreement; bench/measure.h)
  *         [blind flags: --iterations N --tv L --levels N --refine N
  *         --refine-lambda L --piece-fraction F --sparse-prior 0|1
  *         --starts N ...] */
@@ -133,7 +135,7 @@ int main(int argc, char **argv)
 {
     const char *dir = "../shared/data/levin", *cases = NULL, *out = NULL, *reuse = NULL;
     double restore_tv = -1;
-    int plain = 0, oracle = 0, sps = 1;
+    int plain = 0, oracle = 0, sps = 1, all_starts = 0;
     double size_factor = 1; /* the kernel size given over the true one; 0: none */
     deconv_blind_params bp;
     deconv_blind_defaults(&bp);
@@ -144,6 +146,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--oracle")) { oracle = 1; continue; }
         if (!strcmp(a, "--no-sps")) { sps = 0; continue; }
         if (!strcmp(a, "--auto-size")) { size_factor = 0; continue; }
+        if (!strcmp(a, "--all-starts")) { all_starts = 1; continue; }
         if (!v) { fprintf(stderr, "levin: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--cases")) cases = v;
@@ -200,7 +203,11 @@ int main(int argc, char **argv)
                 snprintf(path, sizeof path, "%s/%s_kernel.csv", reuse, name);
                 est = deconv_kernel_load(path, 1, &err);
             } else {
-                est = deconv_blind_kernel(y, &bp, &err);
+                if (all_starts) /* a comment line before the case's row */
+                    printf("# %s starts", name);
+                est = bench_blind_kernel(y, &bp, all_starts, h, &err);
+                if (all_starts)
+                    printf("\n");
             }
             if (!est) {
                 fprintf(stderr, "levin: %s: %s\n", name, err.message);

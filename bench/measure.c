@@ -1,8 +1,11 @@
 /* The measures the benchmarks compare estimates with (measure.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "measure.h"
+#include "blind_internal.h"
 
 double bench_kernel_ncc(const float *a, const float *b, int w, int h, int shift)
 {
@@ -60,4 +63,56 @@ double bench_kernel_ncc_sized(const float *a, int aw, int ah, const float *b, in
     free(pa);
     free(pb);
     return r;
+}
+
+/* The starts' kernels and scores as blind_kernel hands them to a
+ * distributed run's exchange, here only kept. */
+typedef struct {
+    float *h;
+    double *score;
+    int starts;
+} starts_record;
+
+static deconv_status record_starts(void *ctx, float *h, double *score, int starts, int nk,
+                                   deconv_status st, deconv_error *err)
+{
+    starts_record *r = ctx;
+    if (st != DECONV_OK)
+        return st;
+    r->h = malloc(sizeof(float) * starts * nk);
+    r->score = malloc(sizeof(double) * starts);
+    if (!r->h || !r->score)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+    memcpy(r->h, h, sizeof(float) * starts * nk);
+    memcpy(r->score, score, sizeof(double) * starts);
+    r->starts = starts;
+    return st;
+}
+
+deconv_kernel *bench_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
+                                  int all_starts, const deconv_kernel *truth, deconv_error *err)
+{
+    if (!all_starts)
+        return deconv_blind_kernel(y, p, err);
+    starts_record rec = {0};
+    blind_spread spread = {&rec, NULL, record_starts};
+    deconv_kernel *est = blind_kernel(y, p, &spread, err);
+    if (est && rec.h) {
+        const int w = est->width, ht = est->height, nk = w * ht;
+        printf(" [");
+        for (int s = 0; s < rec.starts; s++) {
+            const float *hs = rec.h + (size_t)s * nk;
+            printf("%s%.3f/%.5f%s", s ? " " : "",
+                   bench_kernel_ncc_sized(hs, w, ht, truth->data, truth->width, truth->height, 3),
+                   rec.score[s], memcmp(hs, est->data, sizeof(float) * nk) ? "" : "*");
+        }
+        printf("] {");
+        for (int s = 0; s < rec.starts; s++)
+            for (int t = s + 1; t < rec.starts; t++)
+                printf("%s%.3f", s + t > 1 ? " " : "",
+                       bench_kernel_ncc(rec.h + (size_t)s * nk, rec.h + (size_t)t * nk, w, ht, 3));
+        printf("}");
+    }
+    free(rec.h), free(rec.score);
+    return est;
 }

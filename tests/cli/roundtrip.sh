@@ -141,6 +141,17 @@ check "blind log has kernel and restore rows" [ "$(cut -d, -f1 "$T/blog.csv" | s
 run blind "$T/clean.png" -o "$T/bl2.png" --kernel-size 9 --iterations 3 --levels 1 --kernel-init "$T/k.csv" --kernel-out "$T/bk.png"
 check "blind summary: $(cat "$T/stderr")" grep -q "^deconv: kernel 9x9 estimated in .* s; restored ${S}x$S gray in .* s (response .*) -> " "$T/stderr"
 check "blind --kernel-out png is 9x9" [ "$(png_size "$T/bk.png")" = 9x9 ]
+check_not "a motion kernel gets no note that it is a point: $(cat "$T/stderr")" grep -q "nearly a point" "$T/stderr"
+# sharp disks: the kernel found is a point, and the summary says so; the
+# same disks blurred: a line, and no note
+awk 'BEGIN { srand(3); for (k = 0; k < 40; k++) { cx[k] = rand() * 128; cy[k] = rand() * 128; r[k] = 4 + rand() * 14; g[k] = int(rand() * 256) }
+    print "P2 128 128 255"; for (i = 0; i < 128; i++) { for (j = 0; j < 128; j++) { v = 128
+    for (k = 0; k < 40; k++) if ((i - cy[k])^2 + (j - cx[k])^2 < r[k]^2) v = g[k]; printf "%d ", v } print "" } }' >"$T/disks.pgm"
+run blind "$T/disks.pgm" -o "$T/bsharp.png" --kernel-size 9 --starts 1
+check "a point kernel gets its note: $(cat "$T/stderr")" grep -q "^deconv: note: the kernel found is nearly a point (100 % of it in 3x3 pixels)" "$T/stderr"
+run blur "$T/disks.pgm" -o "$T/dblur.png" --motion 9,30
+run blind "$T/dblur.png" -o "$T/bdisks.png" --kernel-size 11 --starts 1
+check_not "a motion kernel gets no note: $(cat "$T/stderr")" grep -q "nearly a point" "$T/stderr"
 run blind "$T/clean.png" -o "$T/bl3.png" --kernel-size 5 --iterations 2 --kernel-init gaussian --quiet
 run blind "$T/clean.png" -o "$T/bl4.png" --iterations 3 --starts 1 --kernel-out "$T/bk4.csv"
 check "blind without --kernel-size says the size was chosen: $(cat "$T/stderr")" grep -q "^deconv: kernel [0-9]*x[0-9]* (size chosen: no --kernel-size) estimated" "$T/stderr"
