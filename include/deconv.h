@@ -631,7 +631,10 @@ typedef struct {
                                run side by side on the threads, then
                                (1, 0.5) from where it parts from the first
                                (for kernels of 51 pixels or more, the third
-                               selects its edges on x shock filtered);
+                               selects its edges on x shock filtered, and
+                               on a photo whose noise is estimated at
+                               0.005 or more it alone runs, whatever
+                               starts says);
                                the one whose restoration has the sparsest
                                gradients (||grad x||_1 / ||grad x||_2),
                                with the most compact kernel, is returned.

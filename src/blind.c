@@ -44,7 +44,8 @@
  * that differ in their TV weight or piece fraction (and, for kernels of 51
  * pixels or more, in the third, edges selected on a shock-filtered x) and
  * keeps the one whose restoration looks sharpest with the most compact
- * kernel (start_score).
+ * kernel (start_score); a kernel of 51 pixels or more on a noisy photo is
+ * the shock-filtered start's alone (blind_starts.c).
  *
  * The parts, one job a file (blind_internal.h declares what they share):
  *   blind.c          the parameters and deconv_blind_kernel

@@ -476,6 +476,59 @@ static void test_shock_start(void)
     deconv_kernel_free(k);
 }
 
+/* On a noisy window (2 %) a kernel of 51 pixels is the shock-filtered
+ * start's alone: one estimate, in the first slot, the other starts not
+ * run (score INFINITY, the same kernel copied), and --starts 1 gives it
+ * too; at 49 pixels the four starts run and are scored as before. */
+static void test_shock_alone(void)
+{
+    deconv_kernel *k;
+    deconv_image *im;
+    if (!camera_and_motion(41, 20, &im, &k))
+        return;
+    deconv_image *y = blurred_window(im, k, 120, 120, 40, 60, 0);
+    for (int i = 0; i < 120 * 120; i++)
+        y->data[i] += (float)(0.02 * gauss());
+    double sigma = deconv_estimate_noise(y->data, 120, 120);
+    CHECK(sigma > 0.01, "noise estimate %g", sigma);
+    for (int side = 49; side <= 51; side += 2) {
+        deconv_blind_params p;
+        short_blind_params(&p);
+        p.kernel_width = p.kernel_height = side;
+        p.iterations = 4, p.refine = 1, p.threads = 1;
+        const size_t nk = (size_t)side * side;
+        float *four = malloc(sizeof(float) * 4 * nk), *single = malloc(sizeof(float) * nk);
+        double score[4], sc;
+        p.starts = 4;
+        int rc = deconv_blind_test_starts(y, &p, four, score);
+        p.starts = 1;
+        rc |= deconv_blind_test_starts(y, &p, single, &sc);
+        CHECK(rc == 0, "starts with a %d-pixel kernel failed", side);
+        if (rc != 0) {
+            free(four), free(single);
+            continue;
+        }
+        int finite = 0, copies = 0;
+        for (int s = 0; s < 4; s++) {
+            finite += isfinite(score[s]);
+            copies += !memcmp(four + s * nk, four, sizeof(float) * nk);
+        }
+        if (side == 51) {
+            CHECK(finite == 1 && score[0] == 0 && copies == 4,
+                  "51 pixels, noisy: %d scores finite (score 0: %g), %d slots alike", finite,
+                  score[0], copies);
+            CHECK(!memcmp(single, four, sizeof(float) * nk),
+                  "51 pixels, noisy: one start asked for is not the shock-filtered one");
+        } else {
+            CHECK(finite == 4 && copies < 4, "49 pixels, noisy: %d scores finite, %d slots alike",
+                  finite, copies);
+        }
+        free(four), free(single);
+    }
+    deconv_image_free(y), deconv_image_free(im);
+    deconv_kernel_free(k);
+}
+
 /* kernel_smooth smooths every start's kernel steps by the noise estimated
  * in the photo: at 2 % noise each start's kernel changes and the first is
  * smoother than without the term; with no noise but the rounding to 8 bits
@@ -1038,6 +1091,7 @@ int main(void)
     test_end_to_end();
     test_starts();
     test_shock_start();
+    test_shock_alone();
     test_window();
     return check_done("test_blind");
 }

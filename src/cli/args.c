@@ -157,7 +157,8 @@ static const arg_spec options[] = {
     {"--starts", NULL, K_INT, CMD_BLIND, OFF(blind.starts), 1, 4, 0, "N",
      "independent estimates (TV weight x 1, 0.5, 1.5, the 3rd on shock-filtered edges for "
      "kernels of 51 pixels or more; the 4th: the 1st keeping fainter pieces of the kernel); "
-     "the kernel whose restoration is sharpest is kept (1 is about twice as fast)", NULL},
+     "the kernel whose restoration is sharpest is kept (1 is about twice as fast); a kernel of "
+     "51 pixels or more on a noisy photo (0.5 % or more) is the 3rd's alone, whatever N", NULL},
     {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,
      "delta|gaussian|FILE", "starting kernel (a FILE gives the kernel size, or must have the --kernel-size)", NULL},
 
