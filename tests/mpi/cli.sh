@@ -79,6 +79,25 @@ else
     bad "blind, one process: $(cat "$T/err")"
 fi
 
+# blind with a long kernel on a noisy photo: one start alone (the
+# shock-filtered one), run by rank 0; the others idle. The same bytes.
+if "$DECONV" blur "$DATA/camera.png" -o "$T/noisy.png" --psf "$T/k31.csv" --noise 0.02 --seed 4 &&
+    "$DECONV" blind "$T/noisy.png" -o "$T/long-one.png" --kernel-size 51 --iterations 3 \
+        --kernel-out "$T/kl-one.csv" --quiet 2>"$T/err"; then
+    for ranks in 2 3; do
+        if ! mpi "$ranks" 1 blind "$T/noisy.png" -o "$T/long-$ranks.png" --kernel-size 51 \
+            --iterations 3 --kernel-out "$T/kl-$ranks.csv" --quiet >"$T/err" 2>&1; then
+            bad "blind, 51 pixels, $ranks processes: exit: $(head -3 "$T/err")"
+        elif cmp -s "$T/long-one.png" "$T/long-$ranks.png" && cmp -s "$T/kl-one.csv" "$T/kl-$ranks.csv"; then
+            ok
+        else
+            bad "blind, 51 pixels, $ranks processes: not the kernel and output of one process"
+        fi
+    done
+else
+    bad "blind, 51 pixels, one process: $(cat "$T/err")"
+fi
+
 # a bad input: every process exits non-zero, one message, no output
 if mpi 3 1 deblur "$T/missing.png" -o "$T/never.png" --psf "$T/k7.csv" >"$T/err" 2>&1; then
     bad "a missing input succeeded"
