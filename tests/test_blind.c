@@ -440,29 +440,53 @@ static void test_starts(void)
     deconv_kernel_free(k);
 }
 
-/* For kernels of 51 pixels or more, start 2 selects its edges on x shock
- * filtered (blind_starts.c): of four starts, the third then differs from
- * the single start with its TV weight (x 1.5); at 49 pixels it is that
- * single start to the byte. A 41-pixel motion blur, a short schedule. */
-static void test_shock_start(void)
+/* The two tests below: a 41-pixel motion blur of a 120 x 120 window of
+ * the camera photo, with 2 % noise when `noisy` (NULL when the photo is
+ * missing). */
+static deconv_image *long_blur_window(int noisy)
 {
     deconv_kernel *k;
     deconv_image *im;
     if (!camera_and_motion(41, 20, &im, &k))
-        return;
+        return NULL;
     deconv_image *y = blurred_window(im, k, 120, 120, 40, 60, 0);
-    for (int side = 49; side <= 51; side += 2) {
-        deconv_blind_params p;
-        short_blind_params(&p);
-        p.kernel_width = p.kernel_height = side;
-        p.iterations = 4, p.refine = 1, p.threads = 1;
+    for (int i = 0; noisy && i < 120 * 120; i++)
+        y->data[i] += (float)(0.02 * gauss());
+    deconv_image_free(im);
+    deconv_kernel_free(k);
+    return y;
+}
+
+/* Four starts' kernels (four, 4 x side^2) and scores, then one start's
+ * kernel (single, side^2) with the TV weight tv (0: the default), at
+ * kernel side `side` with a short schedule. Returns 0 on success. */
+static int four_and_single(const deconv_image *y, int side, double tv, float *four,
+                           double *score, float *single)
+{
+    deconv_blind_params p;
+    short_blind_params(&p);
+    p.kernel_width = p.kernel_height = side;
+    p.iterations = 4, p.refine = 1, p.threads = 1;
+    double sc;
+    p.starts = 4;
+    int rc = deconv_blind_test_starts(y, &p, four, score);
+    p.starts = 1, p.tv = tv;
+    return rc | deconv_blind_test_starts(y, &p, single, &sc);
+}
+
+/* For kernels of 51 pixels or more, start 2 selects its edges on x shock
+ * filtered (blind_starts.c): of four starts, the third then differs from
+ * the single start with its TV weight (x 1.5); at 49 pixels it is that
+ * single start to the byte. */
+static void test_shock_start(void)
+{
+    deconv_image *y = long_blur_window(0);
+    for (int side = 49; y && side <= 51; side += 2) {
         const size_t nk = (size_t)side * side;
         float *four = malloc(sizeof(float) * 4 * nk), *single = malloc(sizeof(float) * nk);
-        double score[4], sc;
-        p.starts = 4;
-        int rc = deconv_blind_test_starts(y, &p, four, score);
-        p.starts = 1, p.tv = 0.02 * 1.5; /* the default TV, start 2's factor */
-        rc |= deconv_blind_test_starts(y, &p, single, &sc);
+        double score[4];
+        int rc = four_and_single(y, side, 0.02 * 1.5 /* the default TV, start 2's factor */, four,
+                                 score, single);
         CHECK(rc == 0, "starts with a %d-pixel kernel failed", side);
         if (rc == 0) {
             int same = !memcmp(four + 2 * nk, single, sizeof(float) * nk);
@@ -472,61 +496,46 @@ static void test_shock_start(void)
         }
         free(four), free(single);
     }
-    deconv_image_free(y), deconv_image_free(im);
-    deconv_kernel_free(k);
+    deconv_image_free(y);
 }
 
 /* On a noisy window (2 %) a kernel of 51 pixels is the shock-filtered
  * start's alone: one estimate, in the first slot, the other starts not
- * run (score INFINITY, the same kernel copied), and --starts 1 gives it
- * too; at 49 pixels the four starts run and are scored as before. */
+ * run (score INFINITY, the same kernel copied), and one start asked for
+ * gives it too; at 49 pixels the four starts run and are scored. */
 static void test_shock_alone(void)
 {
-    deconv_kernel *k;
-    deconv_image *im;
-    if (!camera_and_motion(41, 20, &im, &k))
+    deconv_image *y = long_blur_window(1);
+    if (!y)
         return;
-    deconv_image *y = blurred_window(im, k, 120, 120, 40, 60, 0);
-    for (int i = 0; i < 120 * 120; i++)
-        y->data[i] += (float)(0.02 * gauss());
     double sigma = deconv_estimate_noise(y->data, 120, 120);
     CHECK(sigma > 0.01, "noise estimate %g", sigma);
     for (int side = 49; side <= 51; side += 2) {
-        deconv_blind_params p;
-        short_blind_params(&p);
-        p.kernel_width = p.kernel_height = side;
-        p.iterations = 4, p.refine = 1, p.threads = 1;
         const size_t nk = (size_t)side * side;
         float *four = malloc(sizeof(float) * 4 * nk), *single = malloc(sizeof(float) * nk);
-        double score[4], sc;
-        p.starts = 4;
-        int rc = deconv_blind_test_starts(y, &p, four, score);
-        p.starts = 1;
-        rc |= deconv_blind_test_starts(y, &p, single, &sc);
+        double score[4];
+        int rc = four_and_single(y, side, 0, four, score, single);
         CHECK(rc == 0, "starts with a %d-pixel kernel failed", side);
-        if (rc != 0) {
-            free(four), free(single);
-            continue;
-        }
-        int finite = 0, copies = 0;
-        for (int s = 0; s < 4; s++) {
-            finite += isfinite(score[s]);
-            copies += !memcmp(four + s * nk, four, sizeof(float) * nk);
-        }
-        if (side == 51) {
-            CHECK(finite == 1 && score[0] == 0 && copies == 4,
-                  "51 pixels, noisy: %d scores finite (score 0: %g), %d slots alike", finite,
-                  score[0], copies);
-            CHECK(!memcmp(single, four, sizeof(float) * nk),
-                  "51 pixels, noisy: one start asked for is not the shock-filtered one");
-        } else {
-            CHECK(finite == 4 && copies < 4, "49 pixels, noisy: %d scores finite, %d slots alike",
-                  finite, copies);
+        if (rc == 0) {
+            int finite = 0, copies = 0;
+            for (int s = 0; s < 4; s++) {
+                finite += isfinite(score[s]);
+                copies += !memcmp(four + s * nk, four, sizeof(float) * nk);
+            }
+            if (side == 51) {
+                CHECK(finite == 1 && score[0] == 0 && copies == 4,
+                      "51 pixels, noisy: %d scores finite (score 0: %g), %d slots alike", finite,
+                      score[0], copies);
+                CHECK(!memcmp(single, four, sizeof(float) * nk),
+                      "51 pixels, noisy: one start asked for is not the shock-filtered one");
+            } else {
+                CHECK(finite == 4 && copies < 4,
+                      "49 pixels, noisy: %d scores finite, %d slots alike", finite, copies);
+            }
         }
         free(four), free(single);
     }
-    deconv_image_free(y), deconv_image_free(im);
-    deconv_kernel_free(k);
+    deconv_image_free(y);
 }
 
 /* kernel_smooth smooths every start's kernel steps by the noise estimated

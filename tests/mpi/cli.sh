@@ -61,42 +61,32 @@ same_bytes jpeg-in "$T/rgb.jpg" "$T/k7.csv" png --iterations 20 # the noise esti
 same_bytes full "$T/rgb.png" "$T/k7.csv" png --iterations 10 --full
 same_bytes tiff16-auto "$T/rgb16.tif" "$T/k31.csv" tif --iterations 15 --bits 16 --response linear
 
-# blind: rank 0 estimates, every process restores: the kernel and the
-# output of one process
-if "$DECONV" blind "$T/gray.png" -o "$T/blind-one.png" --kernel-size 15 --kernel-out "$T/k-one.csv" \
-    --quiet 2>"$T/err"; then
+# blind: rank 0 estimates (or the processes share its starts), every
+# process restores: the kernel and the output of one process
+same_blind() { # NAME INPUT ARGS...
+    local name=$1 in=$2
+    shift 2
+    if ! "$DECONV" blind "$in" -o "$T/$name-one.png" --kernel-out "$T/$name-one.csv" --quiet "$@" \
+        2>"$T/err"; then
+        bad "$name: one process: $(cat "$T/err")"
+        return
+    fi
     for ranks in 2 3; do
-        if ! mpi "$ranks" 1 blind "$T/gray.png" -o "$T/blind-$ranks.png" --kernel-size 15 \
-            --kernel-out "$T/k-$ranks.csv" --quiet >"$T/err" 2>&1; then
-            bad "blind, $ranks processes: exit: $(head -3 "$T/err")"
-        elif cmp -s "$T/blind-one.png" "$T/blind-$ranks.png" && cmp -s "$T/k-one.csv" "$T/k-$ranks.csv"; then
+        if ! mpi "$ranks" 1 blind "$in" -o "$T/$name-$ranks.png" --kernel-out "$T/$name-$ranks.csv" \
+            --quiet "$@" >"$T/err" 2>&1; then
+            bad "$name: $ranks processes: exit: $(head -3 "$T/err")"
+        elif cmp -s "$T/$name-one.png" "$T/$name-$ranks.png" && cmp -s "$T/$name-one.csv" "$T/$name-$ranks.csv"; then
             ok
         else
-            bad "blind, $ranks processes: not the kernel and output of one process"
+            bad "$name: $ranks processes: not the kernel and output of one process"
         fi
     done
-else
-    bad "blind, one process: $(cat "$T/err")"
-fi
-
-# blind with a long kernel on a noisy photo: one start alone (the
-# shock-filtered one), run by rank 0; the others idle. The same bytes.
-if "$DECONV" blur "$DATA/camera.png" -o "$T/noisy.png" --psf "$T/k31.csv" --noise 0.02 --seed 4 &&
-    "$DECONV" blind "$T/noisy.png" -o "$T/long-one.png" --kernel-size 51 --iterations 3 \
-        --kernel-out "$T/kl-one.csv" --quiet 2>"$T/err"; then
-    for ranks in 2 3; do
-        if ! mpi "$ranks" 1 blind "$T/noisy.png" -o "$T/long-$ranks.png" --kernel-size 51 \
-            --iterations 3 --kernel-out "$T/kl-$ranks.csv" --quiet >"$T/err" 2>&1; then
-            bad "blind, 51 pixels, $ranks processes: exit: $(head -3 "$T/err")"
-        elif cmp -s "$T/long-one.png" "$T/long-$ranks.png" && cmp -s "$T/kl-one.csv" "$T/kl-$ranks.csv"; then
-            ok
-        else
-            bad "blind, 51 pixels, $ranks processes: not the kernel and output of one process"
-        fi
-    done
-else
-    bad "blind, 51 pixels, one process: $(cat "$T/err")"
-fi
+}
+same_blind blind "$T/gray.png" --kernel-size 15
+# a long kernel on a noisy photo: the shock-filtered start alone, on rank 0
+"$DECONV" blur "$DATA/camera.png" -o "$T/noisy.png" --psf "$T/k31.csv" --noise 0.02 --seed 4 ||
+    bad "making the noisy input"
+same_blind blind-long "$T/noisy.png" --kernel-size 51 --iterations 3
 
 # a bad input: every process exits non-zero, one message, no output
 if mpi 3 1 deblur "$T/missing.png" -o "$T/never.png" --psf "$T/k7.csv" >"$T/err" 2>&1; then
