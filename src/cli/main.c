@@ -504,7 +504,7 @@ static double point_mass(const deconv_kernel *k)
 
 /* A kernel this close to a point (point_mass) gets a note: a user whose
  * blurry photo comes back unchanged should know why. Real photos seen
- * (docs/benchmarks.md): night scenes whose blur the estimate did not find
+ * (docs/camera.md): night scenes whose blur the estimate did not find
  * at 0.94 to 1.00; found kernels, short ones too, at 0.17 to 0.72. */
 static const double POINT_NOTE = 0.9;
 
