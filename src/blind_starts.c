@@ -159,22 +159,19 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
         free(errs), free(st);
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
     }
-    if (shock_alone(p, noise)) {
-        /* the shock-filtered start alone, in the first slot (the only
-         * one when a single start is asked for) */
+    const int alone = shock_alone(p, noise);
+    if (alone || starts == 1) {
+        /* one estimate, in the first slot: start 0, or the shock-filtered
+         * start alone (the other slots its copies, never kept) */
+        const int s = alone ? SHOCK_START : 0;
         if (!mine || mine[0])
-            st[0] = blind_estimate(lum, p, tv * start_tv_factor[SHOCK_START], smooth, pieces,
-                                   SHOCK_STEPS, 1, NULL, NULL, h, &errs[0]);
+            st[0] = blind_estimate(lum, p, tv * start_tv_factor[s], smooth, pieces,
+                                   shock_steps(p, s), 1, NULL, NULL, h, &errs[0]);
         score[0] = 0;
-        for (int s = 1; s < starts; s++) {
-            memcpy(h + (size_t)s * nk, h, sizeof(float) * nk);
-            score[s] = INFINITY;
+        for (int t = 1; t < starts; t++) {
+            memcpy(h + (size_t)t * nk, h, sizeof(float) * nk);
+            score[t] = INFINITY;
         }
-    } else if (starts == 1) {
-        if (!mine || mine[0])
-            st[0] = blind_estimate(lum, p, tv, smooth, pieces, shock_steps(p, 0), 1, NULL, NULL, h,
-                                   &errs[0]);
-        score[0] = 0;
     } else {
         /* Starts 0 to 2 run side by side, the threads shared out between
          * them (each start's result does not depend on its thread count).
