@@ -96,13 +96,14 @@ long blind_select_edges(level *l, double count)
 {
     int w = l->xw, h = l->xh;
     float *pc = l->px, *pr = l->py;
-    float *v = l->shock > 0 ? deconv_alloc_floats((size_t)3 * w * h) : NULL;
+    if (l->shock > 0 && !l->shocked)
+        l->shocked = deconv_alloc_floats((size_t)3 * w * h);
+    float *v = l->shock > 0 ? l->shocked : NULL;
     if (v) {
         memcpy(v, l->x, (size_t)w * h * sizeof(float));
         shock_filter(v, v + (size_t)w * h, v + (size_t)2 * w * h, w, h, l->shock);
     }
     blind_differences(v ? v : l->x, w, h, pc, pr);
-    deconv_free_floats(v);
     blind_whiten_x(l);
     /* magnitudes at (i, j) use pc[i][j] and pr[i][j]: i < h-1, j < w-1 */
     float mmax = 0;

@@ -56,6 +56,9 @@ typedef struct {
                              (absolute: set at each step) */
     int shock;            /* shock filter steps on x before its edges are
                              selected (blind_select_edges); 0: none */
+    float *shocked;       /* x shock filtered and the filter's two scratch
+                             planes (3 xw x xh), made at the first filtered
+                             edge selection */
 } level;
 
 /* Where an estimate can be taken up by a start that differs from it only in

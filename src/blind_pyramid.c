@@ -29,6 +29,7 @@ void blind_level_free(level *l)
     deconv_free_floats(l->wdata);
     deconv_free_floats(l->wy);
     deconv_free_floats(l->wx);
+    deconv_free_floats(l->shocked);
     deconv_l0_free(l->l0);
     deconv_normal_free(l->normal);
     kernel_fft_free(l->kfft);
