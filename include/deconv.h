@@ -626,10 +626,13 @@ typedef struct {
     double piece_fraction;  /* at the end of each level, the 8-connected
                                pieces of the kernel holding less than this
                                fraction of its mass are removed; <= 0: 0.1 */
-    int starts;             /* 1 to 4 independent estimates: (tv,
+    int starts;             /* 1 to 5 independent estimates: (tv,
                                piece_fraction) x (1, 1), (0.5, 1), (1.5, 1)
                                run side by side on the threads, then
-                               (1, 0.5) from where it parts from the first
+                               (1, 0.5) from where it parts from the first,
+                               then, where a clipped piece is larger than
+                               the kernel (a white page, a sky), the first
+                               fitting it one-sided (y a lower bound)
                                (for kernels of 51 pixels or more, the third
                                selects its edges on x shock filtered, and
                                on a photo whose noise is estimated at
@@ -732,7 +735,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
                                 deconv_report *report, deconv_error *err);
 
 /* deconv_blind_kernel with its starts spread over the processes of comm
- * (starts 0 and 3 on rank 0, 1 and 2 on the next ranks); every process
+ * (starts 0, 3 and 4 on rank 0, 1 and 2 on the next ranks); every process
  * passes the same y (the window the estimate runs on: it is small) and
  * parameters, and gets the kernel one process gets. */
 deconv_kernel *deconv_blind_kernel_mpi(MPI_Comm comm, const deconv_image *y,

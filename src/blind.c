@@ -40,9 +40,10 @@
  * only) cannot.
  *
  * The alternation is chaotic: a small change of its settings can move the
- * estimate far. deconv_blind_kernel runs up to four estimates (starts)
+ * estimate far. deconv_blind_kernel runs up to five estimates (starts)
  * that differ in their TV weight or piece fraction (and, for kernels of 51
- * pixels or more, in the third, edges selected on a shock-filtered x) and
+ * pixels or more, in the third, edges selected on a shock-filtered x; where
+ * a clipped piece is larger than the kernel, in the fifth, its rule there) and
  * keeps the one whose restoration looks sharpest with the most compact
  * kernel (start_score); a kernel of 51 pixels or more on a noisy photo is
  * the shock-filtered start's alone (blind_starts.c).
@@ -80,7 +81,7 @@ void deconv_blind_defaults(deconv_blind_params *p)
     p->refine = 10;
     p->refine_lambda = 5e-4;
     p->kernel_smooth = DECONV_BLIND_KERNEL_SMOOTH;
-    p->starts = 4;
+    p->starts = 5;
     p->estimate_pixels = DECONV_BLIND_ESTIMATE_PIXELS;
     deconv_response_linear(&p->response);
 }

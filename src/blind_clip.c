@@ -87,6 +87,87 @@ int deconv_blind_test_dilate(const unsigned char *in, int iw, int ih, unsigned c
     return ok ? 0 : -1;
 }
 
+/* Marks in `large` (N x M, zeroed here) the 8-connected pieces of c
+ * larger than kw x kh in either direction: a white page or a sky rather
+ * than a lamp's streak, which fits in the kernel. Returns how many, -1
+ * when out of memory. */
+int blind_large_clipped(const unsigned char *c, int N, int M, int kw, int kh,
+                        unsigned char *large)
+{
+    int *stack = malloc(sizeof(int) * (size_t)N * M);
+    unsigned char *seen = calloc((size_t)N * M, 1);
+    if (!stack || !seen) {
+        free(stack), free(seen);
+        return -1;
+    }
+    memset(large, 0, (size_t)N * M);
+    int pieces = 0;
+    /* a breadth-first walk; the stack doubles as the piece's members */
+    for (int s = 0; s < N * M; s++) {
+        if (!c[s] || seen[s])
+            continue;
+        int top = 0, first = 0, i0 = M, i1 = -1, j0 = N, j1 = -1;
+        seen[s] = 1;
+        stack[top++] = s;
+        while (first < top) {
+            int t = stack[first++], a = t / N, b = t % N;
+            i0 = a < i0 ? a : i0, i1 = a > i1 ? a : i1, j0 = b < j0 ? b : j0, j1 = b > j1 ? b : j1;
+            for (int da = -1; da <= 1; da++)
+                for (int db = -1; db <= 1; db++) {
+                    int a2 = a + da, b2 = b + db;
+                    if (a2 < 0 || a2 >= M || b2 < 0 || b2 >= N)
+                        continue;
+                    int u = a2 * N + b2;
+                    if (c[u] && !seen[u]) {
+                        seen[u] = 1;
+                        stack[top++] = u;
+                    }
+                }
+        }
+        if (i1 - i0 + 1 > kh || j1 - j0 + 1 > kw) {
+            pieces++;
+            for (int k = 0; k < top; k++)
+                large[stack[k]] = 1;
+        }
+    }
+    free(seen), free(stack);
+    return pieces;
+}
+
+/* For the tests (tests/test_blind.c declares it; not part of the API). */
+int deconv_blind_test_large_clipped(const unsigned char *c, int N, int M, int kw, int kh,
+                                    unsigned char *large);
+int deconv_blind_test_large_clipped(const unsigned char *c, int N, int M, int kw, int kh,
+                                    unsigned char *large)
+{
+    return blind_large_clipped(c, N, M, kw, kh, large);
+}
+
+/* The one-sided rule (a level's one_sided: the fifth start): the clipped
+ * pieces larger than the kernel are fitted as the camera's model has it,
+ * y being only a lower bound there: target = h * x where that is brighter
+ * than y, else y. They are removed from c, which keeps the smaller pieces
+ * (lamps) for the dropping rule of blind_mask_clipped. target: N x M.
+ * Returns 0 when out of memory. */
+static int one_sided_target(level *l, unsigned char *c, float *target)
+{
+    const int N = l->N, M = l->M;
+    unsigned char *large = malloc((size_t)N * M);
+    deconv_op *op = deconv_op_new(N, M, l->h, l->kw, l->kh, DECONV_CONV_AUTO, NULL);
+    int ok = large && op && blind_large_clipped(c, N, M, l->kw, l->kh, large) >= 0;
+    if (ok) {
+        deconv_op_apply(op, l->x, target);
+        for (size_t i = 0; i < (size_t)N * M; i++) {
+            target[i] = large[i] && target[i] > l->y[i] ? target[i] : l->y[i];
+            if (large[i])
+                c[i] = 0;
+        }
+    }
+    free(large);
+    deconv_op_free(op);
+    return ok;
+}
+
 /* The kernel step where y is clipped (after edge selection). A clipped
  * pixel only says that the light was at least white, and the light of a
  * lamp has gradients far larger than any other edge: fitted as they are,
@@ -113,9 +194,11 @@ int blind_mask_clipped(level *l)
     if (ok) {
         for (size_t i = 0; i < (size_t)N * M; i++)
             c[i] = l->clip[i] > 0;
+        if (l->one_sided)
+            ok = one_sided_target(l, c, pred);
         /* x positions (i + a, j + b) that a clipped (i, j) reads; then the
          * y positions whose window (i..i+kh-1, j..j+kw-1) meets them */
-        ok = dilate(c, N, M, x0, xw, xh, 0, 0, kh, kw, tmp) &&
+        ok = ok && dilate(c, N, M, x0, xw, xh, 0, 0, kh, kw, tmp) &&
              dilate(x0, xw, xh, em, N, M, kh - 1, kw - 1, kh, kw, tmp);
     }
     if (ok) {
@@ -130,7 +213,19 @@ int blind_mask_clipped(level *l)
                 if (i + 1 < xh)
                     l->py[(size_t)i * xw + j] = 0;
             }
-        blind_differences(l->y, N, M, l->dy_c, l->dy_r);
+        if (l->one_sided) {
+            /* x brighter than white on both sides: inside a clipped
+             * piece, where nothing but its being bright is known */
+            for (int i = 0; i < xh; i++)
+                for (int j = 0; j < xw; j++) {
+                    float v = l->x[(size_t)i * xw + j];
+                    if (j + 1 < xw && v > 1 && l->x[(size_t)i * xw + j + 1] > 1)
+                        l->px[(size_t)i * (xw - 1) + j] = 0;
+                    if (i + 1 < xh && v > 1 && l->x[(size_t)(i + 1) * xw + j] > 1)
+                        l->py[(size_t)i * xw + j] = 0;
+                }
+        }
+        blind_differences(l->one_sided ? pred : l->y, N, M, l->dy_c, l->dy_r);
         blind_whiten_y(l);
     }
     deconv_op *op = NULL;

@@ -15,7 +15,7 @@
 static const double PRUNE = 0.02;
 
 /* The most starts deconv_blind_kernel runs (start_tv_factor, FORK_PIECE_FACTOR). */
-enum { MAX_STARTS = 4 };
+enum { MAX_STARTS = 5 };
 
 /* The TV weight at the start of each level when p->tv is not given. */
 static const double DEFAULT_TV = 0.02;
@@ -59,6 +59,8 @@ typedef struct {
     float *shocked;       /* x shock filtered and the filter's two scratch
                              planes (3 xw x xh), made at the first filtered
                              edge selection */
+    int one_sided;        /* clipped pieces larger than the kernel fitted
+                             one-sided (blind_mask_clipped) */
 } level;
 
 /* Where an estimate can be taken up by a start that differs from it only in
@@ -79,8 +81,8 @@ void blind_level_free(level *l);
 int blind_level_copy(level *dst, const level *src);
 void blind_project_kernel(float *h, int kw, int kh);
 deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
-                             double smooth, double pieces, int shock, int progress,
-                             fork_point *record, fork_point *resume, float *h_out,
+                             double smooth, double pieces, int shock, int one_sided,
+                             int progress, fork_point *record, fork_point *resume, float *h_out,
                              deconv_error *err);
 
 /* blind_edges.c */
@@ -122,6 +124,8 @@ void blind_whiten_x(level *l);
 /* blind_clip.c: the camera's clipped pixels */
 int blind_fit_target(level *l);
 int blind_mask_clipped(level *l);
+int blind_large_clipped(const unsigned char *c, int N, int M, int kw, int kh,
+                        unsigned char *large);
 void blind_camera_step_response(deconv_response *r);
 deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum, int left,
                                  int top, int w, int ht, const deconv_response *resp);

@@ -215,6 +215,7 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
         blind_project_kernel(next.h, kw, kh);
     }
     next.shock = cur->shock;
+    next.one_sided = cur->one_sided;
     blind_level_free(cur);
     *cur = next;
     if (!deconv_response_is_linear(&p->response) && !blind_whiten_setup(cur, &p->response))
@@ -301,10 +302,12 @@ static deconv_status refinement(const deconv_blind_params *p, double smooth, lev
  * call p->progress (only one of several concurrent estimates does).
  * record (or NULL): where the fork point for record->pieces is kept.
  * resume (or NULL): a fork point to start from instead of from the
- * coarsest level (its state is taken). */
+ * coarsest level (its state is taken). shock: the shock filter's steps
+ * before edge selection; one_sided: blind_mask_clipped's rule for large
+ * clipped pieces. */
 deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params *p, double tv0,
-                             double smooth, double pieces, int shock, int progress,
-                             fork_point *record, fork_point *resume, float *h_out,
+                             double smooth, double pieces, int shock, int one_sided,
+                             int progress, fork_point *record, fork_point *resume, float *h_out,
                              deconv_error *err)
 {
     deconv_status status = DECONV_OK;
@@ -321,6 +324,7 @@ deconv_status blind_estimate(const deconv_image *lum, const deconv_blind_params 
         first = resume->stage;
     }
     cur.shock = shock;
+    cur.one_sided = one_sided;
     /* stages 0 .. levels-1: the pyramid; stage `levels`: the refinement */
     for (int stage = first; stage <= levels; stage++) {
         int resumed = resume && stage == first;

@@ -130,6 +130,35 @@ static int shock_alone(const deconv_blind_params *p, double noise)
     return kernel_side(p) >= SHOCK_MIN_SIDE && noise >= SHOCK_ALONE_NOISE;
 }
 
+/* Start 4 is start 0 with the one-sided rule for clipped pieces larger
+ * than the kernel (blind_clip.c): a white page or a sky. Dropping every
+ * gradient near a clipped pixel (the rule of the other starts, which the
+ * lamps of night scenes need) leaves little to fit on a bright page of
+ * text, whose letters all lie within a kernel of it; fitting y as a lower
+ * bound there keeps them. As the rule of every start it lost on photos
+ * (bench/camera: coffee bright 0.98 to 0.56, manmade_03 at night 0.89 to
+ * 0.49), so it is a fifth start that the score chooses (text_01 bright
+ * 0.34 to 0.85, text_02 bright 0.64 to 0.75; docs/camera.md). It runs
+ * only where the window has such a piece. Returns how many, -1 when out
+ * of memory (then it does not run). */
+static int has_large_clipped(const deconv_image *lum, const deconv_blind_params *p)
+{
+    if (lum->channels != 2)
+        return 0;
+    const size_t n = (size_t)lum->width * lum->height;
+    unsigned char *c = malloc(n), *large = malloc(n);
+    int pieces = -1;
+    if (c && large) {
+        const float *clip = deconv_image_plane(lum, 1);
+        for (size_t i = 0; i < n; i++)
+            c[i] = clip[i] > 0;
+        pieces = blind_large_clipped(c, lum->width, lum->height, p->kernel_width,
+                                     p->kernel_height, large);
+    }
+    free(c), free(large);
+    return pieces;
+}
+
 /* Every start's kernel of the luminance window lum (h: p->starts kernels
  * one after the other) and its score (lower is better; 0 for a single
  * start), on omp_get_max_threads() threads; only those of mine when it is
@@ -166,7 +195,7 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
         const int s = alone ? SHOCK_START : 0;
         if (!mine || mine[0])
             st[0] = blind_estimate(lum, p, tv * start_tv_factor[s], smooth, pieces,
-                                   shock_steps(p, s), 1, NULL, NULL, h, &errs[0]);
+                                   shock_steps(p, s), 0, 1, NULL, NULL, h, &errs[0]);
         score[0] = 0;
         for (int t = 1; t < starts; t++) {
             memcpy(h + (size_t)t * nk, h, sizeof(float) * nk);
@@ -202,7 +231,7 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
             omp_set_dynamic(dynamic);
             omp_set_num_threads(inner);
             st[s] = blind_estimate(lum, p, tv * start_tv_factor[s], smooth, pieces,
-                                   shock_steps(p, s), s == 0,
+                                   shock_steps(p, s), 0, s == 0,
                              s == 0 && starts > 3 ? &fork : NULL, NULL, h + (size_t)s * nk,
                              &errs[s]);
             score[s] = st[s] == DECONV_OK ? start_score(lum, h + (size_t)s * nk,
@@ -210,10 +239,25 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
                                           : INFINITY;
         }
         omp_set_dynamic(dynamic);
+        if (starts > 4 && (!mine || mine[4])) {
+            float *h4 = h + (size_t)4 * nk;
+            if (st[0] == DECONV_OK && has_large_clipped(lum, p) > 0) {
+                st[4] = blind_estimate(lum, p, tv, smooth, pieces, 0, 1, 0, NULL, NULL, h4,
+                                       &errs[4]);
+                score[4] = st[4] == DECONV_OK
+                               ? start_score(lum, h4, p->kernel_width, p->kernel_height)
+                               : INFINITY;
+            } else {
+                /* nothing for the rule to change: start 0's kernel, never
+                 * kept (failures and out of memory are start 0's) */
+                memcpy(h4, h, sizeof(float) * nk);
+                st[4] = st[0], errs[4] = errs[0], score[4] = INFINITY;
+            }
+        }
         if (starts > 3 && (!mine || mine[3])) {
             float *h3 = h + (size_t)3 * nk;
             if (st[0] == DECONV_OK && fork.stage >= 0) {
-                st[3] = blind_estimate(lum, p, tv, smooth, fork.pieces, 0, 0, NULL, &fork, h3,
+                st[3] = blind_estimate(lum, p, tv, smooth, fork.pieces, 0, 0, 0, NULL, &fork, h3,
                                        &errs[3]);
                 score[3] = st[3] == DECONV_OK
                                ? start_score(lum, h3, p->kernel_width, p->kernel_height)
@@ -239,14 +283,15 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
 /* For the tests (tests/test_blind.c declares it; not part of the API):
  * every start's kernel and score for the luminance image lum, as
  * deconv_blind_kernel computes them (h: p->starts kernels of the kernel
- * size). Returns 0 on success. */
+ * size); lum may be the camera's input (blind_camera_input: light, and a
+ * plane marking the clipped pixels). Returns 0 on success. */
 int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
                              double *score);
 int deconv_blind_test_starts(const deconv_image *lum, const deconv_blind_params *p, float *h,
                              double *score)
 {
     deconv_error err;
-    if (blind_check_params(lum, p, &err) != DECONV_OK || lum->channels != 1)
+    if (blind_check_params(lum, p, &err) != DECONV_OK || lum->channels > 2)
         return -1;
     int saved_threads = omp_get_max_threads();
     if (p->threads > 0)

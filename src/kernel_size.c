@@ -80,7 +80,7 @@ static deconv_status probe(const deconv_image *lum, const deconv_blind_params *p
     q.region_width = q.region_height = 0;
     const double tv = p->tv > 0 ? p->tv : DEFAULT_TV;
     const double pieces = p->piece_fraction > 0 ? p->piece_fraction : DEFAULT_PIECE_FRACTION;
-    st = blind_estimate(small, &q, tv, 0, pieces, 0, 0, NULL, NULL, h, err);
+    st = blind_estimate(small, &q, tv, 0, pieces, 0, 0, 0, NULL, NULL, h, err);
     if (st != DECONV_OK)
         goto done;
     /* the extent of the mass: the rows (columns) left when those holding

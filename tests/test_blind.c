@@ -430,9 +430,9 @@ static void test_starts(void)
                   "four starts returned another kernel than the best scored (start %d)", best);
         deconv_kernel_free(chosen);
     }
-    p.starts = 5;
+    p.starts = 6;
     CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
-          "5 starts are refused");
+          "6 starts are refused");
     p.starts = 4, p.piece_fraction = 1;
     CHECK(deconv_blind_kernel(y, &p, &err) == NULL && err.code == DECONV_ERR_ARG,
           "a piece fraction of 1 is refused");
@@ -1050,6 +1050,142 @@ static void test_shock_filter(void)
 /* Blind under the camera's model: camera.png decoded from sRGB to light,
  * blurred, encoded again, 0.5 % noise; the estimate with the sRGB
  * response finds the kernel. */
+int deconv_blind_test_large_clipped(const unsigned char *c, int N, int M, int kw, int kh,
+                                    unsigned char *large);
+
+/* blind_large_clipped against a plain labelling (every set pixel takes the
+ * smallest label among its 8 neighbours until none changes), on random
+ * masks, sizes and kernels: the pieces wider or taller than the kernel
+ * marked, and counted. */
+static void test_large_clipped(void)
+{
+    for (int t = 0; t < 200; t++) {
+        int N = 1 + (int)(check_rand(&seed) * 60), M = 1 + (int)(check_rand(&seed) * 60);
+        int kw = 1 + (int)(check_rand(&seed) * 15), kh = 1 + (int)(check_rand(&seed) * 15);
+        double density = t % 3 == 0 ? 0.05 : (t % 3 == 1 ? 0.3 : 0.6);
+        size_t n = (size_t)N * M;
+        unsigned char *c = malloc(n), *large = malloc(n);
+        int *label = malloc(sizeof(int) * n), *i0 = malloc(sizeof(int) * n),
+            *i1 = malloc(sizeof(int) * n), *j0 = malloc(sizeof(int) * n),
+            *j1 = malloc(sizeof(int) * n);
+        for (size_t i = 0; i < n; i++) {
+            c[i] = check_rand(&seed) < density;
+            label[i] = c[i] ? (int)i : -1;
+        }
+        for (int changed = 1; changed;) {
+            changed = 0;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++)
+                    for (int a = -1; a <= 1 && label[i * N + j] >= 0; a++)
+                        for (int b = -1; b <= 1; b++) {
+                            int ii = i + a, jj = j + b;
+                            if (ii < 0 || ii >= M || jj < 0 || jj >= N || label[ii * N + jj] < 0)
+                                continue;
+                            if (label[ii * N + jj] < label[i * N + j])
+                                label[i * N + j] = label[ii * N + jj], changed = 1;
+                        }
+        }
+        for (size_t i = 0; i < n; i++)
+            i0[i] = M, i1[i] = -1, j0[i] = N, j1[i] = -1;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                int l = label[i * N + j];
+                if (l < 0)
+                    continue;
+                i0[l] = i < i0[l] ? i : i0[l], i1[l] = i > i1[l] ? i : i1[l];
+                j0[l] = j < j0[l] ? j : j0[l], j1[l] = j > j1[l] ? j : j1[l];
+            }
+        int want = 0, bad = 0;
+        for (size_t i = 0; i < n; i++)
+            want += label[i] == (int)i && (i1[i] - i0[i] + 1 > kh || j1[i] - j0[i] + 1 > kw);
+        int got = deconv_blind_test_large_clipped(c, N, M, kw, kh, large);
+        CHECK(got == want, "large clipped pieces of %dx%d, kernel %dx%d: %d, not %d", N, M, kw,
+              kh, got, want);
+        for (size_t i = 0; i < n && !bad; i++) {
+            int l = label[i];
+            int is = l >= 0 && (i1[l] - i0[l] + 1 > kh || j1[l] - j0[l] + 1 > kw);
+            bad = large[i] != is;
+            CHECK(!bad, "large clipped pieces of %dx%d, kernel %dx%d: wrong at %zu", N, M, kw, kh,
+                  i);
+        }
+        free(c), free(large), free(label), free(i0), free(i1), free(j0), free(j1);
+    }
+}
+
+/* The fifth start (blind_starts.c) on a bright page of dark strokes, the
+ * camera's input (light, clipped at white, and the clip mask): it runs
+ * where a clipped piece is larger than the kernel, giving its own kernel
+ * and score, the same on one thread and two; with no such piece (the
+ * mask's large pieces cleared) its slot is start 0's kernel, never kept. */
+static void test_one_sided_start(void)
+{
+    enum { N = 160, M = 160, KS = 9, NK = KS * KS };
+    const int xw = N + KS - 1, xh = M + KS - 1;
+    float *x = malloc(sizeof(float) * xw * xh), truth[NK] = {0};
+    for (int t = 0; t < 9; t++) /* a bent stroke */
+        truth[(2 + t / 3) * KS + t] = 1.0f / 9;
+    for (int i = 0; i < xw * xh; i++)
+        x[i] = 1.6f; /* the page, brighter than white */
+    for (int s = 0; s < 60; s++) { /* letters: strokes of 2 pixels */
+        int i = 4 + (int)(check_rand(&seed) * (xh - 24));
+        int j = 4 + (int)(check_rand(&seed) * (xw - 24));
+        int len = 5 + (int)(check_rand(&seed) * 12), dir = s % 3; /* across, down, diagonal */
+        for (int t = 0; t < len; t++)
+            for (int w = 0; w < 2; w++) {
+                int a = i + (dir == 0 ? w : t), b = j + (dir == 0 ? t : dir == 1 ? w : t + w);
+                x[a * xw + b] = 0.08f;
+            }
+    }
+    deconv_image *lum = deconv_image_new(N, M, 2);
+    deconv_conv_valid(x, xw, xh, truth, KS, KS, lum->data);
+    float *clip = deconv_image_plane(lum, 1);
+    for (int i = 0; i < N * M; i++)
+        lum->data[i] = (float)fmin(1, lum->data[i] + 0.002 * gauss());
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            int any = 0;
+            for (int a = i - 1; a <= i + 1; a++)
+                for (int b = j - 1; b <= j + 1; b++)
+                    any |= a >= 0 && a < M && b >= 0 && b < N && lum->data[a * N + b] >= 0.995f;
+            clip[i * N + j] = (float)any;
+        }
+    deconv_blind_params p;
+    short_blind_params(&p);
+    p.kernel_width = p.kernel_height = KS;
+    deconv_response_srgb(&p.response);
+    p.starts = 5;
+    float h[2][5][NK];
+    double score[2][5];
+    int rc = 0;
+    for (int t = 0; t < 2; t++) {
+        p.threads = t + 1;
+        rc |= deconv_blind_test_starts(lum, &p, h[t][0], score[t]);
+    }
+    CHECK(rc == 0, "five starts on the bright page failed");
+    if (rc == 0) {
+        printf("one-sided start: kernel NCC %.3f (start 0: %.3f), score %.5f (start 0: %.5f)\n",
+               kernel_ncc(h[0][4], truth, KS, KS), kernel_ncc(h[0][0], truth, KS, KS),
+               score[0][4], score[0][0]);
+        CHECK(isfinite(score[0][4]) && memcmp(h[0][4], h[0][0], sizeof h[0][0]) != 0,
+              "the bright page's fifth start did not run");
+        CHECK(!memcmp(h[0][4], h[1][4], sizeof h[0][4]),
+              "the fifth start differs on one thread and two");
+    }
+    /* the page's pieces cleared: only the small ones (none here) stay */
+    unsigned char *c = malloc(N * M), *large = malloc(N * M);
+    for (int i = 0; i < N * M; i++)
+        c[i] = clip[i] > 0;
+    CHECK(deconv_blind_test_large_clipped(c, N, M, KS, KS, large) > 0, "the page is not large");
+    for (int i = 0; i < N * M; i++)
+        clip[i] = large[i] ? 0.0f : clip[i];
+    p.threads = 2;
+    rc = deconv_blind_test_starts(lum, &p, h[0][0], score[0]);
+    CHECK(rc == 0 && !isfinite(score[0][4]) && !memcmp(h[0][4], h[0][0], sizeof h[0][0]),
+          "without a large clipped piece the fifth start ran");
+    free(c), free(large), free(x);
+    deconv_image_free(lum);
+}
+
 static void test_camera_blind(void)
 {
     deconv_error err;
@@ -1097,6 +1233,8 @@ int main(void)
     test_whiten();
     test_shock_filter();
     test_camera_blind();
+    test_large_clipped();
+    test_one_sided_start();
     test_end_to_end();
     test_starts();
     test_shock_start();

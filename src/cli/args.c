@@ -154,9 +154,11 @@ static const arg_spec options[] = {
     {"--region", NULL, K_REGION, CMD_BLIND, OFF(blind), 0, 0, 0, "X,Y,W,H",
      "estimate the kernel on this window (W x H pixels, X, Y from the top left) "
      "instead of the automatic one", NULL},
-    {"--starts", NULL, K_INT, CMD_BLIND, OFF(blind.starts), 1, 4, 0, "N",
+    {"--starts", NULL, K_INT, CMD_BLIND, OFF(blind.starts), 1, 5, 0, "N",
      "independent estimates (TV weight x 1, 0.5, 1.5, the 3rd on shock-filtered edges for "
-     "kernels of 51 pixels or more; the 4th: the 1st keeping fainter pieces of the kernel); "
+     "kernels of 51 pixels or more; the 4th: the 1st keeping fainter pieces of the kernel; "
+     "the 5th, where a clipped area is larger than the kernel: the 1st fitting it as a lower "
+     "bound); "
      "the kernel whose restoration is sharpest is kept (1 is about twice as fast); a kernel of "
      "51 pixels or more on a noisy photo (0.5 % or more) is the 3rd's alone, whatever N", NULL},
     {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,

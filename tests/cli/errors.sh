@@ -150,8 +150,8 @@ expect 2 "--suffix: for a batch" deblur "$CAM" -o "$OUT" --gaussian 2 --suffix -
 expect 2 "--kernel-out: '$T/k.png': a batch writes a kernel per input" blind "$CAM" "$CAM" -o "$T/outdir/" --kernel-out "$T/k.png"
 expect 1 "the kernel step diverged" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-step 1000 --kernel-line-search none --starts 1
 expect 2 "--kernel-line-search" blind "$CAM" -o "$OUT" --kernel-size 9 --kernel-line-search fast
-expect 2 "--starts: must be an integer from 1 to 4, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 0
-expect 2 "--starts: must be an integer from 1 to 4, got '5'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 5
+expect 2 "--starts: must be an integer from 1 to 5, got '0'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 0
+expect 2 "--starts: must be an integer from 1 to 5, got '6'" blind "$CAM" -o "$OUT" --kernel-size 9 --starts 6
 expect 2 "--estimate-pixels: must be" blind "$CAM" -o "$OUT" --kernel-size 9 --estimate-pixels -5
 expect 2 "--region: expected X,Y,W,H" blind "$CAM" -o "$OUT" --kernel-size 9 --region 1,2,3
 expect 2 "--region W: must be" blind "$CAM" -o "$OUT" --kernel-size 9 --region 1,2,0,40
