@@ -76,6 +76,13 @@ static double start_score(const deconv_image *lum, const float *h, int kw, int k
     return log(restoration_sparsity(lum, h, kw, kh)) - SPREAD_WEIGHT * 0.5 * log(l2);
 }
 
+/* A start's score when it succeeded, else INFINITY (never kept). */
+static double scored(deconv_status st, const deconv_image *lum, const float *h,
+                     const deconv_blind_params *p)
+{
+    return st == DECONV_OK ? start_score(lum, h, p->kernel_width, p->kernel_height) : INFINITY;
+}
+
 /* The starting TV weights of starts 0 to 2, relative to p->tv: the
  * estimates differ in how much of the image the first kernels are fitted
  * to. Chosen on the Levin benchmark from single-start runs at TV 0.01,
@@ -210,7 +217,7 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
          * last of the starts does not run alone on one core while the
          * others idle. One thread asked for is one thread: the starts then
          * run one after the other. Start 3 follows, on all the threads,
-         * from where it parts from start 0. */
+         * from where it parts from start 0, then start 4 where it runs. */
         const int side = starts < 3 ? starts : 3;
         int list[3], n = 0; /* the side-by-side starts run here */
         for (int s = 0; s < side; s++)
@@ -234,38 +241,32 @@ deconv_status blind_run_starts(const deconv_image *lum, const deconv_blind_param
                                    shock_steps(p, s), 0, s == 0,
                              s == 0 && starts > 3 ? &fork : NULL, NULL, h + (size_t)s * nk,
                              &errs[s]);
-            score[s] = st[s] == DECONV_OK ? start_score(lum, h + (size_t)s * nk,
-                                                        p->kernel_width, p->kernel_height)
-                                          : INFINITY;
+            score[s] = scored(st[s], lum, h + (size_t)s * nk, p);
         }
         omp_set_dynamic(dynamic);
-        if (starts > 4 && (!mine || mine[4])) {
-            float *h4 = h + (size_t)4 * nk;
-            if (st[0] == DECONV_OK && has_large_clipped(lum, p) > 0) {
-                st[4] = blind_estimate(lum, p, tv, smooth, pieces, 0, 1, 0, NULL, NULL, h4,
-                                       &errs[4]);
-                score[4] = st[4] == DECONV_OK
-                               ? start_score(lum, h4, p->kernel_width, p->kernel_height)
-                               : INFINITY;
-            } else {
-                /* nothing for the rule to change: start 0's kernel, never
-                 * kept (failures and out of memory are start 0's) */
-                memcpy(h4, h, sizeof(float) * nk);
-                st[4] = st[0], errs[4] = errs[0], score[4] = INFINITY;
-            }
-        }
         if (starts > 3 && (!mine || mine[3])) {
             float *h3 = h + (size_t)3 * nk;
             if (st[0] == DECONV_OK && fork.stage >= 0) {
                 st[3] = blind_estimate(lum, p, tv, smooth, fork.pieces, 0, 0, 0, NULL, &fork, h3,
                                        &errs[3]);
-                score[3] = st[3] == DECONV_OK
-                               ? start_score(lum, h3, p->kernel_width, p->kernel_height)
-                               : INFINITY;
+                score[3] = scored(st[3], lum, h3, p);
             } else {
                 /* never parted: start 3's kernel is start 0's */
                 memcpy(h3, h, sizeof(float) * nk);
                 st[3] = st[0], errs[3] = errs[0], score[3] = score[0];
+            }
+        }
+        if (starts > 4 && (!mine || mine[4])) {
+            float *h4 = h + (size_t)4 * nk;
+            if (st[0] == DECONV_OK && has_large_clipped(lum, p) > 0) {
+                st[4] = blind_estimate(lum, p, tv, smooth, pieces, 0, 1, 0, NULL, NULL, h4,
+                                       &errs[4]);
+                score[4] = scored(st[4], lum, h4, p);
+            } else {
+                /* nothing for the rule to change: start 0's kernel, never
+                 * kept (failures and out of memory are start 0's) */
+                memcpy(h4, h, sizeof(float) * nk);
+                st[4] = st[0], errs[4] = errs[0], score[4] = INFINITY;
             }
         }
     }
