@@ -8,6 +8,18 @@
 
 #include "blind_internal.h"
 
+/* The current model's prediction h * x (N x M) in out. Returns 0 when
+ * out of memory. */
+static int predict(const level *l, float *out)
+{
+    deconv_op *op = deconv_op_new(l->N, l->M, l->h, l->kw, l->kh, DECONV_CONV_AUTO, NULL);
+    if (!op)
+        return 0;
+    deconv_op_apply(op, l->x, out);
+    deconv_op_free(op);
+    return 1;
+}
+
 /* Where y is clipped, the L0 step fits the current model's own prediction
  * h * x (at least y): a clipped pixel only says that the light was at
  * least white. Recomputes l->yfit. Returns 0 when out of memory. */
@@ -16,11 +28,8 @@ int blind_fit_target(level *l)
     if (!l->clip)
         return 1;
     const size_t ny = (size_t)l->N * l->M;
-    deconv_op *op = deconv_op_new(l->N, l->M, l->h, l->kw, l->kh, DECONV_CONV_AUTO, NULL);
-    if (!op)
+    if (!predict(l, l->yfit))
         return 0;
-    deconv_op_apply(op, l->x, l->yfit);
-    deconv_op_free(op);
 #pragma omp parallel for schedule(static) if (ny >= DECONV_PARALLEL_MIN)
     for (size_t i = 0; i < ny; i++)
         l->yfit[i] = l->clip[i] > 0 && l->yfit[i] > l->y[i] ? l->yfit[i] : l->y[i];
@@ -94,43 +103,29 @@ int deconv_blind_test_dilate(const unsigned char *in, int iw, int ih, unsigned c
 int blind_large_clipped(const unsigned char *c, int N, int M, int kw, int kh,
                         unsigned char *large)
 {
-    int *stack = malloc(sizeof(int) * (size_t)N * M);
+    int *members = malloc(sizeof(int) * (size_t)N * M);
     unsigned char *seen = calloc((size_t)N * M, 1);
-    if (!stack || !seen) {
-        free(stack), free(seen);
+    if (!members || !seen) {
+        free(members), free(seen);
         return -1;
     }
     memset(large, 0, (size_t)N * M);
     int pieces = 0;
-    /* a breadth-first walk; the stack doubles as the piece's members */
     for (int s = 0; s < N * M; s++) {
         if (!c[s] || seen[s])
             continue;
-        int top = 0, first = 0, i0 = M, i1 = -1, j0 = N, j1 = -1;
-        seen[s] = 1;
-        stack[top++] = s;
-        while (first < top) {
-            int t = stack[first++], a = t / N, b = t % N;
+        int n = blind_piece(c, N, M, s, seen, members), i0 = M, i1 = -1, j0 = N, j1 = -1;
+        for (int k = 0; k < n; k++) {
+            int a = members[k] / N, b = members[k] % N;
             i0 = a < i0 ? a : i0, i1 = a > i1 ? a : i1, j0 = b < j0 ? b : j0, j1 = b > j1 ? b : j1;
-            for (int da = -1; da <= 1; da++)
-                for (int db = -1; db <= 1; db++) {
-                    int a2 = a + da, b2 = b + db;
-                    if (a2 < 0 || a2 >= M || b2 < 0 || b2 >= N)
-                        continue;
-                    int u = a2 * N + b2;
-                    if (c[u] && !seen[u]) {
-                        seen[u] = 1;
-                        stack[top++] = u;
-                    }
-                }
         }
         if (i1 - i0 + 1 > kh || j1 - j0 + 1 > kw) {
             pieces++;
-            for (int k = 0; k < top; k++)
-                large[stack[k]] = 1;
+            for (int k = 0; k < n; k++)
+                large[members[k]] = 1;
         }
     }
-    free(seen), free(stack);
+    free(seen), free(members);
     return pieces;
 }
 
@@ -153,10 +148,9 @@ static int one_sided_target(level *l, unsigned char *c, float *target)
 {
     const int N = l->N, M = l->M;
     unsigned char *large = malloc((size_t)N * M);
-    deconv_op *op = deconv_op_new(N, M, l->h, l->kw, l->kh, DECONV_CONV_AUTO, NULL);
-    int ok = large && op && blind_large_clipped(c, N, M, l->kw, l->kh, large) >= 0;
+    int ok = large && blind_large_clipped(c, N, M, l->kw, l->kh, large) >= 0 &&
+             predict(l, target);
     if (ok) {
-        deconv_op_apply(op, l->x, target);
         for (size_t i = 0; i < (size_t)N * M; i++) {
             target[i] = large[i] && target[i] > l->y[i] ? target[i] : l->y[i];
             if (large[i])
@@ -164,7 +158,6 @@ static int one_sided_target(level *l, unsigned char *c, float *target)
         }
     }
     free(large);
-    deconv_op_free(op);
     return ok;
 }
 

@@ -108,6 +108,7 @@ double blind_kernel_energy(const level *l, double gamma, const double *h, double
 
 /* kernel_prune.c */
 void blind_prune_small(float *h, int kw, int kh, double frac);
+int blind_piece(const unsigned char *in, int w, int h, int s, unsigned char *seen, int *members);
 int blind_prune_pieces(level *l, double frac, int dry_run);
 void blind_recentre(level *l);
 void blind_resample_kernel(const float *in, int iw, int ih, double ratio, float *out, int ow,

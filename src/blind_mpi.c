@@ -12,8 +12,8 @@
 
 /* The starts as units of work: start 0 with starts 3 and 4 (which fork
  * from it or copy it) on rank 0; starts 1 and 2 on the next ranks, round
- * robin (with two
- * processes both on rank 1, side by side, as rank 0 runs two in turn). */
+ * robin (with two processes both on rank 1, side by side, as rank 0 runs
+ * two in turn). */
 static int owner(int s, int size)
 {
     if (s == 0 || s >= 3 || size == 1)

@@ -20,52 +20,62 @@ void blind_prune_small(float *h, int kw, int kh, double frac)
     blind_project_kernel(h, kw, kh);
 }
 
+/* The 8-connected piece of `in` (w x h) holding s, which is set and not
+ * yet seen: its members, breadth first, written to `members` and marked in
+ * `seen`. Returns how many. Kernels' pieces (below) and clipped pieces
+ * (blind_clip.c) alike. */
+int blind_piece(const unsigned char *in, int w, int h, int s, unsigned char *seen, int *members)
+{
+    int top = 0, first = 0;
+    seen[s] = 1;
+    members[top++] = s;
+    while (first < top) {
+        int t = members[first++], a = t / w, b = t % w;
+        for (int da = -1; da <= 1; da++)
+            for (int db = -1; db <= 1; db++) {
+                int a2 = a + da, b2 = b + db;
+                if (a2 < 0 || a2 >= h || b2 < 0 || b2 >= w)
+                    continue;
+                int u = a2 * w + b2;
+                if (in[u] && !seen[u]) {
+                    seen[u] = 1;
+                    members[top++] = u;
+                }
+            }
+    }
+    return top;
+}
+
 /* Remove the 8-connected pieces of the kernel's support that hold less
  * than `frac` of its mass, then renormalise; with dry_run, only count
  * them. Returns the number of such pieces (-1 when out of memory). */
 int blind_prune_pieces(level *l, double frac, int dry_run)
 {
     int kw = l->kw, kh = l->kh, nk = kw * kh, removed = 0;
-    int *label = malloc(nk * sizeof(int));
-    if (!label)
+    unsigned char *support = malloc(nk), *seen = calloc(nk, 1);
+    if (!support || !seen) {
+        free(support), free(seen);
         return -1;
+    }
     for (int t = 0; t < nk; t++)
-        label[t] = l->h[t] > 0 ? 0 : -1;
+        support[t] = l->h[t] > 0;
     double total = 0;
     for (int t = 0; t < nk; t++)
         total += l->h[t];
-    int next = 0;
     for (int s = 0; s < nk; s++) {
-        if (label[s] != 0)
+        if (!support[s] || seen[s])
             continue;
-        int id = ++next, top = 0, first = 0;
+        int n = blind_piece(support, kw, kh, s, seen, l->stack);
         double mass = 0;
-        label[s] = id;
-        l->stack[top++] = s;
-        /* the stack doubles as the list of the piece's members */
-        while (first < top) {
-            int t = l->stack[first++];
-            mass += l->h[t];
-            int a = t / kw, b = t % kw;
-            for (int da = -1; da <= 1; da++)
-                for (int db = -1; db <= 1; db++) {
-                    int a2 = a + da, b2 = b + db;
-                    if (a2 < 0 || a2 >= kh || b2 < 0 || b2 >= kw)
-                        continue;
-                    int u = a2 * kw + b2;
-                    if (label[u] == 0) {
-                        label[u] = id;
-                        l->stack[top++] = u;
-                    }
-                }
-        }
+        for (int k = 0; k < n; k++)
+            mass += l->h[l->stack[k]];
         if (mass < frac * total) {
             removed++;
-            for (int k = 0; k < top && !dry_run; k++)
+            for (int k = 0; k < n && !dry_run; k++)
                 l->h[l->stack[k]] = 0;
         }
     }
-    free(label);
+    free(support), free(seen);
     if (!dry_run)
         blind_project_kernel(l->h, kw, kh);
     return removed;

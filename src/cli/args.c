@@ -158,8 +158,7 @@ static const arg_spec options[] = {
      "independent estimates (TV weight x 1, 0.5, 1.5, the 3rd on shock-filtered edges for "
      "kernels of 51 pixels or more; the 4th: the 1st keeping fainter pieces of the kernel; "
      "the 5th, where a clipped area is larger than the kernel: the 1st fitting it as a lower "
-     "bound); "
-     "the kernel whose restoration is sharpest is kept (1 is about twice as fast); a kernel of "
+     "bound); the kernel whose restoration is sharpest is kept (1 is about twice as fast); a kernel of "
      "51 pixels or more on a noisy photo (0.5 % or more) is the 3rd's alone, whatever N", NULL},
     {"--kernel-init", NULL, K_KINIT, CMD_BLIND, OFF(kernel_init), 0, 0, 0,
      "delta|gaussian|FILE", "starting kernel (a FILE gives the kernel size, or must have the --kernel-size)", NULL},
