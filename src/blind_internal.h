@@ -4,6 +4,7 @@
 #ifndef DECONV_BLIND_INTERNAL_H
 #define DECONV_BLIND_INTERNAL_H
 
+#include "data_term.h"
 #include "internal.h"
 #include "kernel_normal.h"
 #include "operator.h"
@@ -52,6 +53,8 @@ typedef struct {
                               the level's first kernel step */
     kernel_fft *kfft;     /* the normal operator by FFT for large kernels
                              (kernel_normal.c), made at the first step */
+    deconv_image_work *iwork; /* the TV image step's buffers, made at the
+                                 level's first step */
     double smooth;        /* the kernel step's weight mu of mu/2 ||grad h||^2
                              (absolute: set at each step) */
     int shock;            /* shock filter steps on x before its edges are

@@ -33,6 +33,7 @@ void blind_level_free(level *l)
     deconv_l0_free(l->l0);
     deconv_normal_free(l->normal);
     kernel_fft_free(l->kfft);
+    deconv_image_work_free(l->iwork);
     memset(l, 0, sizeof *l);
 }
 
@@ -252,9 +253,12 @@ static deconv_status pyramid_level(const deconv_image *lum, const deconv_blind_p
              * from tv to tv_final within the level (image_step.c); the
              * squares weighted under the camera's model (blind_whiten.c) */
             ip.tv = tv0 * pow(decay, it);
+            if (!cur->iwork && !(cur->iwork = deconv_image_work_new()))
+                return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory at level %d", lv + 1);
             deconv_status st =
                 deconv_image_step_weighted(cur->x, cur->y, cur->wdata, cur->N, cur->M, cur->h,
-                                           cur->kw, cur->kh, &ip, 0, 1, NULL, &f, err);
+                                           cur->kw, cur->kh, &ip, 0, 1, cur->iwork, NULL, &f,
+                                           err);
             if (st != DECONV_OK)
                 return st;
         }

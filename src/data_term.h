@@ -64,19 +64,26 @@ void deconv_data_kernel_gradient(deconv_data *d, const float *u, const float *e,
 /* The observed y the object was made with. */
 const float *deconv_data_observed(const deconv_data *d);
 
+/* The image step's work buffers, kept between the calls of a caller that
+ * runs many steps on one problem size (NULL where it runs one): the same
+ * results, without fresh pages at each call. */
+typedef struct deconv_image_work deconv_image_work;
+deconv_image_work *deconv_image_work_new(void);
+void deconv_image_work_free(deconv_image_work *w);
+
 /* deconv_image_step on a data term made by the caller (with weights, say):
- * h, kw, kh must be the ones it was made with. */
+ * h, kw, kh must be the ones it was made with; work may be NULL. */
 deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, const float *h,
                                    int kw, int kh, const deconv_deblur_params *p, int channel,
-                                   int channels, int *iters, double *final_obj,
-                                   deconv_error *err);
+                                   int channels, deconv_image_work *work, int *iters,
+                                   double *final_obj, deconv_error *err);
 
 /* deconv_image_step with the data term's per-pixel weights (N x M, or
- * NULL: deconv_image_step itself). */
+ * NULL: deconv_image_step itself); work may be NULL. */
 deconv_status deconv_image_step_weighted(float *x, const float *y, const float *weights, int N,
                                          int M, const float *h, int kw, int kh,
                                          const deconv_deblur_params *p, int channel,
-                                         int channels, int *iters, double *final_obj,
-                                         deconv_error *err);
+                                         int channels, deconv_image_work *work, int *iters,
+                                         double *final_obj, deconv_error *err);
 
 #endif

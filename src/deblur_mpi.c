@@ -146,7 +146,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
         int it = 0;
         double fobj = 0;
         st = deconv_image_step_on(deconv_image_plane(x, c), data, N, M, k->data, kw, kh, &p, c,
-                                  colors, &it, &fobj, err);
+                                  colors, NULL, &it, &fobj, err);
         deconv_data_free(data);
         if (report) {
             report->iterations += it;

@@ -42,40 +42,96 @@ typedef struct {
     double *rows;    /* row sums: two a row of x */
 } problem;
 
-static void problem_free(problem *q)
+/* The work buffers of one problem size, kept by a caller that runs many
+ * image steps on it (the blind loop's alternations): fresh buffers of a
+ * few megabytes come from the system as pages that fault on first touch,
+ * which cost more than the arithmetic of a small image's step. */
+struct deconv_image_work {
+    size_t nx, ny;
+    int nrows;
+    float *xa, *xb, *g, *d;
+    float *r, *rprev, *rz, *hd;
+    float *vprev;
+    double *rows;
+};
+
+deconv_image_work *deconv_image_work_new(void)
+{
+    return calloc(1, sizeof(deconv_image_work));
+}
+
+static void work_release(deconv_image_work *w)
+{
+    float *bufs[] = {w->xa, w->xb, w->g, w->d, w->r, w->rprev, w->rz, w->hd, w->vprev};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        deconv_free_floats(bufs[i]);
+    free(w->rows);
+    memset(w, 0, sizeof *w);
+}
+
+void deconv_image_work_free(deconv_image_work *w)
+{
+    if (!w)
+        return;
+    work_release(w);
+    free(w);
+}
+
+/* Hand the problem's buffers to w (made for its sizes), or free them. */
+static void problem_free(problem *q, deconv_image_work *w)
 {
     if (q->own_data)
         deconv_data_free(q->data);
-    float *bufs[] = {q->xa, q->xb, q->g, q->d, q->r, q->rprev, q->rz, q->hd, q->vprev};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        deconv_free_floats(bufs[i]);
-    free(q->rows);
+    deconv_image_work held = {q->nx, q->ny, 2 * (q->xh > q->M ? q->xh : q->M),
+                              q->xa, q->xb, q->g, q->d, q->r, q->rprev, q->rz, q->hd,
+                              q->vprev, q->rows};
+    if (w)
+        *w = held;
+    else
+        work_release(&held);
 }
 
-static int problem_alloc(problem *q)
+/* A buffer of n floats: w's when it has one (taken from it), else new. */
+static float *take_floats(float **kept, size_t n)
 {
+    float *b = *kept;
+    *kept = NULL;
+    return b ? b : deconv_alloc_floats(n);
+}
+
+static int problem_alloc(problem *q, deconv_image_work *w)
+{
+    /* w's buffers serve a problem of its sizes; another's are let go */
+    int nrows = 2 * (q->xh > q->M ? q->xh : q->M);
+    deconv_image_work none = {0};
+    if (w && (w->nx != q->nx || w->ny != q->ny || w->nrows != nrows))
+        work_release(w);
+    if (!w)
+        w = &none;
     /* the camera's model keeps three residual-sized buffers (the iterate's,
      * the extrapolated point's and the trial's) whatever the method */
     int nesterov = q->p->method == DECONV_METHOD_NESTEROV || !deconv_data_quadratic(q->data);
-    q->xa = deconv_alloc_floats(q->nx);
-    q->g = deconv_alloc_floats(q->nx);
-    q->d = deconv_alloc_floats(q->nx);
+    q->xa = take_floats(&w->xa, q->nx);
+    q->g = take_floats(&w->g, q->nx);
+    q->d = take_floats(&w->d, q->nx);
     if (q->d) /* conjugate gradient reads the previous direction */
         memset(q->d, 0, q->nx * sizeof(float));
-    q->r = deconv_alloc_floats(q->ny);
-    q->hd = deconv_alloc_floats(q->ny);
-    q->rows = malloc(2 * (size_t)(q->xh > q->M ? q->xh : q->M) * sizeof(double));
+    q->r = take_floats(&w->r, q->ny);
+    q->hd = take_floats(&w->hd, q->ny);
+    q->rows = w->rows ? w->rows : malloc((size_t)nrows * sizeof(double));
+    w->rows = NULL;
     if (nesterov) {
-        q->xb = deconv_alloc_floats(q->nx);
-        q->rprev = deconv_alloc_floats(q->ny);
-        q->rz = deconv_alloc_floats(q->ny);
+        q->xb = take_floats(&w->xb, q->nx);
+        q->rprev = take_floats(&w->rprev, q->ny);
+        q->rz = take_floats(&w->rz, q->ny);
     }
     /* and, when the forward map is linear (v = H u), the previous
      * iterate's v, from which the extrapolated point's follows */
     int vprev = !deconv_data_quadratic(q->data) && deconv_data_linear_forward(q->data) &&
                 q->p->method == DECONV_METHOD_NESTEROV;
     if (vprev)
-        q->vprev = deconv_alloc_floats(q->ny);
+        q->vprev = take_floats(&w->vprev, q->ny);
+    work_release(w); /* what this problem does not use */
     return q->xa && q->g && q->d && q->r && q->hd && q->rows &&
            (!nesterov || (q->xb && q->rprev && q->rz)) && (!vprev || q->vprev);
 }
@@ -631,8 +687,8 @@ static int all_finite(problem *q, const float *v)
 
 deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, const float *h,
                                    int kw, int kh, const deconv_deblur_params *p, int channel,
-                                   int channels, int *iters, double *final_obj,
-                                   deconv_error *err)
+                                   int channels, deconv_image_work *work, int *iters,
+                                   double *final_obj, deconv_error *err)
 {
     problem q = {0};
     q.y = deconv_data_observed(data), q.h = h, q.N = N, q.M = M, q.kw = kw, q.kh = kh;
@@ -652,8 +708,8 @@ deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, co
         return deconv_fail(err, DECONV_ERR_ARG,
                            "conjugate gradient needs a quadratic objective: no TV, no box and "
                            "the linear model (--tv 0 --no-clip --response linear)");
-    if (deconv_band_any(q.b, !problem_alloc(&q))) {
-        problem_free(&q);
+    if (deconv_band_any(q.b, !problem_alloc(&q, work))) {
+        problem_free(&q, work);
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for a %d x %d image step",
                            q.xw, q.xh);
     }
@@ -661,15 +717,15 @@ deconv_status deconv_image_step_on(float *x, deconv_data *data, int N, int M, co
                                  : run_general(&q, x, iters, final_obj, err);
     if (st == DECONV_OK && !all_finite(&q, x))
         st = deconv_fail(err, DECONV_ERR_NUMERIC, "the image became NaN or infinite");
-    problem_free(&q);
+    problem_free(&q, work);
     return st;
 }
 
 deconv_status deconv_image_step_weighted(float *x, const float *y, const float *weights, int N,
                                          int M, const float *h, int kw, int kh,
                                          const deconv_deblur_params *p, int channel,
-                                         int channels, int *iters, double *final_obj,
-                                         deconv_error *err)
+                                         int channels, deconv_image_work *work, int *iters,
+                                         double *final_obj, deconv_error *err)
 {
     if (iters)
         *iters = 0;
@@ -678,7 +734,7 @@ deconv_status deconv_image_step_weighted(float *x, const float *y, const float *
     if (!data)
         return err ? err->code : DECONV_ERR_NOMEM;
     deconv_status st = deconv_image_step_on(x, data, N, M, h, kw, kh, p, channel, channels,
-                                            iters, final_obj, err);
+                                            work, iters, final_obj, err);
     deconv_data_free(data);
     return st;
 }
@@ -688,6 +744,6 @@ deconv_status deconv_image_step(float *x, const float *y, int N, int M, const fl
                                 int channel, int channels, int *iters, double *final_obj,
                                 deconv_error *err)
 {
-    return deconv_image_step_weighted(x, y, NULL, N, M, h, kw, kh, p, channel, channels, iters,
-                                      final_obj, err);
+    return deconv_image_step_weighted(x, y, NULL, N, M, h, kw, kh, p, channel, channels, NULL,
+                                      iters, final_obj, err);
 }
