@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data_term.h"
 #include "internal.h"
 
 void deconv_deblur_defaults(deconv_deblur_params *p)
@@ -94,6 +95,7 @@ deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,
     if (p.threads > 0)
         omp_set_num_threads(p.threads);
 
+    deconv_image_work *work = NULL;
     deconv_image *x = deconv_image_new(xw, xh, y->channels);
     if (!x) {
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory for a %d x %d image", xw, xh);
@@ -105,12 +107,18 @@ deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,
     for (int c = 0; c < y->channels; c++)
         deconv_pad_replicate(deconv_image_plane(y, c), N, M, top, kh - 1 - top, left,
                              kw - 1 - left, deconv_image_plane(x, c));
+    /* the channels share the image step's buffers (data_term.h) */
+    work = deconv_image_work_new();
+    if (!work) {
+        deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     for (int c = 0; c < colors; c++) {
         int it = 0;
         double fobj = 0;
-        deconv_status st = deconv_image_step(deconv_image_plane(x, c), deconv_image_plane(y, c),
-                                             N, M, k->data, kw, kh, &p, c, colors, &it, &fobj,
-                                             err);
+        deconv_status st = deconv_image_step_weighted(
+            deconv_image_plane(x, c), deconv_image_plane(y, c), NULL, N, M, k->data, kw, kh, &p,
+            c, colors, work, &it, &fobj, err);
         if (report) {
             report->iterations += it;
             report->objective = fobj;
@@ -127,9 +135,11 @@ deconv_image *deconv_deblur(const deconv_image *y, const deconv_kernel *k,
             report->stopped = st;
         break;
     }
+    deconv_image_work_free(work);
     omp_set_num_threads(saved_threads);
     return x;
 fail:
+    deconv_image_work_free(work);
     omp_set_num_threads(saved_threads);
     deconv_image_free(x);
     return NULL;
