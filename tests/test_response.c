@@ -2,7 +2,7 @@
  * against their formulas, G(L(u)) = u, and the data term's gradients
  * through both maps by finite differences, at points below, near and past
  * white and near black; with the linear response, the linear model's
- * objective exactly. */
+ * objective exactly; the image step's kept work, the bytes of none. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -402,6 +402,56 @@ static void test_linear_forward_loop(void)
     deconv_kernel_free(k);
 }
 
+/* The image step with a work kept between calls (data_term.h) gives the
+ * bytes of one without, whatever ran in it before: calls of three methods
+ * (conjugate gradient reads its previous direction), the linear and the
+ * camera's model (whose buffers differ) and weights, on sizes that change
+ * and come back, each run once with a shared work that the calls before
+ * left dirty and once with none. */
+static void test_work_reused(void)
+{
+    deconv_image_work *work = deconv_image_work_new();
+    CHECK(work != NULL, "a work is made");
+    const int sizes[][4] = {{31, 22, 5, 3}, {17, 26, 3, 7}, {31, 22, 5, 3}, {24, 24, 4, 4}};
+    int calls = 0, same = 0;
+    for (int round = 0; round < 3; round++)
+        for (int c = 0; c < 4; c++) {
+            const int N = sizes[c][0], M = sizes[c][1], kw = sizes[c][2], kh = sizes[c][3];
+            const int nx = (N + kw - 1) * (M + kh - 1), ny = N * M;
+            float *y = malloc(sizeof(float) * ny), *wt = malloc(sizeof(float) * ny);
+            float *h = malloc(sizeof(float) * kw * kh), *x0 = malloc(sizeof(float) * nx);
+            float *a = malloc(sizeof(float) * nx), *b = malloc(sizeof(float) * nx);
+            fill_uniform(y, ny, 1.0);
+            fill_uniform(wt, ny, 2.0);
+            fill_uniform(h, kw * kh, 1.0);
+            fill_uniform(x0, nx, 1.0);
+            deconv_deblur_params p;
+            deconv_deblur_defaults(&p);
+            p.iterations = 12, p.tol = 0, p.tv = 1e-3;
+            const int model = (round + c) % 4; /* linear, weighted, sRGB, CG */
+            const float *weights = model == 1 ? wt : NULL;
+            if (model == 2)
+                deconv_response_srgb(&p.response);
+            if (model == 3)
+                p.method = DECONV_METHOD_CG, p.tv = 0, p.clip = 0, p.rule = DECONV_STEP_EXACT;
+            memcpy(a, x0, sizeof(float) * nx);
+            memcpy(b, x0, sizeof(float) * nx);
+            deconv_error err;
+            deconv_status sa = deconv_image_step_weighted(a, y, weights, N, M, h, kw, kh, &p, 0,
+                                                          1, work, NULL, NULL, &err);
+            deconv_status sb = deconv_image_step_weighted(b, y, weights, N, M, h, kw, kh, &p, 0,
+                                                          1, NULL, NULL, NULL, &err);
+            calls++;
+            same += sa == DECONV_OK && sb == DECONV_OK && memcmp(a, b, sizeof(float) * nx) == 0;
+            CHECK(sa == DECONV_OK && sb == DECONV_OK && memcmp(a, b, sizeof(float) * nx) == 0,
+                  "round %d size %d model %d: the kept work changes the image step", round, c,
+                  model);
+            free(y), free(wt), free(h), free(x0), free(a), free(b);
+        }
+    printf("work reused: %d of %d calls the same bytes\n", same, calls);
+    deconv_image_work_free(work);
+}
+
 int main(void)
 {
     test_powf();
@@ -412,5 +462,6 @@ int main(void)
     test_linear_is_model();
     test_light_reused();
     test_linear_forward_loop();
+    test_work_reused();
     return check_done("test_response");
 }
