@@ -77,12 +77,18 @@ void deconv_image_work_free(deconv_image_work *w)
     free(w);
 }
 
+/* The row sums' length: two a row of x or of y, the longer. */
+static int row_sums(const problem *q)
+{
+    return 2 * (q->xh > q->M ? q->xh : q->M);
+}
+
 /* Hand the problem's buffers to w (made for its sizes), or free them. */
 static void problem_free(problem *q, deconv_image_work *w)
 {
     if (q->own_data)
         deconv_data_free(q->data);
-    deconv_image_work held = {q->nx, q->ny, 2 * (q->xh > q->M ? q->xh : q->M),
+    deconv_image_work held = {q->nx, q->ny, row_sums(q),
                               q->xa, q->xb, q->g, q->d, q->r, q->rprev, q->rz, q->hd,
                               q->vprev, q->rows};
     if (w)
@@ -102,7 +108,7 @@ static float *take_floats(float **kept, size_t n)
 static int problem_alloc(problem *q, deconv_image_work *w)
 {
     /* w's buffers serve a problem of its sizes; another's are let go */
-    int nrows = 2 * (q->xh > q->M ? q->xh : q->M);
+    int nrows = row_sums(q);
     deconv_image_work none = {0};
     if (w && (w->nx != q->nx || w->ny != q->ny || w->nrows != nrows))
         work_release(w);
