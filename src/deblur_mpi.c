@@ -119,7 +119,8 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
 
     deconv_mpi_comm *mc = deconv_mpi_comm_new(comm, N, M, kw, kh, blk);
     deconv_image *x = deconv_image_new(b.xw, b.xs1 - b.xs0, y->channels);
-    st = mc && x ? DECONV_OK
+    deconv_image_work *work = deconv_image_work_new(); /* the channels share it */
+    st = mc && x && work ? DECONV_OK
                         : deconv_fail(err, DECONV_ERR_NOMEM,
                                       "out of memory for a band of %d x %d", b.xw, b.xs1 - b.xs0);
     if ((st = deconv_mpi_agree(comm, st, err)) != DECONV_OK)
@@ -146,7 +147,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
         int it = 0;
         double fobj = 0;
         st = deconv_image_step_on(deconv_image_plane(x, c), data, N, M, k->data, kw, kh, &p, c,
-                                  colors, NULL, &it, &fobj, err);
+                                  colors, work, &it, &fobj, err);
         deconv_data_free(data);
         if (report) {
             report->iterations += it;
@@ -176,6 +177,7 @@ deconv_image *deconv_deblur_mpi(MPI_Comm comm, const deconv_image *y, int height
         x->height = b.x1 - b.x0;
     }
 done:
+    deconv_image_work_free(work);
     omp_set_num_threads(saved_threads);
     if (report && mc)
         deconv_mpi_comm_seconds(mc, &report->halo_seconds, &report->sum_seconds);
