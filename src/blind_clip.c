@@ -254,23 +254,62 @@ void blind_camera_step_response(deconv_response *r)
     snprintf(r->name, sizeof r->name, "linear light, clipped at white");
 }
 
+/* The colour channels the estimate reads, as bits (1 red, 2 green, 4 blue):
+ * those clipped on at most CHANNEL_CLIP_RATIO times the window's fraction
+ * of the least clipped one, plus CHANNEL_CLIP_MARGIN of the window. A
+ * scene clips its saturated colours first (an orange suit's red, a
+ * lamp's warm glow): the luminance is then clipped wherever one of its
+ * colours is, and the mask around those pixels can leave the kernel step
+ * few edges, while the other channels still hold the blur exactly
+ * (docs/camera.md, "Channels clipped unevenly"). */
+static const double CHANNEL_CLIP_RATIO = 1.5, CHANNEL_CLIP_MARGIN = 0.02;
+
+static unsigned channels_read(const deconv_image *y, int left, int top, int w, int ht,
+                              float white)
+{
+    const int colors = deconv_color_channels(y->channels), N = y->width;
+    size_t count[3] = {0, 0, 0};
+    for (int c = 0; c < colors; c++)
+        for (int i = 0; i < ht; i++) {
+            const float *row = y->data + (size_t)c * y->height * N + (size_t)(top + i) * N + left;
+            for (int j = 0; j < w; j++)
+                count[c] += row[j] >= white;
+        }
+    size_t least = count[0];
+    for (int c = 1; c < colors; c++)
+        least = count[c] < least ? count[c] : least;
+    const double n = (double)w * ht;
+    unsigned bits = 0;
+    for (int c = 0; c < colors; c++)
+        if (count[c] / n <= CHANNEL_CLIP_RATIO * least / n + CHANNEL_CLIP_MARGIN)
+            bits |= 1u << c;
+    return bits;
+}
+
 /* The estimate's input under the camera's model: the window's luminance
  * decoded to linear light, where the blur is a convolution, and, when some
  * of its pixels are clipped at white, a second plane marking them (1) and
  * their neighbours: a pixel of y is clipped when its brightest colour is
- * within the noise of white (noise is added after the clip). */
+ * within the noise of white (noise is added after the clip). A colour
+ * photo whose channels clip unevenly is read in its less clipped ones
+ * (channels_read): their luminance, each decoded to linear light. */
 deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum, int left,
                                   int top, int w, int ht, const deconv_response *resp)
 {
     const int colors = deconv_color_channels(y->channels), N = y->width;
     double sigma = deconv_estimate_noise(lum->data, lum->width, lum->height);
     float white = (float)(1.0 - fmax(2.5 * sigma, 1.5 / 255.0));
+    const unsigned all = (1u << colors) - 1;
+    const unsigned bits = colors == 3 ? channels_read(y, left, top, w, ht, white) : all;
+    const int per_channel = bits != all;
     size_t n = (size_t)w * ht, clipped = 0;
     unsigned char *mark = calloc(n, 1);
     deconv_image *out = deconv_image_new(w, ht, 2);
-    if (!mark || !out) {
+    float *tmp = per_channel ? deconv_alloc_floats(n) : NULL;
+    if (!mark || !out || (per_channel && !tmp)) {
         free(mark);
         deconv_image_free(out);
+        deconv_free_floats(tmp);
         return NULL;
     }
     for (int i = 0; i < ht; i++)
@@ -278,13 +317,31 @@ deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum,
             size_t at = (size_t)(top + i) * N + left + j;
             float top_value = 0;
             for (int c = 0; c < colors; c++) {
+                if (!(bits >> c & 1))
+                    continue;
                 float v = y->data[(size_t)c * y->height * N + at];
                 top_value = v > top_value ? v : top_value;
             }
             mark[(size_t)i * w + j] = top_value >= white;
-            out->data[(size_t)i * w + j] = lum->data[at];
+            out->data[(size_t)i * w + j] = per_channel ? 0.0f : lum->data[at];
         }
-    deconv_response_decode(resp, out->data, out->data, n);
+    if (per_channel) {
+        static const float weight[3] = {0.2126f, 0.7152f, 0.0722f};
+        float total = 0;
+        for (int c = 0; c < 3; c++)
+            total += bits >> c & 1 ? weight[c] : 0;
+        for (int c = 0; c < 3; c++) {
+            if (!(bits >> c & 1))
+                continue;
+            deconv_crop(deconv_image_plane(y, c), N, top, left, w, ht, tmp);
+            deconv_response_decode(resp, tmp, tmp, n);
+            const float wc = weight[c] / total;
+            for (size_t i = 0; i < n; i++)
+                out->data[i] += wc * tmp[i];
+        }
+        deconv_free_floats(tmp);
+    } else
+        deconv_response_decode(resp, out->data, out->data, n);
     float *clip = deconv_image_plane(out, 1);
     for (int i = 0; i < ht; i++)
         for (int j = 0; j < w; j++) {
@@ -298,5 +355,16 @@ deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum,
     free(mark);
     if (!clipped) /* nothing clipped: linear light alone */
         out->channels = 1;
+    return out;
+}
+
+/* For the tests (not part of the API): blind_camera_input on the whole of
+ * the colour or gray photo y, its luminance made here. */
+deconv_image *deconv_blind_test_camera_input(const deconv_image *y, const deconv_response *resp);
+deconv_image *deconv_blind_test_camera_input(const deconv_image *y, const deconv_response *resp)
+{
+    deconv_image *lum = deconv_image_luminance(y);
+    deconv_image *out = lum ? blind_camera_input(y, lum, 0, 0, y->width, y->height, resp) : NULL;
+    deconv_image_free(lum);
     return out;
 }

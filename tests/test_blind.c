@@ -20,6 +20,7 @@ int deconv_blind_test_kernel_rule(const float *x, const float *y, int N, int M, 
                                   double smooth, deconv_step_rule rule, double step, double *e0,
                                   double *e1, deconv_error *err);
 void deconv_blind_test_smoothness(int kw, int kh, double mu, const double *v, double *out);
+deconv_image *deconv_blind_test_camera_input(const deconv_image *y, const deconv_response *resp);
 int deconv_blind_test_dilate(const unsigned char *in, int iw, int ih, unsigned char *out, int w,
                              int h, int oi, int oj, int dh, int dw);
 
@@ -1186,6 +1187,73 @@ static void test_one_sided_start(void)
     deconv_image_free(lum);
 }
 
+/* The estimate's input from a colour photo under the camera's model. Its
+ * red channel clipped on a third of the frame, green and blue nowhere: the
+ * estimate reads green and blue alone (their luminance, each decoded to
+ * linear light) and marks nothing clipped. The red clipped on a few
+ * pixels only: all three are read (the luminance decoded, as for a photo
+ * clipped evenly) and those pixels and their neighbours are marked. */
+static void test_uneven_channels(void)
+{
+    const int N = 61, M = 47;
+    const size_t n = (size_t)N * M;
+    deconv_response r;
+    deconv_response_srgb(&r);
+    for (int few = 0; few <= 1; few++) {
+        deconv_image *y = deconv_image_new(N, M, 3);
+        for (int c = 0; c < 3; c++) /* smooth: the noise estimate reads ~0 */
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++)
+                    y->data[(size_t)c * n + (size_t)i * N + j] =
+                        (float)(0.1 + 0.2 * c + 0.4 * (i + 2.0 * j) / (M + 2.0 * N));
+        int marked = 0;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                if (few ? (i == 20 && (j == 10 || j == 40)) : j < N / 3)
+                    y->data[(size_t)i * N + j] = 1.0f, marked++;
+        deconv_image *in = deconv_blind_test_camera_input(y, &r);
+        CHECK(in != NULL, "camera input: out of memory");
+        if (!in) {
+            deconv_image_free(y);
+            continue;
+        }
+        float *want = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n),
+              *b = malloc(sizeof(float) * n);
+        if (few) {
+            deconv_image *lum = deconv_image_luminance(y);
+            deconv_response_decode(&r, lum->data, want, n);
+            deconv_image_free(lum);
+        } else {
+            deconv_response_decode(&r, deconv_image_plane(y, 1), g, n);
+            deconv_response_decode(&r, deconv_image_plane(y, 2), b, n);
+            for (size_t i = 0; i < n; i++)
+                want[i] = (0.7152f * g[i] + 0.0722f * b[i]) / (0.7152f + 0.0722f);
+        }
+        double worst = 0;
+        for (size_t i = 0; i < n; i++)
+            worst = fmax(worst, fabs(in->data[i] - want[i]));
+        CHECK(worst < 1e-6, "camera input (red clipped on %s): light off by %g",
+              few ? "two pixels" : "a third", worst);
+        if (few) {
+            CHECK(in->channels == 2, "camera input: the red channel's clipped pixels not marked");
+            if (in->channels == 2) {
+                const float *clip = deconv_image_plane(in, 1);
+                int count = 0;
+                for (size_t i = 0; i < n; i++)
+                    count += clip[i] > 0;
+                CHECK(count == 18 && clip[20 * N + 10] > 0 && clip[19 * N + 41] > 0 &&
+                          clip[21 * N + 39] > 0 && clip[22 * N + 10] == 0,
+                      "camera input: %d pixels marked around two clipped ones, not 18", count);
+            }
+        } else
+            CHECK(in->channels == 1, "camera input: marked clipped pixels from the red channel, "
+                                     "which is not read");
+        free(want), free(g), free(b);
+        deconv_image_free(in);
+        deconv_image_free(y);
+    }
+}
+
 static void test_camera_blind(void)
 {
     deconv_error err;
@@ -1232,6 +1300,7 @@ int main(void)
     test_auto_size();
     test_whiten();
     test_shock_filter();
+    test_uneven_channels();
     test_camera_blind();
     test_large_clipped();
     test_one_sided_start();
