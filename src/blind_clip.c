@@ -326,7 +326,7 @@ deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum,
             out->data[(size_t)i * w + j] = per_channel ? 0.0f : lum->data[at];
         }
     if (per_channel) {
-        static const float weight[3] = {0.2126f, 0.7152f, 0.0722f};
+        const float *weight = deconv_luminance_weight;
         float total = 0;
         for (int c = 0; c < 3; c++)
             total += bits >> c & 1 ? weight[c] : 0;

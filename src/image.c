@@ -92,6 +92,8 @@ deconv_image *deconv_crop_to_input(const deconv_image *x, int kw, int kh)
     return out;
 }
 
+const float deconv_luminance_weight[3] = {0.2126f, 0.7152f, 0.0722f};
+
 deconv_image *deconv_image_luminance(const deconv_image *im)
 {
     deconv_image *lum = deconv_image_new(im->width, im->height, 1);
@@ -105,7 +107,8 @@ deconv_image *deconv_image_luminance(const deconv_image *im)
     const float *r = deconv_image_plane(im, 0), *g = deconv_image_plane(im, 1),
                 *b = deconv_image_plane(im, 2);
     for (size_t i = 0; i < n; i++)
-        lum->data[i] = 0.2126f * r[i] + 0.7152f * g[i] + 0.0722f * b[i];
+        lum->data[i] = deconv_luminance_weight[0] * r[i] + deconv_luminance_weight[1] * g[i] +
+                       deconv_luminance_weight[2] * b[i];
     return lum;
 }
 

@@ -52,6 +52,10 @@ static inline deconv_isa deconv_cpu_isa(void)
  * processes keep the cores busy. The result is the same either way. */
 #define DECONV_PARALLEL_MIN 65536
 
+/* Rec. 709 luminance weights of red, green and blue (image.c's
+ * deconv_image_luminance; the blind estimate's light of some channels). */
+extern const float deconv_luminance_weight[3];
+
 /* Allocation of float buffers aligned for vector loads; NULL on failure or
  * on a size that overflows. Free with deconv_free_floats. */
 float *deconv_alloc_floats(size_t n);

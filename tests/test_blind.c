@@ -1206,11 +1206,10 @@ static void test_uneven_channels(void)
                 for (int j = 0; j < N; j++)
                     y->data[(size_t)c * n + (size_t)i * N + j] =
                         (float)(0.1 + 0.2 * c + 0.4 * (i + 2.0 * j) / (M + 2.0 * N));
-        int marked = 0;
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++)
                 if (few ? (i == 20 && (j == 10 || j == 40)) : j < N / 3)
-                    y->data[(size_t)i * N + j] = 1.0f, marked++;
+                    y->data[(size_t)i * N + j] = 1.0f;
         deconv_image *in = deconv_blind_test_camera_input(y, &r);
         CHECK(in != NULL, "camera input: out of memory");
         if (!in) {
