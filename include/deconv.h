@@ -693,6 +693,15 @@ deconv_status deconv_blind_window(const deconv_image *y, const deconv_blind_para
                                   int *left, int *top, int *width, int *height,
                                   deconv_error *err);
 
+/* The colour channels deconv_blind_kernel reads, as bits in *read (1 red,
+ * 2 green, 4 blue; a gray photo: 1), and the fraction of the window's
+ * pixels clipped at white in each (clipped may be NULL; zeros unless the
+ * photo is colour and the response not linear). Under the camera's model
+ * a colour photo whose channels clip unevenly (a saturated orange's red)
+ * is estimated on the less clipped ones; otherwise every channel is read. */
+deconv_status deconv_blind_channels(const deconv_image *y, const deconv_blind_params *p,
+                                    unsigned *read, double clipped[3], deconv_error *err);
+
 /* Estimate the kernel of y (on luminance). Returns it (sums to 1, >= 0),
  * of the size asked for or, with none, of the size chosen. */
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,

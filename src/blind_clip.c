@@ -265,7 +265,7 @@ void blind_camera_step_response(deconv_response *r)
 static const double CHANNEL_CLIP_RATIO = 1.5, CHANNEL_CLIP_MARGIN = 0.02;
 
 static unsigned channels_read(const deconv_image *y, int left, int top, int w, int ht,
-                              float white)
+                              float white, double clipped[3])
 {
     const int colors = deconv_color_channels(y->channels), N = y->width;
     size_t count[3] = {0, 0, 0};
@@ -280,10 +280,42 @@ static unsigned channels_read(const deconv_image *y, int left, int top, int w, i
         least = count[c] < least ? count[c] : least;
     const double n = (double)w * ht;
     unsigned bits = 0;
-    for (int c = 0; c < colors; c++)
+    for (int c = 0; c < colors; c++) {
+        if (clipped)
+            clipped[c] = count[c] / n;
         if (count[c] / n <= CHANNEL_CLIP_RATIO * least / n + CHANNEL_CLIP_MARGIN)
             bits |= 1u << c;
+    }
     return bits;
+}
+
+/* White under the noise: a pixel at or above it is taken as clipped
+ * (noise is added after the clip). */
+static float clip_white(const deconv_image *lum)
+{
+    double sigma = deconv_estimate_noise(lum->data, lum->width, lum->height);
+    return (float)(1.0 - fmax(2.5 * sigma, 1.5 / 255.0));
+}
+
+deconv_status deconv_blind_channels(const deconv_image *y, const deconv_blind_params *p,
+                                    unsigned *read, double clipped[3], deconv_error *err)
+{
+    int left, top, w, ht;
+    deconv_status st = deconv_blind_window(y, p, &left, &top, &w, &ht, err);
+    if (st != DECONV_OK)
+        return st;
+    const int colors = deconv_color_channels(y->channels);
+    *read = (1u << colors) - 1;
+    if (clipped)
+        clipped[0] = clipped[1] = clipped[2] = 0;
+    if (colors != 3 || deconv_response_is_linear(&p->response))
+        return DECONV_OK;
+    deconv_image *lum = deconv_image_luminance(y);
+    if (!lum)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+    *read = channels_read(y, left, top, w, ht, clip_white(lum), clipped);
+    deconv_image_free(lum);
+    return DECONV_OK;
 }
 
 /* The estimate's input under the camera's model: the window's luminance
@@ -297,10 +329,9 @@ deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum,
                                   int top, int w, int ht, const deconv_response *resp)
 {
     const int colors = deconv_color_channels(y->channels), N = y->width;
-    double sigma = deconv_estimate_noise(lum->data, lum->width, lum->height);
-    float white = (float)(1.0 - fmax(2.5 * sigma, 1.5 / 255.0));
+    const float white = clip_white(lum);
     const unsigned all = (1u << colors) - 1;
-    const unsigned bits = colors == 3 ? channels_read(y, left, top, w, ht, white) : all;
+    const unsigned bits = colors == 3 ? channels_read(y, left, top, w, ht, white, NULL) : all;
     const int per_channel = bits != all;
     size_t n = (size_t)w * ht, clipped = 0;
     unsigned char *mark = calloc(n, 1);

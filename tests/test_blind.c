@@ -1249,6 +1249,25 @@ static void test_uneven_channels(void)
                                      "which is not read");
         free(want), free(g), free(b);
         deconv_image_free(in);
+        /* the public query names the same channels, and what is clipped */
+        deconv_blind_params p;
+        deconv_blind_defaults(&p);
+        p.kernel_width = p.kernel_height = 5;
+        p.response = r;
+        unsigned read = 0;
+        double clipped[3] = {-1, -1, -1};
+        deconv_error err;
+        CHECK(deconv_blind_channels(y, &p, &read, clipped, &err) == DECONV_OK,
+              "deconv_blind_channels: %s", err.message);
+        const double red = few ? 2.0 / n : (double)(N / 3) / N;
+        CHECK(read == (few ? 7u : 6u) && fabs(clipped[0] - red) < 1e-12 && clipped[1] == 0 &&
+                  clipped[2] == 0,
+              "deconv_blind_channels (red clipped on %s): read %u, clipped %g %g %g",
+              few ? "two pixels" : "a third", read, clipped[0], clipped[1], clipped[2]);
+        deconv_response_linear(&p.response); /* the linear model reads every channel */
+        CHECK(deconv_blind_channels(y, &p, &read, clipped, &err) == DECONV_OK && read == 7 &&
+                  clipped[0] == 0,
+              "deconv_blind_channels, linear: read %u, red clipped %g", read, clipped[0]);
         deconv_image_free(y);
     }
 }

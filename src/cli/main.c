@@ -427,7 +427,36 @@ typedef struct {
     deconv_blind_params bp;
     int size_chosen, win_x, win_y, win_w, win_h;
     double t_kernel;
+    char channels_read[96];    /* "" or " on green and blue (red clipped ...)" */
+    char estimate_response[192]; /* the log's response column while estimating */
 } blind_run;
+
+/* Which channels the estimate reads, when not all of them: a user whose
+ * photo's red is clipped should see that the kernel came from the others. */
+static deconv_status describe_channels(blind_run *b, deconv_error *err)
+{
+    static const char *const name[3] = {"red", "green", "blue"};
+    unsigned read;
+    double clipped[3];
+    deconv_status st = deconv_blind_channels(b->y, &b->bp, &read, clipped, err);
+    if (st != DECONV_OK || read == (1u << deconv_color_channels(b->y->channels)) - 1)
+        return st;
+    char on[48] = "", off[96] = "";
+    for (int c = 0; c < 3; c++) {
+        char *to = read >> c & 1 ? on : off;
+        size_t used = strlen(to);
+        if (read >> c & 1)
+            snprintf(to + used, sizeof on - used, "%s%s", used ? " and " : "", name[c]);
+        else
+            snprintf(to + used, sizeof off - used, "%s%s clipped on %.0f %%", used ? ", " : "",
+                     name[c], 100 * clipped[c]);
+    }
+    snprintf(b->channels_read, sizeof b->channels_read, " on %s (%s of the window)", on, off);
+    snprintf(b->estimate_response, sizeof b->estimate_response, "%s; kernel estimated on %s",
+             b->bp.response.name, on);
+    b->pc.response = b->estimate_response;
+    return DECONV_OK;
+}
 
 /* Read and check, and find the window the kernel is estimated on; exit
  * code. */
@@ -480,6 +509,8 @@ static int blind_prepare(cli_options *o, blind_run *b)
     /* the window found once: the estimate takes it as its region */
     bp->region_x = b->win_x, bp->region_y = b->win_y;
     bp->region_width = b->win_w, bp->region_height = b->win_h;
+    if (describe_channels(b, &err) != DECONV_OK)
+        return lib_failure(&err);
     return CLI_OK;
 }
 
@@ -557,6 +588,7 @@ static int cmd_blind(cli_options *o)
     dp.cancel = &g_cancel;
     install_signals();
     pc->phase = "restore";
+    pc->response = dp.response.name;
     pc->blind = 0;
     pc->limit = dp.iterations;
     pc->t_phase = now_seconds();
@@ -586,10 +618,10 @@ static int cmd_blind(cli_options *o)
             snprintf(where, sizeof where, " on the %dx%d window at (%d, %d)", b.win_w, b.win_h,
                      b.win_x, b.win_y);
         fprintf(stderr,
-                "deconv: kernel %dx%d%s estimated%s in %.1f s; restored %dx%d %s in %.1f s "
+                "deconv: kernel %dx%d%s estimated%s%s in %.1f s; restored %dx%d %s in %.1f s "
                 "(response %s) -> %s\n",
                 kw, kh, b.size_chosen ? " (size chosen: no --kernel-size)" : "", where,
-                b.t_kernel, y->width, y->height, cli_channels_name(y->channels), t_restore,
+                b.channels_read, b.t_kernel, y->width, y->height, cli_channels_name(y->channels), t_restore,
                 b.bp.response.name, o->output);
         const double point = point_mass(b.k);
         if (point >= POINT_NOTE && kw * kh > 9)
