@@ -300,8 +300,7 @@ static float clip_white(const deconv_image *lum)
 deconv_status deconv_blind_channels(const deconv_image *y, const deconv_blind_params *p,
                                     unsigned *read, double clipped[3], deconv_error *err)
 {
-    int left, top, w, ht;
-    deconv_status st = deconv_blind_window(y, p, &left, &top, &w, &ht, err);
+    deconv_status st = blind_check_params(y, p, err);
     if (st != DECONV_OK)
         return st;
     const int colors = deconv_color_channels(y->channels);
@@ -310,9 +309,12 @@ deconv_status deconv_blind_channels(const deconv_image *y, const deconv_blind_pa
         clipped[0] = clipped[1] = clipped[2] = 0;
     if (colors != 3 || deconv_response_is_linear(&p->response))
         return DECONV_OK;
+    /* one luminance for both the window (deconv_blind_window's) and white */
     deconv_image *lum = deconv_image_luminance(y);
     if (!lum)
         return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
+    int left, top, w, ht;
+    blind_choose_window(lum, p, &left, &top, &w, &ht);
     *read = channels_read(y, left, top, w, ht, clip_white(lum), clipped);
     deconv_image_free(lum);
     return DECONV_OK;

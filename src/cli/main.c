@@ -443,13 +443,12 @@ static deconv_status describe_channels(blind_run *b, deconv_error *err)
         return st;
     char on[48] = "", off[96] = "";
     for (int c = 0; c < 3; c++) {
-        char *to = read >> c & 1 ? on : off;
-        size_t used = strlen(to);
+        size_t used_on = strlen(on), used_off = strlen(off);
         if (read >> c & 1)
-            snprintf(to + used, sizeof on - used, "%s%s", used ? " and " : "", name[c]);
+            snprintf(on + used_on, sizeof on - used_on, "%s%s", used_on ? " and " : "", name[c]);
         else
-            snprintf(to + used, sizeof off - used, "%s%s clipped on %.0f %%", used ? ", " : "",
-                     name[c], 100 * clipped[c]);
+            snprintf(off + used_off, sizeof off - used_off, "%s%s clipped on %.0f %%",
+                     used_off ? ", " : "", name[c], 100 * clipped[c]);
     }
     snprintf(b->channels_read, sizeof b->channels_read, " on %s (%s of the window)", on, off);
     snprintf(b->estimate_response, sizeof b->estimate_response, "%s; kernel estimated on %s",
@@ -621,8 +620,8 @@ static int cmd_blind(cli_options *o)
                 "deconv: kernel %dx%d%s estimated%s%s in %.1f s; restored %dx%d %s in %.1f s "
                 "(response %s) -> %s\n",
                 kw, kh, b.size_chosen ? " (size chosen: no --kernel-size)" : "", where,
-                b.channels_read, b.t_kernel, y->width, y->height, cli_channels_name(y->channels), t_restore,
-                b.bp.response.name, o->output);
+                b.channels_read, b.t_kernel, y->width, y->height, cli_channels_name(y->channels),
+                t_restore, b.bp.response.name, o->output);
         const double point = point_mass(b.k);
         if (point >= POINT_NOTE && kw * kh > 9)
             fprintf(stderr,
