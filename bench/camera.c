@@ -45,6 +45,8 @@
  *
  *   camera [--data DIR] [--cases N] [--first N] [--seed N] [--threads N] [--gray]
  *          [--iterations N] [--only linear|srgb] [--save DIR] [--blind]
+ *          [--reuse DIR] (--blind: the estimates an earlier --save wrote,
+ *          CSV, instead of estimating: to compare restorations)
  *          [--all-starts] (--blind: each start's kernel correlation and score,
  *          the kept one starred)
  *          [--starts N] [--kernel-smooth W] [--estimate-pixels N] (--blind: the
@@ -211,7 +213,8 @@ static double automatic_weight(const deconv_image *y, const deconv_kernel *k,
 
 int main(int argc, char **argv)
 {
-    const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL;
+    const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL,
+               *reuse = NULL;
     int cases = 12, first = 0, threads = 0, gray = 0, iterations = 0, blind = 0, starts = 0;
     double kernel_smooth = -1; /* < 0: the default */
     double estimate_pixels = -1; /* < 0: the default */
@@ -234,6 +237,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--iterations") && i + 1 < argc) iterations = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
+        else if (!strcmp(argv[i], "--reuse") && i + 1 < argc) reuse = argv[++i];
         else if (!strcmp(argv[i], "--gray")) gray = 1;
         else if (!strcmp(argv[i], "--blind")) blind = 1;
         else if (!strcmp(argv[i], "--all-starts")) all_starts = 1;
@@ -267,7 +271,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "usage: camera [--data DIR] [--cases N] [--first N] [--seed N] "
                             "[--threads N] [--gray] [--iterations N] [--only linear|srgb] "
-                            "[--save DIR] "
+                            "[--save DIR] [--reuse DIR] "
                             "[--blind] [--all-starts] [--size-factor F] [--auto-size] [--starts N] [--kernel-smooth W] "
                             "[--estimate-pixels N] [--scale S] [--tv-factors F,...] [--tv L] "
                             "[--jpeg Q] [--png-base] [--noise-list] [--noise S] [--short]\n");
@@ -445,7 +449,13 @@ int main(int argc, char **argv)
                     bp.kernel_smooth = kernel_smooth;
                 if (estimate_pixels >= 0)
                     bp.estimate_pixels = estimate_pixels;
-                est = bench_blind_kernel(y, &bp, all_starts, k, &err);
+                if (reuse) {
+                    char kp[4096];
+                    snprintf(kp, sizeof kp, "%s/case%02d-%s-kernel.csv", reuse, ci, model_names[m]);
+                    est = deconv_kernel_load(kp, 1, &err);
+                } else {
+                    est = bench_blind_kernel(y, &bp, all_starts, k, &err);
+                }
                 if (!est) {
                     printf(" failed: %s\n", err.message);
                     return 1;
@@ -460,6 +470,8 @@ int main(int argc, char **argv)
                 if (save) {
                     char kp[4096];
                     snprintf(kp, sizeof kp, "%s/case%02d-%s-kernel.png", save, ci, model_names[m]);
+                    deconv_kernel_save(est, kp, NULL);
+                    snprintf(kp, sizeof kp, "%s/case%02d-%s-kernel.csv", save, ci, model_names[m]);
                     deconv_kernel_save(est, kp, NULL);
                 }
             }
