@@ -211,6 +211,14 @@ static double automatic_weight(const deconv_image *y, const deconv_kernel *k,
     return ok ? rep.tv : -1;
 }
 
+/* The file of case ci's estimate under a model, in DIR (--save writes it,
+ * --reuse reads it): DIR/caseNN-MODEL-kernel.EXT. */
+static void estimate_path(char *out, size_t size, const char *dir, int ci, const char *model,
+                          const char *ext)
+{
+    snprintf(out, size, "%s/case%02d-%s-kernel.%s", dir, ci, model, ext);
+}
+
 int main(int argc, char **argv)
 {
     const char *data = DECONV_SOURCE_DIR "/../shared/data", *only = NULL, *save = NULL,
@@ -451,7 +459,7 @@ int main(int argc, char **argv)
                     bp.estimate_pixels = estimate_pixels;
                 if (reuse) {
                     char kp[4096];
-                    snprintf(kp, sizeof kp, "%s/case%02d-%s-kernel.csv", reuse, ci, model_names[m]);
+                    estimate_path(kp, sizeof kp, reuse, ci, model_names[m], "csv");
                     est = deconv_kernel_load(kp, 1, &err);
                 } else {
                     est = bench_blind_kernel(y, &bp, all_starts, k, &err);
@@ -469,9 +477,9 @@ int main(int argc, char **argv)
                     printf(" %3dx%-3d", est->width, est->height);
                 if (save) {
                     char kp[4096];
-                    snprintf(kp, sizeof kp, "%s/case%02d-%s-kernel.png", save, ci, model_names[m]);
+                    estimate_path(kp, sizeof kp, save, ci, model_names[m], "png");
                     deconv_kernel_save(est, kp, NULL);
-                    snprintf(kp, sizeof kp, "%s/case%02d-%s-kernel.csv", save, ci, model_names[m]);
+                    estimate_path(kp, sizeof kp, save, ci, model_names[m], "csv");
                     deconv_kernel_save(est, kp, NULL);
                 }
             }
