@@ -134,6 +134,9 @@ void blind_camera_step_response(deconv_response *r);
 deconv_image *blind_camera_input(const deconv_image *y, const deconv_image *lum, int left,
                                  int top, int w, int ht, const deconv_response *resp);
 
+/* blind_starts.c: a kernel's score on lum, the starts' (lower is better) */
+double blind_start_score(const deconv_image *lum, const float *h, int kw, int kh);
+
 /* blind_starts.c: every start's kernel and score; with mine (not NULL),
  * only the starts s with mine[s] set (start 3 needs start 0: it forks
  * from it), the others' left as they are */

@@ -67,8 +67,9 @@ static const double SPREAD_WEIGHT = 0.05;
  * earlier (linear) sample 0.031 or more keeps the right start. Unbounded, the
  * term would prefer a delta (no deblurring at all): on every Levin case
  * the delta's restoration scores worse than the estimate's up to a weight
- * of 0.104, twice this one. */
-static double start_score(const deconv_image *lum, const float *h, int kw, int kh)
+ * of 0.104, twice this one. The size probe (kernel_size.c) chooses between
+ * its two kernels by it too. */
+double blind_start_score(const deconv_image *lum, const float *h, int kw, int kh)
 {
     double l2 = 0;
     for (int t = 0; t < kw * kh; t++)
@@ -80,7 +81,8 @@ static double start_score(const deconv_image *lum, const float *h, int kw, int k
 static double scored(deconv_status st, const deconv_image *lum, const float *h,
                      const deconv_blind_params *p)
 {
-    return st == DECONV_OK ? start_score(lum, h, p->kernel_width, p->kernel_height) : INFINITY;
+    return st == DECONV_OK ? blind_start_score(lum, h, p->kernel_width, p->kernel_height)
+                           : INFINITY;
 }
 
 /* The starting TV weights of starts 0 to 2, relative to p->tv: the

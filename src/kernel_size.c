@@ -1,10 +1,11 @@
 /* The kernel's size when the caller gives none (blind.c): a quick estimate
  * of the kernel on the window shrunk so that the largest size considered
  * becomes PROBE_SIDE pixels, whose support, scaled back up with a margin,
- * is the size. Users do not know the size of their shake; a size too large
- * costs time (the kernel step grows as the kernel's area squared) and a
- * little accuracy, one too small truncates the trajectory, so the margin
- * errs on the large side. */
+ * is the size (where the camera's input marks clipped pixels, the better
+ * scored of two such estimates: probe_unmarked). Users do not know the
+ * size of their shake; a size too large costs time (the kernel step grows
+ * as the kernel's area squared) and a little accuracy, one too small
+ * truncates the trajectory, so the margin errs on the large side. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,37 @@ static int largest_auto_size(int width, int height)
     return odd_at_least(side / 5.0, DECONV_BLIND_MIN_AUTO_KERNEL, DECONV_BLIND_MAX_AUTO_KERNEL);
 }
 
+/* Where the probe's input marks clipped pixels (blind_camera_input), a
+ * second probe reads the light alone, and h (side x side, the marked
+ * probe's kernel) becomes its kernel where the starts' score prefers it.
+ * The mark holds every pixel within the noise of white: a page or a pale
+ * wall at white is marked too, and at the probe's quarter scale the mask
+ * around it leaves the kernel step few edges (a page of text by day:
+ * 73 chosen for a 31-pixel blur). Read without the mark, the truly
+ * clipped streaks of lamps look short (15 for 19, 13 for 23). Scored under
+ * the camera's model, the right one wins on bench/camera's twelve cases
+ * (docs/benchmarks.md, "Without a kernel size"). The light alone must
+ * score better by UNMARKED_MARGIN: where the two tie, the marked probe's
+ * kernel, which reads the streaks of lamps whole, is the safer. */
+static const double UNMARKED_MARGIN = 0.01;
+
+static deconv_status probe_unmarked(deconv_image *small, const deconv_blind_params *q, double tv,
+                                    double pieces, float *h, deconv_error *err)
+{
+    const int side = q->kernel_width, nk = side * side;
+    float *light = malloc(sizeof(float) * nk);
+    if (!light)
+        return deconv_fail(err, DECONV_ERR_NOMEM, "out of memory choosing the kernel size");
+    small->channels = 1; /* the plane of light alone: no mark, no clip */
+    deconv_status st = blind_estimate(small, q, tv, 0, pieces, 0, 0, 0, NULL, NULL, light, err);
+    small->channels = 2;
+    if (st == DECONV_OK && blind_start_score(small, light, side, side) <
+                               blind_start_score(small, h, side, side) - UNMARKED_MARGIN)
+        memcpy(h, light, sizeof(float) * nk);
+    free(light);
+    return st;
+}
+
 /* One probe: the kernel estimated with side PROBE_SIDE on lum shrunk so
  * that a kernel of `largest` pixels becomes PROBE_SIDE; *k the size its
  * mass's extent gives (at most largest). */
@@ -81,6 +113,8 @@ static deconv_status probe(const deconv_image *lum, const deconv_blind_params *p
     const double tv = p->tv > 0 ? p->tv : DEFAULT_TV;
     const double pieces = p->piece_fraction > 0 ? p->piece_fraction : DEFAULT_PIECE_FRACTION;
     st = blind_estimate(small, &q, tv, 0, pieces, 0, 0, 0, NULL, NULL, h, err);
+    if (st == DECONV_OK && small->channels == 2)
+        st = probe_unmarked(small, &q, tv, pieces, h, err);
     if (st != DECONV_OK)
         goto done;
     /* the extent of the mass: the rows (columns) left when those holding

@@ -355,6 +355,73 @@ static void test_end_to_end(void)
     deconv_kernel_free(k);
 }
 
+/* No kernel size on a page of text as a camera makes it: ink on paper at
+ * white (light exactly 1, nothing brighter), blurred in linear light,
+ * clipped, encoded to sRGB, 0.5 % noise, 8 bits. Most of the page is
+ * within the noise of white, so the estimate's clip mark covers it and
+ * every letter lies within a kernel of it: the size must still hold the
+ * kernel without being far larger (a probe that read the page as clipped
+ * chose sizes three times the blur: docs/benchmarks.md). Its own seed. */
+static void test_auto_size_page(void)
+{
+    unsigned long long page_seed = 777;
+    deconv_error err;
+    deconv_kernel *k = deconv_kernel_motion(19, 35, &err);
+    CHECK(k != NULL, "motion kernel: %s", err.message);
+    if (!k)
+        return;
+    enum { N = 360, M = 360 };
+    const int kw = k->width, kh = k->height, xw = N + kw - 1, xh = M + kh - 1;
+    float *x = malloc(sizeof(float) * xw * xh);
+    deconv_image *y = deconv_image_new(N, M, 1);
+    for (int i = 0; i < xw * xh; i++)
+        x[i] = 1.0f;
+    /* letters: strokes 2 pixels wide, 6 to 14 long, across, down or
+     * slanted, at random places (lines of text at a fixed pitch would
+     * make the page periodic, which no kernel size fixes) */
+    for (int s = 0; s < 420; s++) {
+        int i = 2 + (int)(check_rand(&page_seed) * (xh - 20));
+        int j = 2 + (int)(check_rand(&page_seed) * (xw - 20));
+        int len = 6 + (int)(check_rand(&page_seed) * 9), dir = s % 3;
+        for (int t = 0; t < len; t++)
+            for (int w = 0; w < 2; w++) {
+                int a = i + (dir == 0 ? w : t), b = j + (dir == 0 ? t : dir == 1 ? w : t / 2 + w);
+                x[a * xw + b] = 0.02f;
+            }
+    }
+    deconv_response srgb;
+    deconv_response_srgb(&srgb);
+    deconv_conv_valid(x, xw, xh, k->data, kw, kh, y->data);
+    for (int i = 0; i < N * M; i++)
+        y->data[i] = fminf(y->data[i], 1.0f);
+    deconv_response_encode(&srgb, y->data, y->data, (size_t)N * M);
+    double s = 0;
+    for (int i = 0; i < N * M; i++) {
+        for (int t = 0; t < 12; t++)
+            s += check_rand(&page_seed);
+        double v = y->data[i] + 0.005 * (s - 6.0);
+        s = 0;
+        v = v < 0 ? 0 : (v > 1 ? 1 : v);
+        y->data[i] = (float)(round(v * 255) / 255);
+    }
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = p.kernel_height = 0;
+    p.response = srgb;
+    deconv_kernel *est = deconv_blind_kernel(y, &p, &err);
+    CHECK(est != NULL, "blind estimate of the page without a size failed: %s", err.message);
+    if (est) {
+        int side = kw > kh ? kw : kh, w = est->width, h = est->height;
+        printf("auto size on a page at white: %dx%d for a %dx%d kernel\n", w, h, kw, kh);
+        CHECK(w >= side && h >= side && w <= 2 * side + 5 && h <= 2 * side + 5,
+              "page at white: size %dx%d chosen for a %dx%d kernel", w, h, kw, kh);
+        deconv_kernel_free(est);
+    }
+    free(x);
+    deconv_image_free(y);
+    deconv_kernel_free(k);
+}
+
 /* The test photo and a motion kernel of the given length and angle; 0
  * (both freed, the failure recorded) when either cannot be made. */
 static int camera_and_motion(int length, double angle, deconv_image **im, deconv_kernel **k)
@@ -1316,6 +1383,7 @@ int main(void)
     test_kernel_rules();
     test_smooth_start();
     test_auto_size();
+    test_auto_size_page();
     test_whiten();
     test_shock_filter();
     test_uneven_channels();
