@@ -136,6 +136,46 @@ deconv_status blind_check_params(const deconv_image *y, const deconv_blind_param
     return DECONV_OK;
 }
 
+/* What the estimate reads: the window of y's luminance (blind_window.c),
+ * under the camera's model its light and clip mark (blind_camera_input).
+ * NULL when out of memory. */
+static deconv_image *estimate_input(const deconv_image *y, const deconv_blind_params *q)
+{
+    deconv_image *lum = deconv_image_luminance(y);
+    if (!lum)
+        return NULL;
+    int left, top, w, ht;
+    blind_choose_window(lum, q, &left, &top, &w, &ht);
+    deconv_image *win = NULL;
+    if (!deconv_response_is_linear(&q->response))
+        win = blind_camera_input(y, lum, left, top, w, ht, &q->response);
+    else if (w != lum->width || ht != lum->height) {
+        win = deconv_image_new(w, ht, 1);
+        if (win)
+            deconv_crop(lum->data, lum->width, top, left, w, ht, win->data);
+    } else
+        win = lum, lum = NULL;
+    deconv_image_free(lum);
+    return win;
+}
+
+/* For the benches (bench/camera --sizes; not part of the API): the size
+ * deconv_blind_kernel would choose for y with p, which gives none.
+ * Returns 0 on success. */
+int deconv_blind_test_choose_size(const deconv_image *y, const deconv_blind_params *p, int *kw,
+                                  int *kh);
+int deconv_blind_test_choose_size(const deconv_image *y, const deconv_blind_params *p, int *kw,
+                                  int *kh)
+{
+    deconv_error err;
+    if (!p || p->kernel_width || p->kernel_height || blind_check_params(y, p, &err) != DECONV_OK)
+        return -1;
+    deconv_image *win = estimate_input(y, p);
+    int ok = win && blind_choose_size(win, p, kw, kh, &err) == DECONV_OK;
+    deconv_image_free(win);
+    return ok ? 0 : -1;
+}
+
 deconv_kernel *deconv_blind_kernel(const deconv_image *y, const deconv_blind_params *p,
                                    deconv_error *err)
 {
@@ -162,22 +202,7 @@ deconv_kernel *blind_kernel(const deconv_image *y, const deconv_blind_params *p,
     deconv_kernel *result = NULL;
     float *h = NULL;
     double *score = NULL;
-    deconv_image *lum = deconv_image_luminance(y);
-    if (lum) {
-        int left, top, w, ht;
-        blind_choose_window(lum, &q, &left, &top, &w, &ht);
-        deconv_image *win = NULL;
-        if (!deconv_response_is_linear(&q.response))
-            win = blind_camera_input(y, lum, left, top, w, ht, &q.response);
-        else if (w != lum->width || ht != lum->height) {
-            win = deconv_image_new(w, ht, 1);
-            if (win)
-                deconv_crop(lum->data, lum->width, top, left, w, ht, win->data);
-        } else
-            win = lum, lum = NULL;
-        deconv_image_free(lum);
-        lum = win;
-    }
+    deconv_image *lum = estimate_input(y, &q);
     if (!lum) {
         deconv_fail(err, DECONV_ERR_NOMEM, "out of memory");
         goto done;
