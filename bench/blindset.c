@@ -170,12 +170,6 @@ static double restored_psnr(const deconv_image *y, const deconv_kernel *k,
     return q;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Sums of one group of cases for the totals. */
 typedef struct {
     int n;
@@ -389,7 +383,7 @@ int main(int argc, char **argv)
         deconv_image_free(y);
         deconv_image_free(photo);
     }
-    qsort(secs, n, sizeof(double), cmp_double);
+    bench_sort(secs, n);
     const double median = n % 2 ? secs[n / 2] : 0.5 * (secs[n / 2 - 1] + secs[n / 2]);
     printf("\n%d cases\n", n);
     printf("kernel NCC: mean %.3f; cases at %.1f or more: %d of %d\n", ncc_sum / n, NCC_GOOD,

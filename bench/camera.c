@@ -243,7 +243,6 @@ int main(int argc, char **argv)
     int jpeg = 0, noise_list = 0, nfactors = 0, png_base = 0;
     int sizes = 0; /* --sizes: only the kernel size the library would choose */
     int sized_right = 0, sized_count = 0;
-    double size_ratio[1024];
     double fixed_noise = 0; /* --noise S: every case's noise */
     int short_kernels = 0;  /* --short: no 75-pixel kernel */
     enum { MAX_FACTORS = 16 };
@@ -315,6 +314,12 @@ int main(int argc, char **argv)
 
     /* the restorations of each case under each model: one per factor */
     const int runs = nfactors > 0 ? nfactors : 1;
+    /* --sizes: each case's chosen / true size, for the median */
+    double *size_ratio = sizes ? malloc(sizeof(double) * (cases > 0 ? cases : 1)) : NULL;
+    if (sizes && !size_ratio) {
+        fprintf(stderr, "camera: out of memory\n");
+        return 1;
+    }
     if (sizes)
         printf("%-4s %-22s %-6s %-9s %5s %6s %7s %4s %6s %6s\n", "case", "photo", "scene",
                "kernel", "noise", "clip%", "blurry", "true", "chosen", "ratio");
@@ -445,12 +450,12 @@ int main(int argc, char **argv)
             int kw = 0, kh = 0, side = k->width > k->height ? k->width : k->height;
             if (deconv_blind_test_choose_size(y, &bp, &kw, &kh) != 0) {
                 printf(" failed\n");
+                free(size_ratio);
                 return 1;
             }
             int right = kw >= side && kw <= 2 * side + 5;
-            if (sized_count < (int)(sizeof size_ratio / sizeof size_ratio[0]))
-                size_ratio[sized_count] = (double)kw / side;
-            sized_count++, sized_right += right;
+            size_ratio[sized_count++] = (double)kw / side;
+            sized_right += right;
             printf(" %4d %6d %6.2f%s\n", side, kw, (double)kw / side, right ? "" : "  outside");
             goto next;
         }
@@ -556,16 +561,13 @@ int main(int argc, char **argv)
         deconv_kernel_free(k);
     }
     if (sizes) {
-        int n = sized_count < 1024 ? sized_count : 1024;
-        for (int i = 1; i < n; i++) /* insertion sort, for the median */
-            for (int j = i; j > 0 && size_ratio[j] < size_ratio[j - 1]; j--) {
-                double t = size_ratio[j];
-                size_ratio[j] = size_ratio[j - 1], size_ratio[j - 1] = t;
-            }
+        const int n = sized_count;
+        bench_sort(size_ratio, n);
         printf("\nsize chosen within [true, 2 true + 5]: %d of %d; chosen / true: median %.2f, "
                "min %.2f, max %.2f\n",
                sized_right, sized_count, n ? (size_ratio[(n - 1) / 2] + size_ratio[n / 2]) / 2 : 0,
                n ? size_ratio[0] : 0, n ? size_ratio[n - 1] : 0);
+        free(size_ratio);
         return 0;
     }
     if (noise_list) {

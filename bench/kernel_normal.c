@@ -14,15 +14,10 @@
 #include <string.h>
 
 #include "cases.h"
+#include "measure.h"
 
 int deconv_blind_test_normal(int kw, int kh, const double *acr, double gamma, const double *v,
                              double *out, int fft, int reps);
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* median seconds of one application, by path */
 static double time_apply(int k, const double *acr, const double *v, double *out, int fft)
@@ -42,7 +37,7 @@ static double time_apply(int k, const double *acr, const double *v, double *out,
         deconv_blind_test_normal(k, k, acr, 0.1, v, out, fft, reps);
         t[b] = (bench_now() - t0) / reps;
     }
-    qsort(t, BATCHES, sizeof t[0], cmp_double);
+    bench_sort(t, BATCHES);
     return t[BATCHES / 2];
 }
 

@@ -114,19 +114,13 @@ static deconv_image *restore(const deconv_image *y, const deconv_kernel *k, doub
     return c;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* One summary line of the error ratios (sorts them). */
 static void summarise(const char *what, double *r, int n)
 {
     int le2 = 0, le3 = 0;
     for (int i = 0; i < n; i++)
         le2 += r[i] <= 2, le3 += r[i] <= 3;
-    qsort(r, n, sizeof(double), cmp_double);
+    bench_sort(r, n);
     printf("# error ratio, %s: <= 2: %d, <= 3: %d, median %.2f, worst %.2f\n", what, le2, le3,
            r[n / 2], r[n - 1]);
 }
@@ -258,7 +252,7 @@ int main(int argc, char **argv)
     double mean_ncc = 0, total = 0;
     for (int i = 0; i < n; i++)
         mean_ncc += nccs[i] / n, total += secs[i];
-    qsort(secs, n, sizeof(double), cmp_double);
+    bench_sort(secs, n);
     printf("# %d cases: kernel NCC mean %.3f; seconds median %.2f, max %.2f, total %.1f\n", n,
            mean_ncc, secs[n / 2], secs[n - 1], total);
     summarise("deconv's restoration", ratios, n);

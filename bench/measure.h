@@ -13,6 +13,9 @@ double bench_kernel_ncc(const float *a, const float *b, int w, int h, int shift)
 double bench_kernel_ncc_sized(const float *a, int aw, int ah, const float *b, int bw, int bh,
                               int shift);
 
+/* Sorts v (n values) in increasing order: for medians and the worst. */
+void bench_sort(double *v, int n);
+
 /* Sum of squared differences of the restored r against the sharp s (both
  * w x h), minimised over integer shifts of r within `shift` pixels, the
  * `border` pixels at each side of s left out (border >= shift). */
