@@ -2,9 +2,10 @@
  * of the kernel on the window shrunk so that the largest size considered
  * becomes PROBE_SIDE pixels, whose support, scaled back up with a margin,
  * is the size (where the camera's input marks clipped pixels, the better
- * scored of two such estimates: probe_unmarked). Users do not know the
- * size of their shake; a size too large costs time (the kernel step grows
- * as the kernel's area squared) and a little accuracy, one too small
+ * scored of two such estimates: probe_unmarked; a large size is confirmed
+ * at a finer scale: blind_choose_size). Users do not know the size of
+ * their shake; a size too large costs time (the kernel step grows as the
+ * kernel's area squared) and a little accuracy, one too small
  * truncates the trajectory, so the margin errs on the large side. */
 #include <math.h>
 #include <stdlib.h>
@@ -136,15 +137,34 @@ done:
     return st;
 }
 
-/* One probe, for kernels up to the largest size. A second, finer probe
- * (where the first found a kernel much smaller than the largest, or one
- * that filled its support) was tried and chose worse sizes on
- * bench/camera's cases (docs/benchmarks.md). */
+/* A size above half the largest is confirmed by a second probe for
+ * kernels up to half the largest, at twice the first's resolution. At the
+ * first probe's scale (a quarter or less of the photo's) fine detail (the
+ * windows of a facade, lines of text) and pale areas near white alias
+ * into a kernel that fills its support: sizes three to eight times the
+ * blur. If the finer probe's size stays below CONFIRM_FILL of its
+ * largest, the blur is not that large: the size is the finer probe's
+ * grown by UNCONFIRMED_GROWTH (at most the first's), since that probe
+ * reads faint ends short (15 for a 19-pixel kernel) and a size too large
+ * by half costs little where one too short truncates the trajectory. If
+ * it fills its support, the first probe's size stands. A finer probe
+ * run everywhere, followed by rule, chose worse sizes
+ * (docs/benchmarks.md, "Without a kernel size"). */
+static const double CONFIRM_FILL = 0.8;
+static const double UNCONFIRMED_GROWTH = 1.5;
+
 deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_params *p, int *kw,
                                 int *kh, deconv_error *err)
 {
-    int k;
-    deconv_status st = probe(lum, p, largest_auto_size(lum->width, lum->height), &k, err);
+    const int largest = largest_auto_size(lum->width, lum->height);
+    const int half = odd_at_least(largest / 2.0, DECONV_BLIND_MIN_AUTO_KERNEL, largest);
+    int k, finer;
+    deconv_status st = probe(lum, p, largest, &k, err);
+    if (st == DECONV_OK && k > half && (st = probe(lum, p, half, &finer, err)) == DECONV_OK &&
+        finer < CONFIRM_FILL * half) {
+        int grown = odd_at_least(UNCONFIRMED_GROWTH * finer, DECONV_BLIND_MIN_AUTO_KERNEL, largest);
+        k = grown < k ? grown : k;
+    }
     if (st == DECONV_OK)
         *kw = *kh = k;
     return st;

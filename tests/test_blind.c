@@ -450,6 +450,79 @@ static void test_auto_size_page(void)
     deconv_kernel_free(k);
 }
 
+/* Declared by blind.c for the benches (not part of the API). */
+int deconv_blind_test_choose_size(const deconv_image *y, const deconv_blind_params *p, int *kw,
+                                  int *kh);
+
+static int compare_floats(const void *a, const void *b)
+{
+    float u = *(const float *)a, v = *(const float *)b;
+    return (u > v) - (u < v);
+}
+
+/* The size chosen for a bright photo: coffee.png in light, blurred by a
+ * 15-pixel motion, exposed so that 15 % of the blurry frame is clipped in
+ * its brightest channel, encoded to sRGB, 1 % noise, 8 bits. At the size
+ * probe's quarter scale the clipped cup and its pale surroundings alias
+ * into a kernel that fills the probe's support (79 chosen before the
+ * finer probe confirmed large sizes); the size must hold the blur and be
+ * at most about twice it. Its own seed. */
+static void test_auto_size_bright(void)
+{
+    unsigned long long bright_seed = 4242;
+    deconv_error err;
+    deconv_image *im = deconv_image_read(DECONV_TEST_DATA "/coffee.png", 0, NULL, &err);
+    deconv_kernel *k = deconv_kernel_motion(15, 20, &err);
+    CHECK(im && k, "bright photo: %s", err.message);
+    if (!im || !k) {
+        deconv_image_free(im), deconv_kernel_free(k);
+        return;
+    }
+    const int W = im->width, H = im->height, C = im->channels, kw = k->width, kh = k->height;
+    const int N = W - kw + 1, M = H - kh + 1;
+    deconv_response srgb;
+    deconv_response_srgb(&srgb);
+    deconv_image *y = deconv_image_new(N, M, C);
+    float *light = malloc(sizeof(float) * W * H), *top = malloc(sizeof(float) * N * M);
+    for (int c = 0; c < C; c++) {
+        deconv_response_decode(&srgb, deconv_image_plane(im, c), light, (size_t)W * H);
+        deconv_conv_valid(light, W, H, k->data, kw, kh, deconv_image_plane(y, c));
+    }
+    for (int i = 0; i < N * M; i++) { /* the brightest channel */
+        top[i] = 0;
+        for (int c = 0; c < C; c++)
+            top[i] = fmaxf(top[i], deconv_image_plane(y, c)[i]);
+    }
+    qsort(top, (size_t)N * M, sizeof(float), compare_floats);
+    const float gain = 1.0f / top[(int)(0.85 * N * M)];
+    for (int c = 0; c < C; c++) {
+        float *v = deconv_image_plane(y, c);
+        for (int i = 0; i < N * M; i++)
+            v[i] = fminf(v[i] * gain, 1.0f);
+        deconv_response_encode(&srgb, v, v, (size_t)N * M);
+        for (int i = 0; i < N * M; i++) {
+            double g = -6.0; /* a Gaussian draw: twelve uniforms */
+            for (int t = 0; t < 12; t++)
+                g += check_rand(&bright_seed);
+            double u = v[i] + 0.01 * g;
+            v[i] = (float)(round((u < 0 ? 0 : (u > 1 ? 1 : u)) * 255) / 255);
+        }
+    }
+    deconv_blind_params p;
+    deconv_blind_defaults(&p);
+    p.kernel_width = p.kernel_height = 0;
+    p.response = srgb;
+    int w = 0, h = 0;
+    CHECK(deconv_blind_test_choose_size(y, &p, &w, &h) == 0, "bright photo: no size chosen");
+    printf("auto size on a bright photo: %dx%d for a %dx%d kernel\n", w, h, kw, kh);
+    const int side = kw > kh ? kw : kh;
+    CHECK(w >= side && h >= side && w <= 2 * side + 5 && h <= 2 * side + 5,
+          "bright photo: size %dx%d chosen for a %dx%d kernel", w, h, kw, kh);
+    free(light), free(top);
+    deconv_image_free(y), deconv_image_free(im);
+    deconv_kernel_free(k);
+}
+
 /* The test photo and a motion kernel of the given length and angle; 0
  * (both freed, the failure recorded) when either cannot be made. */
 static int camera_and_motion(int length, double angle, deconv_image **im, deconv_kernel **k)
@@ -1407,6 +1480,7 @@ int main(void)
     test_smooth_start();
     test_auto_size();
     test_auto_size_page();
+    test_auto_size_bright();
     test_whiten();
     test_shock_filter();
     test_uneven_channels();
