@@ -153,6 +153,13 @@ done:
 static const double CONFIRM_FILL = 0.8;
 static const double UNCONFIRMED_GROWTH = 1.5;
 
+/* A finer probe that finds a kernel over DOT_RATIO times smaller than the
+ * first's has not seen the blur: on a blur much longer than its support
+ * an estimate answers with a point, as on long streaks (Lai et al.'s
+ * car3.jpg: 83 from the first probe, a near point from the second, and a
+ * photo smeared far beyond 15 pixels). The first probe's size stands. */
+static const double DOT_RATIO = 4.0;
+
 deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_params *p, int *kw,
                                 int *kh, deconv_error *err)
 {
@@ -161,7 +168,7 @@ deconv_status blind_choose_size(const deconv_image *lum, const deconv_blind_para
     int k, finer;
     deconv_status st = probe(lum, p, largest, &k, err);
     if (st == DECONV_OK && k > half && (st = probe(lum, p, half, &finer, err)) == DECONV_OK &&
-        finer < CONFIRM_FILL * half) {
+        finer < CONFIRM_FILL * half && finer * DOT_RATIO > k) {
         int grown = odd_at_least(UNCONFIRMED_GROWTH * finer, DECONV_BLIND_MIN_AUTO_KERNEL, largest);
         k = grown < k ? grown : k;
     }
