@@ -159,9 +159,9 @@ static deconv_image *estimate_input(const deconv_image *y, const deconv_blind_pa
     return win;
 }
 
-/* For the benches (bench/camera --sizes; not part of the API): the size
- * deconv_blind_kernel would choose for y with p, which gives none.
- * Returns 0 on success. */
+/* For the benches and tests (bench/camera --sizes, tests/test_blind.c;
+ * not part of the API): the size deconv_blind_kernel would choose for y
+ * with p, which gives none. Returns 0 on success. */
 int deconv_blind_test_choose_size(const deconv_image *y, const deconv_blind_params *p, int *kw,
                                   int *kh);
 int deconv_blind_test_choose_size(const deconv_image *y, const deconv_blind_params *p, int *kw,
